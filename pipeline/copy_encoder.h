@@ -1,0 +1,91 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace sentinel {
+
+/// The 19-byte header that opens every binary COPY stream (signature, flags, extension length).
+inline constexpr std::string_view kCopyHeader{"PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19};
+/// The trailer that closes a binary COPY stream: a field count of -1.
+inline constexpr std::string_view kCopyTrailer{"\377\377", 2};
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01 UTC).
+inline constexpr int64_t kPgEpochOffsetMicros = 946'684'800'000'000;
+
+/// An IPv4 or IPv6 address as PostgreSQL's inet stores it.
+struct InetAddress {
+  bool v6 = false;
+  std::array<uint8_t, 16> bytes{};
+};
+
+/// Appends tuples in PostgreSQL's binary COPY format to a caller-owned buffer.
+///
+/// A tuple is `begin_row(n)` followed by exactly n field calls, in the column order of the
+/// COPY statement. The encoder holds a reference to the buffer; it allocates only when the
+/// buffer grows. Not thread-safe; one encoder per buffer.
+class CopyEncoder {
+ public:
+  explicit CopyEncoder(std::string& out) : out_(out) {}
+
+  void begin_row(int16_t fields) { put16(static_cast<uint16_t>(fields)); }
+  void null() { put32(0xFFFFFFFFu); }
+  void text(std::string_view s) { bytes(s); }
+  void bytea(std::string_view s) { bytes(s); }
+  void int4(int32_t v) {
+    put32(4);
+    put32(static_cast<uint32_t>(v));
+  }
+  void int8(int64_t v) {
+    put32(8);
+    put64(static_cast<uint64_t>(v));
+  }
+  void uuid(const std::array<uint8_t, 16>& id) {
+    put32(16);
+    out_.append(reinterpret_cast<const char*>(id.data()), id.size());
+  }
+  /// `unix_micros`: microseconds since 1970-01-01 UTC.
+  void timestamptz(int64_t unix_micros) {
+    put32(8);
+    put64(static_cast<uint64_t>(unix_micros - kPgEpochOffsetMicros));
+  }
+  /// A date given as days since 1970-01-01.
+  void date(int32_t unix_days) {
+    put32(4);
+    put32(static_cast<uint32_t>(unix_days - 10957));
+  }
+  /// A non-negative amount of nano-units as numeric with scale 9 (e.g. USD with 9 decimals).
+  void numeric_nanos(int64_t nanos);
+  void inet(const InetAddress& a);
+  /// jsonb in binary: a version byte (1) and the JSON text, which PostgreSQL parses.
+  void jsonb(std::string_view json) {
+    put32(static_cast<uint32_t>(json.size() + 1));
+    out_.push_back('\1');
+    out_.append(json);
+  }
+
+ private:
+  void bytes(std::string_view s) {
+    put32(static_cast<uint32_t>(s.size()));
+    out_.append(s);
+  }
+  void put16(uint16_t v) {
+    const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+    out_.append(b, 2);
+  }
+  void put32(uint32_t v) {
+    v = __builtin_bswap32(v);
+    out_.append(reinterpret_cast<const char*>(&v), 4);
+  }
+  void put64(uint64_t v) {
+    v = __builtin_bswap64(v);
+    out_.append(reinterpret_cast<const char*>(&v), 8);
+  }
+
+  std::string& out_;
+};
+
+}  // namespace sentinel

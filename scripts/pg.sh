@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL 15 (+ PgBouncer in transaction mode) for tests, benchmarks and the demo.
+#
+#   scripts/pg.sh start DIR [-c name=value ...]   start both; writes DIR/env and prints it
+#   scripts/pg.sh stop DIR                        stop both and delete DIR
+#
+# DIR/env holds SENTINEL_TEST_PG_URL (direct) and SENTINEL_TEST_PGBOUNCER_URL (PgBouncer,
+# pool_mode=transaction), both for the superuser "postgres" on database "sentinel". When run as
+# root, the servers run as the "postgres" user (initdb refuses root).
+set -euo pipefail
+
+pgbin=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || true)
+[ -n "$pgbin" ] || { echo "pg.sh: PostgreSQL 15 is not installed (run scripts/setup.sh)" >&2; exit 2; }
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+cmd=${1:-}; dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,10p' "$0"; exit 2; }
+shift 2
+
+case "$cmd" in
+start)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir"
+    # The servers run as "postgres": let it reach DIR through private temporary folders.
+    p=$(dirname "$dir")
+    while [ "$p" != / ]; do
+      runuser -u postgres -- test -x "$p" || chmod o+x "$p"
+      p=$(dirname "$p")
+    done
+  fi
+  as_owner "$pgbin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
+  port=$(free_port)
+  extra=()
+  for arg in "$@"; do extra+=("$arg"); done
+  as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 ${extra[*]}" start >/dev/null
+  as_owner "$pgbin/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt \
+    -c "CREATE DATABASE sentinel" >/dev/null
+  bport=$(free_port)
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 1000
+default_pool_size = 20
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits,options
+INI
+  echo '"postgres" ""' >"$dir/userlist.txt"
+  [ "$(id -u)" -ne 0 ] || chown postgres: "$dir/pgbouncer.ini" "$dir/userlist.txt"
+  as_owner pgbouncer -d -q "$dir/pgbouncer.ini"
+  for _ in $(seq 50); do
+    as_owner "$pgbin/psql" "host=127.0.0.1 port=$bport user=postgres dbname=sentinel" -qAt -c 'select 1' \
+      >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  cat >"$dir/env" <<ENV
+SENTINEL_TEST_PG_URL='host=127.0.0.1 port=$port user=postgres dbname=sentinel'
+SENTINEL_TEST_PGBOUNCER_URL='host=127.0.0.1 port=$bport user=postgres dbname=sentinel'
+SENTINEL_TEST_PG_DIR='$dir'
+SENTINEL_TEST_PG_PORT=$port
+SENTINEL_TEST_PGBOUNCER_PORT=$bport
+ENV
+  cat "$dir/env"
+  ;;
+stop)
+  [ -d "$dir" ] || exit 0
+  if [ -f "$dir/pgbouncer.pid" ]; then kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true; fi
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    as_owner "$pgbin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$dir"
+  ;;
+*)
+  sed -n '2,10p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what sentinel-ingest needs to build, test and run its demo, from Debian 12's packages.
+# Safe to run again: it installs only what is missing. Runs apt-get through sudo when not root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  librdkafka-dev libpqxx-dev libpq-dev libsimdjson-dev libconcurrentqueue-dev
+  libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql-15 postgresql-client-15 pgbouncer kcat gnuplot-nox
+  clang-14 libclang-rt-14-dev python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "setup: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null
+# Debian starts a cluster and a PgBouncer service on install; the project never uses them.
+echo "setup: done"
