@@ -7,8 +7,8 @@
 namespace sentinel {
 
 void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::string_view topic,
-                   int32_t partition, int64_t offset, RejectReason reason,
-                   std::string_view detail, std::string_view payload) {
+                   int32_t partition, int64_t offset, RejectReason reason, std::string_view detail,
+                   std::string_view payload) {
   CopyEncoder e(out);
   e.begin_row(kRejectsFieldCount);
   e.timestamptz(rejected_at_unix_micros);

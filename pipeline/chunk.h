@@ -93,8 +93,8 @@ using ChunkPtr = std::unique_ptr<Chunk>;
 
 /// Appends one ingest_rejects tuple (columns as kRejectsColumns) to `out`.
 void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::string_view topic,
-                   int32_t partition, int64_t offset, RejectReason reason,
-                   std::string_view detail, std::string_view payload);
+                   int32_t partition, int64_t offset, RejectReason reason, std::string_view detail,
+                   std::string_view payload);
 
 /// UTC month index (year*12 + month-1) and day number of a Unix-microsecond timestamp.
 int32_t month_of_unix_micros(int64_t unix_micros);

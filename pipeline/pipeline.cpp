@@ -1,1 +1,475 @@
-// placeholder
+#include "pipeline/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "sinks/batch_writer.h"
+#include "sinks/offset_store.h"
+
+namespace sentinel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t now_unix_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t now_unix_ms() { return now_unix_micros() / 1000; }
+
+std::string configuration_hint(const PgError& e) {
+  const std::string& s = e.sqlstate();
+  if (s == "42P01" || s == "42703" || s == "42883") {
+    return "the schema is missing or out of date: run `sentinel-ingest migrate --pg URL`";
+  }
+  if (s == "42501") {
+    return "the connecting role lacks a privilege: grant it sentinel_ingest (see "
+           "schemas/README.md)";
+  }
+  if (s == "3D000") return "the database does not exist: check --pg";
+  if (s == "28000" || s == "28P01")
+    return "authentication failed: check the user and password in --pg";
+  return "check --pg and the database";
+}
+
+}  // namespace
+
+Pipeline::Pipeline(PipelineOptions options, Metrics& metrics)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      topics_{options_.audit_topic, options_.invocations_topic},
+      builder_({{options_.audit_topic, EventTable::kAudit},
+                {options_.invocations_topic, EventTable::kInvocations}},
+               options_.limits, options_.chunk_bytes),
+      control_(options_.pg_url),
+      writer_paused_(static_cast<size_t>(options_.writers), false),
+      inflight_(std::make_unique<std::atomic<int64_t>[]>(static_cast<size_t>(options_.writers))) {
+  metrics_.topics = topics_;
+  for (int w = 0; w < options_.writers; ++w) {
+    queues_.push_back(std::make_unique<ChunkQueue>());
+    inflight_[w] = 0;
+  }
+}
+
+Pipeline::~Pipeline() {
+  writers_stop_ = true;
+  hard_stop_ = true;
+  for (auto& t : writer_threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+int Pipeline::writer_of(const Key& key) const {
+  return static_cast<int>((static_cast<uint32_t>(key.second) + static_cast<uint32_t>(key.first)) %
+                          static_cast<uint32_t>(options_.writers));
+}
+
+void Pipeline::fatal(int code, std::string message) {
+  std::lock_guard lock(fatal_mutex_);
+  if (fatal_code_ == 0) {
+    fatal_code_ = code;
+    fatal_message_ = std::move(message);
+  }
+  failed_ = true;
+}
+
+std::string Pipeline::fatal_message() const {
+  std::lock_guard lock(fatal_mutex_);
+  return fatal_message_;
+}
+
+std::map<Pipeline::Key, int64_t> Pipeline::load_stored_offsets(const std::vector<Key>& keys) {
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    try {
+      auto stored = load_offsets(control_, options_.group, topics_, keys);
+      metrics_.pg_up = 1;
+      return stored;
+    } catch (const PgError& e) {
+      metrics_.pg_up = 0;
+      control_.close();
+      if (e.configuration()) {
+        fatal(2, std::string(e.what()) + ": " + configuration_hint(e));
+        throw;
+      }
+      if (stop_ != nullptr && stop_->load()) throw;
+      spdlog::warn("loading stored offsets: {}; retrying in {} ms", e.what(), backoff.count());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+}
+
+void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
+  ++metrics_.rebalances;
+  std::vector<Key> keys;
+  for (const auto& tp : partitions) keys.emplace_back(tp.topic_index, tp.partition);
+  std::map<Key, int64_t> stored;
+  try {
+    stored = load_stored_offsets(keys);
+  } catch (const PgError&) {
+    // Stopping or fatal: assign without positions; nothing will be built for them.
+    for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_END;
+    return;
+  }
+  const int64_t reset =
+      options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+  std::lock_guard lock(epochs_mutex_);
+  for (auto& tp : partitions) {
+    const Key key{tp.topic_index, tp.partition};
+    const auto it = stored.find(key);
+    const int64_t from = it == stored.end() ? Chunk::kNoStoredOffset : it->second;
+    tp.offset = it == stored.end() ? reset : from;
+    const uint64_t epoch = next_epoch_++;
+    epochs_[key] = epoch;
+    builder_.open(key.first, key.second, from, epoch);
+    assigned_[key] = Assigned{};
+    if (from >= 0) committed_[key] = from;
+    spdlog::info("assigned {} [{}], starting at {}", topics_[key.first], key.second,
+                 from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
+  }
+  metrics_.assigned_partitions = static_cast<int>(assigned_.size());
+}
+
+void Pipeline::on_revoke(const std::vector<TopicPartition>& partitions) {
+  ++metrics_.rebalances;
+  std::lock_guard lock(epochs_mutex_);
+  for (const auto& tp : partitions) {
+    const Key key{tp.topic_index, tp.partition};
+    epochs_.erase(key);  // queued chunks of this partition are now stale
+    builder_.close(key.first, key.second);
+    assigned_.erase(key);
+    committed_.erase(key);
+    std::lock_guard lag_lock(metrics_.lag_mutex);
+    metrics_.consumer_lag.erase(key);
+    spdlog::info("revoked {} [{}]", topics_[key.first], key.second);
+  }
+  metrics_.assigned_partitions = static_cast<int>(assigned_.size());
+}
+
+bool Pipeline::is_current(const Chunk& chunk) {
+  std::lock_guard lock(epochs_mutex_);
+  const auto it = epochs_.find({chunk.topic_index, chunk.partition});
+  return it != epochs_.end() && it->second == chunk.epoch;
+}
+
+void Pipeline::dispatch(ChunkPtr chunk) {
+  const int w = writer_of({chunk->topic_index, chunk->partition});
+  const auto bytes = static_cast<int64_t>(chunk->bytes());
+  inflight_[w] += bytes;
+  metrics_.inflight_bytes += bytes;
+  metrics_.messages_consumed[chunk->topic_index] += chunk->messages;
+  queues_[w]->push(std::move(chunk));
+}
+
+void Pipeline::release(const Chunk& chunk, int writer) {
+  const auto bytes = static_cast<int64_t>(chunk.bytes());
+  inflight_[writer] -= bytes;
+  metrics_.inflight_bytes -= bytes;
+}
+
+void Pipeline::apply_backpressure() {
+  const auto budget = static_cast<int64_t>(options_.inflight_budget_bytes) / options_.writers;
+  for (int w = 0; w < options_.writers; ++w) {
+    const int64_t used = inflight_[w].load();
+    if (!writer_paused_[w] && used > budget) {
+      writer_paused_[w] = true;
+      spdlog::debug("writer {} over budget ({} bytes): pausing its partitions", w, used);
+    } else if (writer_paused_[w] && used < budget / 2) {
+      writer_paused_[w] = false;
+    }
+  }
+  std::vector<TopicPartition> pause, resume;
+  int paused = 0;
+  for (auto& [key, state] : assigned_) {
+    const bool want = writer_paused_[writer_of(key)];
+    if (want != state.paused) {
+      (want ? pause : resume).push_back({key.first, key.second});
+      state.paused = want;
+    }
+    paused += state.paused;
+  }
+  consumer_->pause(pause);
+  consumer_->resume(resume);
+  metrics_.paused_partitions = paused;
+}
+
+void Pipeline::handle_fences() {
+  std::vector<Key> requests;
+  {
+    std::lock_guard lock(fence_mutex_);
+    requests.swap(fence_requests_);
+  }
+  std::sort(requests.begin(), requests.end());
+  requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
+  std::erase_if(requests, [&](const Key& k) { return !assigned_.contains(k); });
+  if (requests.empty()) return;
+  std::map<Key, int64_t> stored;
+  try {
+    stored = load_stored_offsets(requests);
+  } catch (const PgError&) {
+    return;
+  }
+  std::vector<TopicPartition> seeks;
+  std::lock_guard lock(epochs_mutex_);
+  for (const Key& key : requests) {
+    const auto it = stored.find(key);
+    const int64_t from = it == stored.end() ? Chunk::kNoStoredOffset : it->second;
+    const uint64_t epoch = next_epoch_++;
+    epochs_[key] = epoch;
+    builder_.open(key.first, key.second, from, epoch);
+    seeks.push_back({key.first, key.second, from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING});
+    spdlog::warn("{} [{}]: stored offset moved under us (another instance?); resuming at {}",
+                 topics_[key.first], key.second, from);
+  }
+  consumer_->seek(seeks);
+}
+
+void Pipeline::commit_to_kafka() {
+  std::map<Key, int64_t> pending;
+  {
+    std::lock_guard lock(commit_mutex_);
+    pending.swap(to_commit_);
+  }
+  std::vector<TopicPartition> list;
+  for (const auto& [key, next] : pending) {
+    if (!assigned_.contains(key)) continue;
+    committed_[key] = next;
+    list.push_back({key.first, key.second, next});
+  }
+  consumer_->commit_async(list);
+}
+
+void Pipeline::update_lag() {
+  std::lock_guard lock(metrics_.lag_mutex);
+  for (const auto& [key, state] : assigned_) {
+    const int64_t high = consumer_->high_watermark({key.first, key.second});
+    if (high < 0) continue;
+    const auto it = committed_.find(key);
+    const int64_t done = it == committed_.end() ? 0 : it->second;
+    metrics_.consumer_lag[key] = std::max<int64_t>(0, high - done);
+  }
+}
+
+void Pipeline::log_status(Clock::time_point& last, uint64_t& last_messages) {
+  const auto now = Clock::now();
+  if (now - last < options_.status_interval) return;
+  const double seconds = std::chrono::duration<double>(now - last).count();
+  uint64_t messages = 0;
+  for (size_t t = 0; t < topics_.size(); ++t) messages += metrics_.messages_consumed[t];
+  uint64_t rejects = 0;
+  for (auto& r : metrics_.rejects) rejects += r;
+  int64_t lag = 0;
+  {
+    std::lock_guard lock(metrics_.lag_mutex);
+    for (const auto& [k, v] : metrics_.consumer_lag) lag += v;
+  }
+  spdlog::info(
+      "status: {:.0f} msg/s, consumed {}, rows audit_logs {} invocations {}, rejects {}, "
+      "lag {}, inflight {:.1f} MiB, partitions {} ({} paused), pg {}",
+      static_cast<double>(messages - last_messages) / seconds, messages,
+      metrics_.rows_written[0].load(), metrics_.rows_written[1].load(), rejects, lag,
+      static_cast<double>(metrics_.inflight_bytes.load()) / (1 << 20), assigned_.size(),
+      metrics_.paused_partitions.load(), metrics_.pg_up ? "up" : "DOWN");
+  last = now;
+  last_messages = messages;
+}
+
+int Pipeline::run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
+  ConsumerOptions copts;
+  copts.brokers = options_.brokers;
+  copts.group = options_.group;
+  copts.topics = topics_;
+  copts.properties = options_.kafka_properties;
+  consumer_ = std::make_unique<KafkaConsumer>(copts, this);
+  for (int w = 0; w < options_.writers; ++w) {
+    writer_threads_.emplace_back([this, w] { writer_loop(w); });
+  }
+  spdlog::info("consuming {} and {} as group {} with {} writers", topics_[0], topics_[1],
+               options_.group, options_.writers);
+
+  std::vector<ChunkPtr> ready;
+  auto last_status = Clock::now();
+  auto last_commit = Clock::now();
+  uint64_t last_messages = 0;
+  constexpr int kMaxPerCycle = 2000;
+  while (!stop.load() && !failed_.load()) {
+    handle_fences();
+    apply_backpressure();
+    const int64_t now_us = now_unix_micros();
+    for (int n = 0; n < kMaxPerCycle; ++n) {
+      KafkaMessage m = consumer_->poll(n == 0 ? 100 : 0);
+      if (!m) break;
+      if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        const bool fatal_err = m->err == RD_KAFKA_RESP_ERR__FATAL;
+        spdlog::log(fatal_err ? spdlog::level::err : spdlog::level::warn, "Kafka: {}",
+                    rd_kafka_message_errstr(m.get()));
+        if (fatal_err) fatal(1, std::string("Kafka: ") + rd_kafka_message_errstr(m.get()));
+        continue;
+      }
+      const int t = consumer_->topic_index(m.get());
+      if (t < 0) continue;
+      const std::string_view payload(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
+      rd_kafka_timestamp_type_t ts_type;
+      const int64_t ts = rd_kafka_message_timestamp(m.get(), &ts_type);
+      if (ChunkPtr full = builder_.add(t, m->partition, m->offset, ts, payload, now_us)) {
+        dispatch(std::move(full));
+      }
+    }
+    builder_.flush(ready);
+    for (auto& c : ready) dispatch(std::move(c));
+    ready.clear();
+    metrics_.duplicates_skipped = builder_.duplicates_skipped();
+    if (Clock::now() - last_commit > std::chrono::seconds(1)) {
+      commit_to_kafka();
+      update_lag();
+      last_commit = Clock::now();
+    }
+    log_status(last_status, last_messages);
+  }
+
+  // Graceful stop: nothing new is built; wait for the writers to commit what is in flight.
+  spdlog::info("stopping: committing what is in flight");
+  const auto deadline = Clock::now() + options_.drain_timeout;
+  auto inflight = [&] {
+    int64_t sum = 0;
+    for (int w = 0; w < options_.writers; ++w) sum += inflight_[w].load();
+    return sum;
+  };
+  while (inflight() > 0 && Clock::now() < deadline && !failed_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (inflight() > 0) {
+    spdlog::warn("stopping with {} bytes uncommitted; they will be consumed again on restart",
+                 inflight());
+  }
+  hard_stop_ = true;
+  writers_stop_ = true;
+  for (auto& t : writer_threads_) t.join();
+  writer_threads_.clear();
+  commit_to_kafka();
+  consumer_->close();
+  consumer_.reset();
+  std::lock_guard lock(fatal_mutex_);
+  if (fatal_code_ != 0) spdlog::error("{}", fatal_message_);
+  return fatal_code_;
+}
+
+void Pipeline::writer_loop(int w) {
+  BatchWriter bw(options_.pg_url, options_.group, topics_);
+  ChunkQueue& queue = *queues_[w];
+  std::vector<ChunkPtr> batch;
+  while (!failed_.load()) {
+    ChunkPtr first = queue.pop(std::chrono::milliseconds(100));
+    if (!first) {
+      if (writers_stop_.load()) break;
+      continue;
+    }
+    size_t rows = first->rows.size() + first->reject_count;
+    size_t bytes = first->bytes();
+    batch.push_back(std::move(first));
+    const auto deadline = Clock::now() + options_.linger;
+    while (rows < options_.batch_rows && bytes < options_.batch_bytes) {
+      const auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) break;
+      ChunkPtr next = queue.pop(std::chrono::duration_cast<std::chrono::microseconds>(left));
+      if (!next) break;
+      rows += next->rows.size() + next->reject_count;
+      bytes += next->bytes();
+      batch.push_back(std::move(next));
+    }
+    write_batch(w, bw, batch);
+    for (auto& c : batch) release(*c, w);
+    batch.clear();
+  }
+  // Whatever is left (stopping or failed) is not committed; release its budget.
+  while (ChunkPtr c = queue.pop(std::chrono::microseconds(0))) release(*c, w);
+}
+
+void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch) {
+  auto backoff = std::chrono::milliseconds(100);
+  bool reconnecting = false;
+  for (;;) {
+    std::vector<Chunk*> live;
+    for (auto& c : batch) {
+      if (is_current(*c)) live.push_back(c.get());
+    }
+    live.resize(keep_chained(live));
+    if (live.empty()) return;
+    const auto started = Clock::now();
+    try {
+      BatchResult r = bw.write(live);
+      const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      if (reconnecting) {
+        ++metrics_.reconnects;
+        spdlog::info("writer {}: PostgreSQL is back", w);
+      }
+      metrics_.pg_up = 1;
+      metrics_.batch_commit_seconds.observe(seconds);
+      ++metrics_.batches;
+      metrics_.bisections += r.bisections;
+      metrics_.partitions_ensured += r.partitions_ensured;
+      uint64_t rows = 0;
+      for (int t = 0; t < kEventTableCount; ++t) {
+        metrics_.rows_written[t] += r.rows[t];
+        rows += r.rows[t];
+      }
+      for (int i = 0; i < kRejectReasonCount; ++i) metrics_.rejects[i] += r.rejects[i];
+      metrics_.batch_rows.observe(static_cast<double>(rows));
+      // End-to-end latency of every stored row, bucketed locally first.
+      const int64_t now_ms = now_unix_ms();
+      std::vector<uint64_t> counts(metrics_.end_to_end_latency_seconds.bounds().size() + 1, 0);
+      for (const Chunk* c : live) {
+        metrics_.batch_bytes += c->tuples.size();
+        if (!r.fenced.empty() && std::find(r.fenced.begin(), r.fenced.end(),
+                                           Key{c->topic_index, c->partition}) != r.fenced.end()) {
+          continue;
+        }
+        for (const RowRef& row : c->rows) {
+          if (row.kafka_timestamp_ms < 0) continue;
+          metrics_.end_to_end_latency_seconds.observe(
+              static_cast<double>(now_ms - row.kafka_timestamp_ms) / 1000.0);
+        }
+      }
+      if (!r.fenced.empty()) {
+        metrics_.fenced += r.fenced.size();
+        std::lock_guard lock(fence_mutex_);
+        fence_requests_.insert(fence_requests_.end(), r.fenced.begin(), r.fenced.end());
+      }
+      std::lock_guard lock(commit_mutex_);
+      for (const auto& o : r.offsets) to_commit_[{o.topic_index, o.partition}] = o.next_offset;
+      return;
+    } catch (const PgError& e) {
+      metrics_.pg_up = 0;
+      if (e.configuration()) {
+        fatal(2, std::string(e.what()) + ": " + configuration_hint(e));
+        return;
+      }
+      if (!e.transient()) {
+        fatal(1, std::string("writer ") + std::to_string(w) + ": " + e.what());
+        return;
+      }
+      ++metrics_.retries;
+      if (!reconnecting) spdlog::warn("writer {}: {}; retrying", w, e.what());
+      reconnecting = true;
+      bw.connection().close();
+    } catch (const std::exception& e) {
+      fatal(1, std::string("writer ") + std::to_string(w) + ": " + e.what());
+      return;
+    }
+    // Back off, but give up at once when a hard stop is requested.
+    const auto until = Clock::now() + backoff;
+    while (Clock::now() < until) {
+      if (hard_stop_.load() || failed_.load()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+}  // namespace sentinel

@@ -23,7 +23,7 @@ enum class RejectReason : uint8_t {
 inline constexpr int kRejectReasonCount = 8;
 
 inline constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
-    "invalid_json", "not_an_object",   "missing_field", "wrong_type",
+    "invalid_json",  "not_an_object",   "missing_field", "wrong_type",
     "invalid_value", "ts_out_of_range", "too_large",     "db_rejected"};
 
 constexpr std::string_view to_string(RejectReason r) {

@@ -1,1 +1,133 @@
-// placeholder
+#include "sinks/pg_connection.h"
+
+#include <regex>
+
+#include "pipeline/copy_encoder.h"
+
+namespace sentinel {
+
+bool PgError::transient() const {
+  if (sqlstate_.empty()) return true;  // no server answer: connection trouble
+  const std::string_view s = sqlstate_;
+  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "40001" ||
+         s == "40P01" || s.starts_with("53") || s == "55P03" || s == "57014";
+}
+
+bool PgError::row_refused() const {
+  const std::string_view s = sqlstate_;
+  return s.starts_with("22") || s.starts_with("23");
+}
+
+bool PgError::configuration() const {
+  const std::string_view s = sqlstate_;
+  return s == "42501" || s == "42P01" || s == "42703" || s == "42883" || s == "3D000" ||
+         s == "28000" || s == "28P01";
+}
+
+std::string with_application_name(const std::string& url) {
+  if (url.find("application_name") != std::string::npos) return url;
+  const bool uri = url.starts_with("postgresql://") || url.starts_with("postgres://");
+  if (!uri)
+    return url.empty() ? "application_name=sentinel-ingest"
+                       : url + " application_name=sentinel-ingest";
+  return url + (url.find('?') == std::string::npos ? "?" : "&") +
+         "application_name=sentinel-ingest";
+}
+
+std::string redact_url(std::string_view url) {
+  std::string s(url);
+  // URI form: scheme://user:password@host
+  static const std::regex uri_password(R"(((?:postgres|postgresql)://[^:/@\s]*):[^@\s]*@)");
+  s = std::regex_replace(s, uri_password, "$1:***@");
+  // key=value form and URI query parameters: password=...
+  static const std::regex kv_password(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))");
+  s = std::regex_replace(s, kv_password, "$1***");
+  return s;
+}
+
+PgConnection::PgConnection(std::string url) : url_(with_application_name(url)) {}
+
+bool PgConnection::connected() const {
+  return conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK;
+}
+
+void PgConnection::connect() {
+  conn_.reset(PQconnectdb(url_.c_str()));
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    PgError e = connection_error("connect to PostgreSQL");
+    conn_.reset();
+    throw e;
+  }
+}
+
+PgError PgConnection::connection_error(std::string_view what) const {
+  std::string msg(what);
+  msg += ": ";
+  msg += conn_ ? PQerrorMessage(conn_.get()) : "not connected";
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return PgError(redact_url(msg), "");
+}
+
+PgError PgConnection::error_from(PGresult* r, std::string_view what) const {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string msg(what);
+  msg += ": ";
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  if (primary != nullptr) {
+    msg += primary;
+    if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
+      msg += " (";
+      msg += detail;
+      msg += ")";
+    }
+  } else {
+    msg += conn_ ? PQerrorMessage(conn_.get()) : "not connected";
+  }
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return PgError(redact_url(msg), state ? state : "");
+}
+
+PgResult PgConnection::check(PGresult* raw, std::string_view what) {
+  PgResult r(raw);
+  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) return r;
+  throw error_from(r.get(), what);
+}
+
+PgResult PgConnection::exec(const char* sql) {
+  if (!conn_) throw PgError("PostgreSQL: not connected", "");
+  return check(PQexec(conn_.get(), sql), sql);
+}
+
+PgResult PgConnection::exec_params(const char* sql, const std::vector<const char*>& params) {
+  if (!conn_) throw PgError("PostgreSQL: not connected", "");
+  return check(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr,
+                            params.data(), nullptr, nullptr, 0),
+               sql);
+}
+
+void PgConnection::begin_copy(const char* copy_sql) {
+  if (!conn_) throw PgError("PostgreSQL: not connected", "");
+  check(PQexec(conn_.get(), copy_sql), copy_sql);
+  put_copy_data(kCopyHeader);
+}
+
+void PgConnection::put_copy_data(std::string_view data) {
+  // Large pieces are fine: libpq splits them into protocol messages.
+  if (PQputCopyData(conn_.get(), data.data(), static_cast<int>(data.size())) != 1) {
+    throw connection_error("COPY data");
+  }
+}
+
+void PgConnection::end_copy() {
+  put_copy_data(kCopyTrailer);
+  if (PQputCopyEnd(conn_.get(), nullptr) != 1) throw connection_error("COPY end");
+  PgResult result(PQgetResult(conn_.get()));
+  // Drain: a COPY yields one result, then nullptr.
+  while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
+  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+    throw error_from(result.get(), "COPY");
+  }
+}
+
+}  // namespace sentinel

@@ -1,0 +1,316 @@
+#include "app/commands.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "app/config.h"
+#include "app/event_generator.h"
+#include "app/metrics_server.h"
+#include "app/mock_cluster.h"
+#include "app/publisher.h"
+#include "app/throwaway_postgres.h"
+#include "partitioning/month.h"
+#include "partitioning/partition_manager.h"
+#include "sinks/migrator.h"
+#include "sinks/pg_connection.h"
+
+namespace sentinel {
+
+std::atomic<bool> g_stop{false};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void on_signal(int) { g_stop.store(true); }
+
+/// libpq reports connection failures without an SQLSTATE; these are the ones no retry fixes.
+bool connection_misconfigured(std::string_view message) {
+  for (std::string_view needle :
+       {"authentication failed", "does not exist", "no pg_hba.conf entry",
+        "invalid connection option", "invalid URI", "missing \"=\"", "unterminated quoted string",
+        "invalid sslmode", "certificate verify failed", "root certificate file",
+        "server certificate"}) {
+    if (message.find(needle) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void sleep_unless_stopped(std::chrono::milliseconds d) {
+  const auto until = Clock::now() + d;
+  while (Clock::now() < until && !g_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int cmd_run(RunArgs args) {
+  PipelineOptions& p = args.pipeline;
+  spdlog::info("sentinel-ingest starting: PostgreSQL {}, Kafka {}", redact_url(p.pg_url),
+               p.brokers);
+
+  // The schema must be there and current; wait for PostgreSQL itself if it is not up yet.
+  auto backoff = std::chrono::milliseconds(200);
+  for (;;) {
+    try {
+      const MigrationStatus status = check_migrations(p.pg_url);
+      if (!status.up_to_date) {
+        spdlog::error("{}", status.problem);
+        return 2;
+      }
+      break;
+    } catch (const MigrationError& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      const std::string message = redact_url(e.what());
+      if (connection_misconfigured(message)) {
+        spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
+        return 2;
+      }
+      if (g_stop.load()) return 0;
+      spdlog::warn("PostgreSQL not reachable yet: {}; retrying in {} ms", message, backoff.count());
+      sleep_unless_stopped(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(p.max_backoff));
+    }
+  }
+
+  // Current and next month ready before the first batch; later ones are made on demand.
+  try {
+    partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
+  } catch (const std::exception& e) {
+    spdlog::warn("premaking month partitions: {} (they will be created on demand)",
+                 redact_url(e.what()));
+  }
+
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> server;
+  if (!args.metrics_listen.empty())
+    server = std::make_unique<MetricsServer>(args.metrics_listen, metrics);
+  Pipeline pipeline(p, metrics);
+  const int code = pipeline.run(g_stop);
+  if (code == 0) spdlog::info("stopped cleanly");
+  return code;
+}
+
+int cmd_migrate(const std::string& pg_url) {
+  const std::vector<int> applied = apply_migrations(pg_url);
+  if (applied.empty()) {
+    fmt::print("schema is up to date; nothing to apply\n");
+  } else {
+    fmt::print("applied {} migration(s): {}\n", applied.size(), fmt::join(applied, ", "));
+  }
+  return 0;
+}
+
+namespace {
+
+/// Sleeps so that `sent` events take `sent / rate` seconds since `start`.
+void pace(double rate, uint64_t sent, Clock::time_point start) {
+  if (rate <= 0) return;
+  const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(static_cast<double>(sent) / rate));
+  if (due > Clock::now()) std::this_thread::sleep_until(due);
+}
+
+void progress(uint64_t sent, uint64_t total, Clock::time_point start, bool final) {
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  const double rate = secs > 0 ? static_cast<double>(sent) / secs : 0;
+  if (total > 0) {
+    fmt::print(stderr, "published {}/{} ({:.0f}/s){}", sent, total, rate, final ? "\n" : "\r");
+  } else {
+    fmt::print(stderr, "published {} ({:.0f}/s){}", sent, rate, final ? "\n" : "\r");
+  }
+}
+
+}  // namespace
+
+int cmd_publish(const PublishArgs& args) {
+  Publisher publisher(args.brokers, args.kafka_properties);
+  const auto start = Clock::now();
+  auto last_progress = start;
+  uint64_t sent = 0;
+  if (!args.from_file.empty()) {
+    std::ifstream in(args.from_file);
+    if (!in) throw UsageError("--from " + args.from_file + ": cannot be read");
+    std::string line;
+    while (std::getline(in, line) && !g_stop.load()) {
+      if (line.empty()) continue;
+      publisher.produce(args.topic, {}, line);
+      pace(args.rate, ++sent, start);
+      if (Clock::now() - last_progress > std::chrono::seconds(1)) {
+        progress(sent, 0, start, false);
+        last_progress = Clock::now();
+      }
+    }
+  } else {
+    GeneratorOptions g;
+    g.seed = args.seed;
+    g.tenants = args.tenants;
+    g.invalid_ratio = args.invalid_ratio;
+    g.days_back = args.days_back;
+    EventGenerator gen(g);
+    const std::string topics[2] = {args.audit_topic, args.invocations_topic};
+    while (sent < args.count && !g_stop.load()) {
+      const GeneratedEvent e = gen.next();
+      publisher.produce(topics[e.topic_index], e.key, e.payload);
+      pace(args.rate, ++sent, start);
+      if (Clock::now() - last_progress > std::chrono::seconds(1)) {
+        progress(sent, args.count, start, false);
+        last_progress = Clock::now();
+      }
+    }
+  }
+  publisher.flush();
+  progress(sent, args.from_file.empty() ? args.count : 0, start, true);
+  return 0;
+}
+
+int cmd_kafka_mock(int partitions, int brokers, const std::vector<std::string>& topics) {
+  MockCluster mock(brokers, topics, partitions);
+  std::printf("%s\n", mock.bootstraps().c_str());
+  std::fflush(stdout);
+  spdlog::info("mock Kafka with {} broker(s), topics {} ({} partitions each); SIGTERM stops it",
+               brokers, fmt::join(topics, ", "), partitions);
+  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return 0;
+}
+
+int cmd_demo(const DemoArgs& args) {
+  fmt::print("sentinel-ingest demo: embedded mock Kafka + throwaway PostgreSQL 15\n\n");
+  fmt::print("1. starting PostgreSQL in a temporary folder ...\n");
+  ThrowawayPostgres pg;
+  fmt::print("2. applying migrations ...\n");
+  const auto applied = apply_migrations(pg.url());
+  fmt::print("   applied {}\n", fmt::join(applied, ", "));
+
+  const std::vector<std::string> topics = {"sentinel.audit", "sentinel.invocations"};
+  MockCluster mock(1, topics, 8);
+  fmt::print("3. mock Kafka at {}; publishing {} events ({:.0f}% malformed) ...\n",
+             mock.bootstraps(), args.events, args.invalid_ratio * 100);
+  {
+    Publisher publisher(mock.bootstraps(), {});
+    GeneratorOptions g;
+    g.invalid_ratio = args.invalid_ratio;
+    g.tenants = 40;
+    EventGenerator gen(g);
+    for (uint64_t i = 0; i < args.events; ++i) {
+      const GeneratedEvent e = gen.next();
+      publisher.produce(topics[e.topic_index], e.key, e.payload);
+    }
+    publisher.flush();
+  }
+
+  fmt::print("4. ingesting with {} writer(s) ...\n", args.writers);
+  PipelineOptions p;
+  p.pg_url = pg.url();
+  p.brokers = mock.bootstraps();
+  p.writers = args.writers;
+  p.status_interval = std::chrono::seconds(3600);
+  Metrics metrics;
+  std::atomic<bool> stop{false};
+  int code = 0;
+  spdlog::set_level(spdlog::level::warn);
+  Pipeline pipeline(p, metrics);
+  std::thread runner([&] { code = pipeline.run(stop); });
+  // Timed from the first message consumed (joining the consumer group takes a few seconds).
+  uint64_t stored = 0;
+  std::optional<Clock::time_point> started;
+  while (!g_stop.load()) {
+    if (!started && metrics.messages_consumed[0] + metrics.messages_consumed[1] > 0) {
+      started = Clock::now();
+    }
+    stored = metrics.rows_written[0] + metrics.rows_written[1];
+    for (auto& r : metrics.rejects) stored += r;
+    if (stored >= args.events || code != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const double seconds =
+      std::chrono::duration<double>(Clock::now() - started.value_or(Clock::now())).count();
+  stop = true;
+  runner.join();
+  spdlog::set_level(spdlog::level::info);
+  if (code != 0) {
+    fmt::print("ingest failed: {}\n", pipeline.fatal_message());
+    return code;
+  }
+  fmt::print(
+      "   {} messages stored in {:.2f} s after the first was consumed ({:.0f} events/s, "
+      "p99 batch commit {:.0f} ms)\n\n",
+      stored, seconds, static_cast<double>(stored) / seconds,
+      metrics.batch_commit_seconds.quantile(0.99) * 1000);
+
+  PgConnection conn(pg.url());
+  conn.connect();
+  auto print_query = [&](const char* title, const char* sql, std::vector<std::string> headers) {
+    PgResult r = conn.exec(sql);
+    fmt::print("{}\n", title);
+    std::vector<size_t> widths;
+    for (const auto& h : headers) widths.push_back(h.size());
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      for (size_t c = 0; c < headers.size(); ++c) {
+        widths[c] = std::max(widths[c], std::strlen(PQgetvalue(r.get(), i, static_cast<int>(c))));
+      }
+    }
+    std::string line = "  ";
+    for (size_t c = 0; c < headers.size(); ++c)
+      line += fmt::format("{:<{}}  ", headers[c], widths[c]);
+    fmt::print("{}\n", line);
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      line = "  ";
+      for (size_t c = 0; c < headers.size(); ++c) {
+        const char* v = PQgetvalue(r.get(), i, static_cast<int>(c));
+        const bool numeric = *v != '\0' && std::strspn(v, "0123456789.-") == std::strlen(v);
+        line +=
+            numeric ? fmt::format("{:>{}}  ", v, widths[c]) : fmt::format("{:<{}}  ", v, widths[c]);
+      }
+      fmt::print("{}\n", line);
+    }
+    fmt::print("\n");
+  };
+  print_query("Rows per table and month partition:",
+              "SELECT tableoid::regclass::text, count(*) FROM audit_logs GROUP BY 1 "
+              "UNION ALL SELECT tableoid::regclass::text, count(*) FROM invocations GROUP BY 1 "
+              "ORDER BY 1",
+              {"partition", "rows"});
+  print_query(
+      "Rejects per reason (each one kept with its payload in ingest_rejects):",
+      "SELECT reason, count(*), min(detail) FROM ingest_rejects GROUP BY 1 ORDER BY 2 DESC, 1",
+      {"reason", "count", "example detail"});
+  print_query("Top tenants by spend this month (costs, period = 'month'):",
+              "SELECT tenant_id, to_char(cost_usd, 'FM999999990.000000000'), invocations, "
+              "prompt_tokens + completion_tokens FROM costs WHERE period = 'month' AND "
+              "period_start = date_trunc('month', now() AT TIME ZONE 'UTC')::date "
+              "ORDER BY cost_usd DESC LIMIT 8",
+              {"tenant", "cost_usd", "invocations", "tokens"});
+  print_query(
+      "Exactly once:",
+      "SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM invocations) + "
+      "(SELECT count(*) FROM ingest_rejects), "
+      "(SELECT count(DISTINCT event_id) FROM audit_logs) + "
+      "(SELECT count(DISTINCT invocation_id) FROM invocations) + "
+      "(SELECT count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM ingest_rejects), "
+      "(SELECT sum(next_offset) FROM ingest_offsets)",
+      {"rows + rejects", "distinct", "stored next offsets (sum)"});
+  fmt::print("Done. The throwaway PostgreSQL and the mock Kafka are removed on exit.\n");
+  return 0;
+}
+
+}  // namespace sentinel

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+
+namespace sentinel {
+
+/// Set by SIGINT/SIGTERM: every long-running command stops gracefully when it turns true.
+extern std::atomic<bool> g_stop;
+void install_signal_handlers();
+
+struct RunArgs {
+  PipelineOptions pipeline;
+  std::string metrics_listen;  ///< HOST:PORT, empty: no HTTP server
+};
+int cmd_run(RunArgs args);
+
+int cmd_migrate(const std::string& pg_url);
+
+struct PublishArgs {
+  std::string brokers;
+  uint64_t count = 10'000;
+  double rate = 0;  ///< events per second; 0: as fast as possible
+  int tenants = 200;
+  double invalid_ratio = 0;
+  uint64_t seed = 1;
+  int days_back = 42;
+  std::string from_file;  ///< JSONL to replay instead of generating
+  std::string topic;      ///< with from_file
+  std::string audit_topic = "sentinel.audit";
+  std::string invocations_topic = "sentinel.invocations";
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
+};
+int cmd_publish(const PublishArgs& args);
+
+int cmd_kafka_mock(int partitions, int brokers, const std::vector<std::string>& topics);
+
+struct DemoArgs {
+  uint64_t events = 20'000;
+  double invalid_ratio = 0.02;
+  int writers = 2;
+};
+int cmd_demo(const DemoArgs& args);
+
+}  // namespace sentinel

@@ -1,0 +1,117 @@
+#include "ingest/chunk_builder.h"
+
+#include <simdjson.h>
+
+namespace sentinel {
+
+ChunkBuilder::ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes)
+    : topics_(std::move(topics)), chunk_bytes_(chunk_bytes), parser_(limits) {}
+
+void ChunkBuilder::open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch) {
+  PartitionState& s = partitions_[{topic_index, partition}];
+  s.next_offset = from_offset;
+  s.epoch = epoch;
+  s.open.reset();
+}
+
+void ChunkBuilder::close(int topic_index, int32_t partition) {
+  partitions_.erase({topic_index, partition});
+}
+
+bool ChunkBuilder::is_open(int topic_index, int32_t partition) const {
+  return partitions_.contains({topic_index, partition});
+}
+
+ChunkPtr ChunkBuilder::new_chunk(int topic_index, int32_t partition, PartitionState& state) {
+  auto c = std::make_unique<Chunk>();
+  c->topic_index = topic_index;
+  c->table = topics_[topic_index].table;
+  c->partition = partition;
+  c->epoch = state.epoch;
+  c->from_offset = state.next_offset;
+  c->next_offset = state.next_offset;
+  c->tuples.reserve(chunk_bytes_);
+  c->arena.reserve(chunk_bytes_ + simdjson::SIMDJSON_PADDING);
+  return c;
+}
+
+ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
+                           int64_t kafka_timestamp_ms, std::string_view payload,
+                           int64_t now_unix_micros) {
+  auto it = partitions_.find({topic_index, partition});
+  if (it == partitions_.end()) return nullptr;
+  PartitionState& s = it->second;
+  if (s.next_offset != Chunk::kNoStoredOffset && offset < s.next_offset) {
+    ++duplicates_skipped_;
+    return nullptr;
+  }
+  if (!s.open) s.open = new_chunk(topic_index, partition, s);
+  Chunk& c = *s.open;
+
+  // The payload is copied once, into the chunk's arena: that copy is simdjson's padded input
+  // and, for valid rows, the raw payload a db_rejected reject would need.
+  const size_t payload_begin = c.arena.size();
+  if (c.arena.capacity() < payload_begin + payload.size() + simdjson::SIMDJSON_PADDING) {
+    c.arena.reserve(2 * (payload_begin + payload.size() + simdjson::SIMDJSON_PADDING));
+  }
+  c.arena.append(payload);
+  const char* json = c.arena.data() + payload_begin;
+
+  const MessageContext ctx{partition, offset, now_unix_micros};
+  const size_t tuple_begin = c.tuples.size();
+  std::optional<Rejection> rejection;
+  int64_t ts = 0;
+  InvocationCost cost;
+  if (c.table == EventTable::kAudit) {
+    rejection = parser_.parse_audit(json, payload.size(), ctx, c.tuples, ts);
+  } else {
+    rejection = parser_.parse_invocation(json, payload.size(), ctx, c.tuples, cost);
+    ts = cost.ts_unix_micros;
+  }
+
+  if (rejection) {
+    c.arena.resize(payload_begin);
+    encode_reject(c.reject_tuples, now_unix_micros, topics_[topic_index].name, partition, offset,
+                  rejection->reason, rejection->detail, payload);
+    ++c.reject_count;
+    ++c.rejects_by_reason[static_cast<int>(rejection->reason)];
+  } else {
+    RowRef row;
+    row.tuple_begin = static_cast<uint32_t>(tuple_begin);
+    row.tuple_end = static_cast<uint32_t>(c.tuples.size());
+    row.payload_begin = static_cast<uint32_t>(payload_begin);
+    row.payload_size = static_cast<uint32_t>(payload.size());
+    row.kafka_offset = offset;
+    row.kafka_timestamp_ms = kafka_timestamp_ms;
+    row.month = month_of_unix_micros(ts);
+    if (c.table == EventTable::kInvocations) {
+      CostItem item;
+      item.tenant_begin = static_cast<uint32_t>(c.arena.size());
+      item.tenant_size = static_cast<uint32_t>(cost.tenant_id.size());
+      c.arena.append(cost.tenant_id);
+      item.unix_day = day_of_unix_micros(cost.ts_unix_micros);
+      item.cost_nanos = cost.cost_nanos;
+      item.prompt_tokens = cost.prompt_tokens;
+      item.completion_tokens = cost.completion_tokens;
+      row.cost_index = static_cast<int32_t>(c.costs.size());
+      c.costs.push_back(item);
+    }
+    c.rows.push_back(row);
+  }
+  ++c.messages;
+  c.next_offset = offset + 1;
+  s.next_offset = offset + 1;
+
+  if (c.tuples.size() + c.arena.size() + c.reject_tuples.size() >= chunk_bytes_) {
+    return std::move(s.open);
+  }
+  return nullptr;
+}
+
+void ChunkBuilder::flush(std::vector<ChunkPtr>& out) {
+  for (auto& [key, s] : partitions_) {
+    if (s.open && s.open->messages > 0) out.push_back(std::move(s.open));
+  }
+}
+
+}  // namespace sentinel

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ingest/event_parser.h"
+#include "pipeline/chunk.h"
+
+namespace sentinel {
+
+/// A subscribed topic and the table its events go to.
+struct TopicSpec {
+  std::string name;
+  EventTable table;
+};
+
+/// Turns Kafka messages into chunks, one open chunk per assigned partition.
+///
+/// It tracks each partition's next offset so that a chunk's offset range is exact and a message
+/// delivered twice (e.g. after pause/resume) is skipped. One builder per consumer thread; not
+/// thread-safe.
+class ChunkBuilder {
+ public:
+  ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes);
+
+  /// Starts (or restarts) a partition: its next chunk begins at `from_offset`, the stored
+  /// next_offset (Chunk::kNoStoredOffset if none). Any open chunk of the partition is dropped.
+  void open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch);
+  /// Forgets a partition and drops its open chunk.
+  void close(int topic_index, int32_t partition);
+  bool is_open(int topic_index, int32_t partition) const;
+
+  /// Parses one message into its partition's chunk. Returns the chunk when it has reached the
+  /// chunk size (hand it to the writer), else null. Messages of partitions not open, or below
+  /// the partition's next offset, are skipped (returns null). `payload` may be empty (tombstone).
+  ChunkPtr add(int topic_index, int32_t partition, int64_t offset, int64_t kafka_timestamp_ms,
+               std::string_view payload, int64_t now_unix_micros);
+
+  /// Moves every non-empty open chunk to `out`.
+  void flush(std::vector<ChunkPtr>& out);
+
+  /// Messages skipped because they were below their partition's next offset.
+  uint64_t duplicates_skipped() const { return duplicates_skipped_; }
+
+ private:
+  struct PartitionState {
+    int64_t next_offset = Chunk::kNoStoredOffset;
+    uint64_t epoch = 0;
+    ChunkPtr open;
+  };
+  ChunkPtr new_chunk(int topic_index, int32_t partition, PartitionState& state);
+
+  std::vector<TopicSpec> topics_;
+  size_t chunk_bytes_;
+  EventParser parser_;
+  std::map<std::pair<int, int32_t>, PartitionState> partitions_;
+  uint64_t duplicates_skipped_ = 0;
+};
+
+}  // namespace sentinel

@@ -1,0 +1,167 @@
+#include "ingest/kafka_consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace sentinel {
+
+KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* listener)
+    : topics_(options.topics), listener_(listener) {
+  std::vector<std::pair<std::string, std::string>> props = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "false"},
+      {"client.id", "sentinel-ingest"},
+      {"session.timeout.ms", "45000"},
+      {"fetch.max.bytes", "16777216"},
+      {"queued.max.messages.kbytes", "32768"},
+  };
+  props.insert(props.end(), options.properties.begin(), options.properties.end());
+  KafkaConf conf = make_kafka_conf(props);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::rebalance_cb);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  char err[512];
+  rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
+  if (!rk_) throw KafkaError(std::string("Kafka consumer: ") + err);
+  conf.release();  // owned by rk_ now
+  rd_kafka_poll_set_consumer(rk_.get());
+
+  KafkaPartitionList subscription(
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size())));
+  for (const auto& t : topics_) {
+    rd_kafka_topic_partition_list_add(subscription.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (auto e = rd_kafka_subscribe(rk_.get(), subscription.get())) {
+    throw KafkaError(std::string("Kafka subscribe: ") + rd_kafka_err2str(e));
+  }
+}
+
+KafkaConsumer::~KafkaConsumer() {
+  try {
+    close();
+  } catch (...) {
+    // Destruction must not throw; the group notices the departure by session timeout.
+  }
+}
+
+void KafkaConsumer::close() {
+  if (closed_ || !rk_) return;
+  closed_ = true;
+  rd_kafka_consumer_close(rk_.get());
+}
+
+KafkaMessage KafkaConsumer::poll(int timeout_ms) {
+  return KafkaMessage(rd_kafka_consumer_poll(rk_.get(), timeout_ms));
+}
+
+int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {
+  if (m->rkt == nullptr) return -1;
+  const char* name = rd_kafka_topic_name(m->rkt);
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    if (topics_[i] == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+KafkaPartitionList KafkaConsumer::to_list(const std::vector<TopicPartition>& partitions) const {
+  KafkaPartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const auto& tp : partitions) {
+    auto* e = rd_kafka_topic_partition_list_add(list.get(), topics_[tp.topic_index].c_str(),
+                                                tp.partition);
+    e->offset = tp.offset;
+  }
+  return list;
+}
+
+std::vector<TopicPartition> KafkaConsumer::from_list(
+    const rd_kafka_topic_partition_list_t* list) const {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    const auto it = std::find(topics_.begin(), topics_.end(), e.topic);
+    if (it == topics_.end()) continue;
+    out.push_back({static_cast<int>(it - topics_.begin()), e.partition, e.offset});
+  }
+  return out;
+}
+
+void KafkaConsumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    auto partitions = self->from_list(parts);
+    self->listener_->on_assign(partitions);
+    KafkaPartitionList list = self->to_list(partitions);
+    rd_kafka_error_t* e = nullptr;
+    if (cooperative) {
+      e = rd_kafka_incremental_assign(rk, list.get());
+    } else if (auto code = rd_kafka_assign(rk, list.get())) {
+      spdlog::error("Kafka assign: {}", rd_kafka_err2str(code));
+    }
+    if (e != nullptr) {
+      spdlog::error("Kafka incremental assign: {}", rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+    }
+    return;
+  }
+  // Revoked, lost, or an error: stop working on these partitions before giving them up.
+  self->listener_->on_revoke(self->from_list(parts));
+  if (cooperative) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+      spdlog::error("Kafka incremental unassign: {}", rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+    }
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+void KafkaConsumer::pause(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return;
+  auto list = to_list(partitions);
+  rd_kafka_pause_partitions(rk_.get(), list.get());
+}
+
+void KafkaConsumer::resume(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return;
+  auto list = to_list(partitions);
+  rd_kafka_resume_partitions(rk_.get(), list.get());
+}
+
+void KafkaConsumer::seek(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return;
+  auto list = to_list(partitions);
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 5000)) {
+    spdlog::warn("Kafka seek: {}", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err) {
+      spdlog::warn("Kafka seek {} [{}]: {}", list->elems[i].topic, list->elems[i].partition,
+                   rd_kafka_err2str(list->elems[i].err));
+    }
+  }
+}
+
+void KafkaConsumer::commit_async(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty() || closed_) return;
+  auto list = to_list(partitions);
+  rd_kafka_commit(rk_.get(), list.get(), 1);
+}
+
+int64_t KafkaConsumer::high_watermark(const TopicPartition& tp) {
+  int64_t low = -1, high = -1;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), topics_[tp.topic_index].c_str(), tp.partition, &low,
+                                     &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return -1;
+  }
+  return high;
+}
+
+}  // namespace sentinel

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ingest/kafka_handle.h"
+
+namespace sentinel {
+
+/// One partition of a subscribed topic, by the topic's index in the consumer's topic list.
+struct TopicPartition {
+  int topic_index = 0;
+  int32_t partition = 0;
+  int64_t offset = RD_KAFKA_OFFSET_INVALID;  ///< where to start, set by on_assign
+};
+
+/// Told about rebalances, on the consumer's thread, from inside poll().
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  /// Partitions are being assigned: set each one's start offset (e.g. the next_offset stored in
+  /// PostgreSQL, or RD_KAFKA_OFFSET_BEGINNING). Runs before they are assigned.
+  virtual void on_assign(std::vector<TopicPartition>& partitions) = 0;
+  /// Partitions are being taken away (or were lost): stop building chunks for them.
+  virtual void on_revoke(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+struct ConsumerOptions {
+  std::string brokers;
+  std::string group = "sentinel-ingest";
+  std::vector<std::string> topics;
+  /// Extra librdkafka properties (--kafka-prop), applied last: they win.
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+/// A librdkafka KafkaConsumer in a consumer group with the cooperative-sticky assignor, auto
+/// commit and auto offset store off: offsets are ours (stored in PostgreSQL). All calls but
+/// commit_async() belong to the one consumer thread.
+class KafkaConsumer {
+ public:
+  KafkaConsumer(const ConsumerOptions& options, RebalanceListener* listener);
+  ~KafkaConsumer();
+  KafkaConsumer(const KafkaConsumer&) = delete;
+  KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+  /// The next message or event, or null after `timeout_ms`. Serves rebalances.
+  KafkaMessage poll(int timeout_ms);
+  /// Index of a message's topic in ConsumerOptions::topics (-1 if unknown).
+  int topic_index(const rd_kafka_message_t* m) const;
+
+  void pause(const std::vector<TopicPartition>& partitions);
+  void resume(const std::vector<TopicPartition>& partitions);
+  /// Moves the fetch position of assigned partitions to their `offset`.
+  void seek(const std::vector<TopicPartition>& partitions);
+  /// Commits offsets to Kafka for lag tools; never for correctness. Thread-safe.
+  void commit_async(const std::vector<TopicPartition>& partitions);
+  /// High watermark (log end) last seen for a partition, -1 if unknown. No network call.
+  int64_t high_watermark(const TopicPartition& tp);
+  /// Leaves the group (revokes everything through the listener first).
+  void close();
+
+  const std::vector<std::string>& topics() const { return topics_; }
+  rd_kafka_t* raw() { return rk_.get(); }
+
+ private:
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque);
+  KafkaPartitionList to_list(const std::vector<TopicPartition>& partitions) const;
+  std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) const;
+
+  std::vector<std::string> topics_;
+  RebalanceListener* listener_;
+  bool closed_ = false;
+  KafkaHandle rk_;  // last: destroyed first
+};
+
+}  // namespace sentinel

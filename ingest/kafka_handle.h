@@ -1,0 +1,39 @@
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sentinel {
+
+/// A Kafka problem no retry fixes here (bad configuration, unknown property, fatal client error).
+class KafkaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
+using KafkaMessage = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
+using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
+
+/// A new configuration with `props` set; throws KafkaError naming the property that was refused.
+KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props);
+
+/// Parses `KEY=VALUE` (as given to --kafka-prop); throws KafkaError without '='.
+std::pair<std::string, std::string> parse_kafka_prop(const std::string& kv);
+
+}  // namespace sentinel

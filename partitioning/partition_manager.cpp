@@ -1,0 +1,111 @@
+#include "partitioning/partition_manager.h"
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <pqxx/pqxx>
+
+#include "partitioning/month.h"
+
+namespace sentinel::partitions {
+namespace {
+
+constexpr std::string_view kTables[] = {"audit_logs", "invocations"};
+
+// The month a partition name carries ("<table>_YYYY_MM"), if it is one of ours.
+std::optional<int32_t> month_from_name(std::string_view table, std::string_view name) {
+  if (name.size() != table.size() + 8 || !name.starts_with(table) || name[table.size()] != '_' ||
+      name[table.size() + 5] != '_') {
+    return std::nullopt;
+  }
+  std::string text(name.substr(table.size() + 1, 7));
+  text[4] = '-';
+  return parse_month(text);
+}
+
+// Connects with application_name sentinel-ingest unless the URL (or PGAPPNAME) names one:
+// fallback_application_name is libpq's "use this when nothing else is set". (sinks/pg_connection.h
+// has the same for the data plane; partitioning cannot depend on sinks.)
+std::string connection_url(const std::string& url) {
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
+      PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
+  PQfreemem(error);
+  if (options == nullptr) return url;  // connecting reports what is wrong with it
+  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword).ends_with("application_name") && o->val != nullptr &&
+        *o->val != '\0') {
+      return url;
+    }
+  }
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") +
+           "fallback_application_name=sentinel-ingest";
+  }
+  return url + (url.empty() ? "" : " ") + "fallback_application_name=sentinel-ingest";
+}
+
+}  // namespace
+
+std::vector<std::string> premake(const std::string& url, int32_t from_month, int count) {
+  pqxx::connection conn(connection_url(url));
+  std::vector<std::string> names;
+  for (int32_t m = from_month; m < from_month + count; ++m) {
+    for (const std::string_view table : kTables) {
+      // One short transaction per partition: creating one locks its parent table.
+      pqxx::nontransaction tx(conn);
+      const pqxx::row r = tx.exec_params1(std::string(kEnsurePartitionSql), std::string(table),
+                                          month_start_text(m));
+      names.push_back(r[0].as<std::string>());
+    }
+  }
+  return names;
+}
+
+std::vector<PartitionInfo> list(const std::string& url) {
+  pqxx::connection conn(connection_url(url));
+  pqxx::read_transaction tx(conn);
+  const pqxx::result r = tx.exec(
+      "SELECT p.relname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
+      "FROM pg_inherits i "
+      "JOIN pg_class p ON p.oid = i.inhparent "
+      "JOIN pg_class c ON c.oid = i.inhrelid "
+      "WHERE p.relnamespace = 'public'::regnamespace "
+      "  AND p.relname IN ('audit_logs', 'invocations') AND c.relkind IN ('r', 'p') "
+      "ORDER BY p.relname, c.relname");
+  std::vector<PartitionInfo> out;
+  out.reserve(r.size());
+  for (const pqxx::row& row : r) {
+    PartitionInfo info;
+    info.table = row[0].as<std::string>();
+    info.name = row[1].as<std::string>();
+    info.month = month_from_name(info.table, info.name);
+    info.estimated_rows = row[2].as<int64_t>();
+    info.total_bytes = row[3].as<int64_t>();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<PartitionInfo> drop_older_than(const std::string& url, int32_t keep_from_month,
+                                           bool dry_run) {
+  std::vector<PartitionInfo> old;
+  for (PartitionInfo& p : list(url)) {
+    if (p.month && *p.month < keep_from_month) old.push_back(std::move(p));
+  }
+  if (dry_run || old.empty()) return old;
+  pqxx::connection conn(connection_url(url));
+  for (const PartitionInfo& p : old) {
+    pqxx::work tx(conn);
+    const std::string parent = "public." + tx.quote_name(p.table);
+    const std::string child = "public." + tx.quote_name(p.name);
+    // Someone else's retention run may have dropped it since list().
+    if (tx.exec_params1("SELECT to_regclass($1) IS NULL", child)[0].as<bool>()) continue;
+    tx.exec0("ALTER TABLE " + parent + " DETACH PARTITION " + child);
+    tx.exec0("DROP TABLE " + child);
+    tx.commit();
+  }
+  return old;
+}
+
+}  // namespace sentinel::partitions

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pipeline/reject_reason.h"
+#include "pipeline/tables.h"
+
+namespace sentinel {
+
+/// A Prometheus histogram with fixed buckets; observe() is lock-free and thread-safe.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double value, uint64_t count = 1);
+  /// Appends the _bucket/_sum/_count lines for `name` (with HELP and TYPE).
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+  /// The value below which `q` (0..1) of observations fall, by linear interpolation in buckets.
+  double quantile(double q) const;
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  const std::vector<double>& bounds() const { return bounds_; }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // one per bound, plus +Inf
+  std::atomic<uint64_t> sum_micros_{0};
+  std::atomic<uint64_t> count_{0};
+};
+
+/// Every metric the ingestor exports (DESIGN §7; names are a contract). Counters are updated
+/// by the consumer and writer threads with relaxed atomics; render() may run on any thread.
+struct Metrics {
+  Metrics();
+
+  std::vector<std::string> topics;  ///< by topic index, set before threads start
+  std::array<std::atomic<uint64_t>, 8> messages_consumed{};  ///< by topic index
+  std::array<std::atomic<uint64_t>, kEventTableCount> rows_written{};
+  std::array<std::atomic<uint64_t>, kRejectReasonCount> rejects{};
+  Histogram batch_commit_seconds;
+  Histogram end_to_end_latency_seconds;
+  Histogram batch_rows;
+  std::atomic<int64_t> inflight_bytes{0};
+  std::atomic<int> pg_up{0};
+  std::atomic<int> assigned_partitions{0};
+  std::atomic<int> paused_partitions{0};
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batch_bytes{0};
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> bisections{0};
+  std::atomic<uint64_t> partitions_ensured{0};
+  std::atomic<uint64_t> fenced{0};
+  std::atomic<uint64_t> duplicates_skipped{0};
+  std::atomic<uint64_t> rebalances{0};
+
+  /// (topic index, partition) → lag in messages; guarded by lag_mutex.
+  std::mutex lag_mutex;
+  std::map<std::pair<int, int32_t>, int64_t> consumer_lag;
+
+  /// Prometheus text exposition format 0.0.4.
+  std::string render();
+};
+
+}  // namespace sentinel

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "ingest/chunk_builder.h"
+#include "ingest/kafka_consumer.h"
+#include "pipeline/chunk_queue.h"
+#include "pipeline/metrics.h"
+#include "sinks/pg_connection.h"
+
+namespace sentinel {
+
+/// Everything `sentinel-ingest run` can be told (defaults: DESIGN §1, for a 2-core box).
+struct PipelineOptions {
+  std::string pg_url;
+  std::string brokers;
+  std::string group = "sentinel-ingest";
+  std::string audit_topic = "sentinel.audit";
+  std::string invocations_topic = "sentinel.invocations";
+  int writers = 2;
+  size_t chunk_bytes = 256 << 10;
+  size_t batch_rows = 50'000;
+  size_t batch_bytes = 16 << 20;
+  std::chrono::milliseconds linger{50};
+  size_t inflight_budget_bytes = 128 << 20;
+  /// Where a partition with no stored offset starts: "earliest" or "latest".
+  std::string offset_reset = "earliest";
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
+  ParserLimits limits;
+  std::chrono::seconds status_interval{10};
+  /// How long a graceful stop may spend committing what is in flight.
+  std::chrono::milliseconds drain_timeout{8000};
+  /// Longest wait between reconnection attempts to PostgreSQL.
+  std::chrono::milliseconds max_backoff{10000};
+};
+
+/// The running ingestor: one consumer thread (the caller of run()) building chunks, and
+/// `writers` writer threads each owning one PostgreSQL connection and the Kafka partitions that
+/// map to it (so a partition's offsets advance in order).
+///
+/// Backpressure: each writer has a byte budget (inflight_budget / writers); when its queued and
+/// in-transaction chunks exceed it, the consumer pauses that writer's partitions and keeps
+/// polling (so it stays in the group), and resumes them below half the budget.
+class Pipeline final : public RebalanceListener {
+ public:
+  Pipeline(PipelineOptions options, Metrics& metrics);
+  ~Pipeline() override;
+
+  /// Runs until `stop` becomes true (then drains and leaves the group) or a fatal error.
+  /// Returns the process exit code: 0 clean stop, 1 runtime failure, 2 configuration error.
+  int run(const std::atomic<bool>& stop);
+
+  /// The message of the fatal error that ended run(), if any.
+  std::string fatal_message() const;
+
+  void on_assign(std::vector<TopicPartition>& partitions) override;
+  void on_revoke(const std::vector<TopicPartition>& partitions) override;
+
+ private:
+  using Key = std::pair<int, int32_t>;  // (topic index, partition)
+  struct Assigned {
+    bool paused = false;
+  };
+
+  int writer_of(const Key& key) const;
+  void dispatch(ChunkPtr chunk);
+  void release(const Chunk& chunk, int writer);
+  void apply_backpressure();
+  void handle_fences();
+  void commit_to_kafka();
+  void update_lag();
+  void log_status(std::chrono::steady_clock::time_point& last, uint64_t& last_messages);
+  void fatal(int code, std::string message);
+  std::map<Key, int64_t> load_stored_offsets(const std::vector<Key>& keys);
+
+  void writer_loop(int writer);
+  void write_batch(int writer, class BatchWriter& bw, std::vector<ChunkPtr>& batch);
+  bool is_current(const Chunk& chunk);
+
+  PipelineOptions options_;
+  Metrics& metrics_;
+  std::vector<std::string> topics_;
+
+  // Consumer-thread state.
+  ChunkBuilder builder_;
+  PgConnection control_;  // loads stored offsets on assignment
+  std::map<Key, Assigned> assigned_;
+  std::vector<bool> writer_paused_;
+  uint64_t next_epoch_ = 1;
+  const std::atomic<bool>* stop_ = nullptr;
+
+  // Shared with writers.
+  std::mutex epochs_mutex_;
+  std::map<Key, uint64_t> epochs_;  ///< assigned partitions and their current epoch
+  std::vector<std::unique_ptr<ChunkQueue>> queues_;
+  std::unique_ptr<std::atomic<int64_t>[]> inflight_;  ///< bytes per writer
+  std::mutex fence_mutex_;
+  std::vector<Key> fence_requests_;
+  std::mutex commit_mutex_;
+  std::map<Key, int64_t> to_commit_;  ///< committed to PostgreSQL, not yet to Kafka
+  std::map<Key, int64_t> committed_;  ///< consumer thread: last committed next offsets
+  std::atomic<bool> writers_stop_{false};
+  std::atomic<bool> hard_stop_{false};
+  std::atomic<bool> failed_{false};
+  mutable std::mutex fatal_mutex_;
+  int fatal_code_ = 0;
+  std::string fatal_message_;
+
+  std::unique_ptr<KafkaConsumer> consumer_;
+  std::vector<std::thread> writer_threads_;
+};
+
+}  // namespace sentinel

@@ -1,0 +1,410 @@
+#include "sinks/batch_writer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include "partitioning/month.h"
+
+namespace sentinel {
+namespace {
+
+// PostgreSQL routes a row to a partition that does not exist with 23514; that is not the row's
+// fault, so it must not be bisected into a reject.
+bool missing_partition(const PgError& e) {
+  return e.sqlstate() == "23514" &&
+         std::string_view(e.what()).find("no partition of relation") != std::string_view::npos;
+}
+
+void append_array_text(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+std::string nanos_text(__int128 nanos) {
+  const bool negative = nanos < 0;
+  unsigned __int128 v = negative ? -static_cast<unsigned __int128>(nanos) : nanos;
+  const auto fraction = static_cast<uint64_t>(v % 1'000'000'000u);
+  v /= 1'000'000'000u;
+  std::string integer;
+  do {
+    integer.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v > 0);
+  std::reverse(integer.begin(), integer.end());
+  return fmt::format("{}{}.{:09d}", negative ? "-" : "", integer, fraction);
+}
+
+std::string date_text(int32_t unix_day) {
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{unix_day}}};
+  return fmt::format("{:04d}-{:02d}-{:02d}", int(ymd.year()), unsigned(ymd.month()),
+                     unsigned(ymd.day()));
+}
+
+int32_t first_of_month(int32_t unix_day) {
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{unix_day}}};
+  const std::chrono::sys_days first{ymd.year() / ymd.month() / 1};
+  return static_cast<int32_t>(first.time_since_epoch().count());
+}
+
+int64_t now_unix_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+size_t keep_chained(std::vector<Chunk*>& chunks) {
+  // Walk backwards: a chunk is kept if no newer chunk of its partition was dropped and it chains
+  // into the oldest kept chunk of its partition.
+  std::map<std::pair<int, int32_t>, const Chunk*> oldest_kept;
+  std::set<std::pair<int, int32_t>> broken;
+  std::vector<bool> keep(chunks.size(), false);
+  for (size_t i = chunks.size(); i-- > 0;) {
+    const Chunk* c = chunks[i];
+    const auto key = std::make_pair(c->topic_index, c->partition);
+    if (broken.contains(key)) continue;
+    auto it = oldest_kept.find(key);
+    if (it != oldest_kept.end() && it->second->from_offset != c->next_offset) {
+      broken.insert(key);
+      continue;
+    }
+    oldest_kept[key] = c;
+    keep[i] = true;
+  }
+  std::vector<Chunk*> kept, dropped;
+  for (size_t i = 0; i < chunks.size(); ++i) (keep[i] ? kept : dropped).push_back(chunks[i]);
+  const size_t n = kept.size();
+  kept.insert(kept.end(), dropped.begin(), dropped.end());
+  chunks = std::move(kept);
+  return n;
+}
+
+BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
+                         std::vector<std::string> topics)
+    : conn_(std::move(pg_url)),
+      consumer_group_(std::move(consumer_group)),
+      topics_(std::move(topics)) {
+  for (int t = 0; t < kEventTableCount; ++t) {
+    const auto table = static_cast<EventTable>(t);
+    copy_sql_[t] = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", table_name(table),
+                               table_columns(table));
+  }
+  rejects_copy_sql_ =
+      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
+}
+
+BatchResult BatchWriter::write(std::span<Chunk* const> input) {
+  if (!conn_.connected()) conn_.connect();
+  std::vector<Chunk*> live(input.begin(), input.end());
+  std::vector<std::pair<int, int32_t>> fenced;
+  bool bisect = false;
+  int partition_retries = 0;
+  BatchResult result;
+  ensure_partitions(live, result);
+  for (;;) {
+    const uint32_t ensured = result.partitions_ensured;
+    result = BatchResult{};
+    result.partitions_ensured = ensured;
+    try {
+      if (live.empty() || attempt(live, bisect, result)) break;
+    } catch (const PgError& e) {
+      if (missing_partition(e) && ++partition_retries <= 3) {
+        known_partitions_.clear();
+        ensure_partitions(live, result);
+        continue;
+      }
+      if (e.row_refused() && !bisect) {
+        bisect = true;
+        continue;
+      }
+      throw;
+    }
+    // Some partitions were fenced: store the others, leave those out.
+    fenced.insert(fenced.end(), result.fenced.begin(), result.fenced.end());
+    std::erase_if(live, [&](const Chunk* c) {
+      return std::find(result.fenced.begin(), result.fenced.end(),
+                       std::make_pair(c->topic_index, c->partition)) != result.fenced.end();
+    });
+  }
+  result.fenced = std::move(fenced);
+  return result;
+}
+
+void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult& result) {
+  for (const Chunk* c : chunks) {
+    int32_t last = -1;
+    for (const RowRef& r : c->rows) {
+      if (r.month == last) continue;
+      last = r.month;
+      const auto key = std::make_pair(c->table, r.month);
+      if (known_partitions_.contains(key)) continue;
+      const std::string start = month_start_text(r.month);
+      const std::string table(table_name(c->table));
+      conn_.exec_params(kEnsurePartitionSql.data(), {table.c_str(), start.c_str()});
+      known_partitions_.insert(key);
+      ++result.partitions_ensured;
+    }
+  }
+}
+
+bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResult& result) {
+  conn_.exec("BEGIN");
+  try {
+    std::vector<Refused> refused;
+    copy_table(chunks, EventTable::kAudit, bisect, refused, result);
+    copy_table(chunks, EventTable::kInvocations, bisect, refused, result);
+    copy_rejects(chunks, refused);
+    upsert_costs(chunks, refused);
+    auto fenced = store_offsets(chunks, result);
+    if (!fenced.empty()) {
+      conn_.exec("ROLLBACK");
+      result.fenced = std::move(fenced);
+      return false;
+    }
+    conn_.exec("COMMIT");
+    for (const Chunk* c : chunks) {
+      result.rows[static_cast<int>(c->table)] += c->rows.size();
+      for (int r = 0; r < kRejectReasonCount; ++r) result.rejects[r] += c->rejects_by_reason[r];
+      result.messages += c->messages;
+    }
+    for (const Refused& r : refused) {
+      --result.rows[static_cast<int>(chunks[r.pos.chunk]->table)];
+      ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
+    }
+    return true;
+  } catch (const PgError&) {
+    if (conn_.connected()) {
+      try {
+        conn_.exec("ROLLBACK");
+      } catch (const PgError&) {
+        conn_.close();
+      }
+    }
+    throw;
+  }
+}
+
+void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect_rows,
+                             std::vector<Refused>& refused, BatchResult& result) {
+  if (!bisect_rows) {
+    bool any = false;
+    for (const Chunk* c : chunks) any |= (c->table == table && !c->rows.empty());
+    if (!any) return;
+    conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
+    for (const Chunk* c : chunks) {
+      if (c->table == table && !c->tuples.empty()) conn_.put_copy_data(c->tuples);
+    }
+    conn_.end_copy();
+    return;
+  }
+  std::vector<RowPos> rows;
+  for (uint32_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i]->table != table) continue;
+    for (uint32_t r = 0; r < chunks[i]->rows.size(); ++r) rows.push_back({i, r});
+  }
+  bisect(chunks, table, rows, refused, result);
+}
+
+void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
+                            std::span<const RowPos> rows) {
+  conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
+  // Rows of a chunk are contiguous in its tuple buffer: send runs, not rows.
+  size_t i = 0;
+  while (i < rows.size()) {
+    const Chunk* c = chunks[rows[i].chunk];
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j].chunk == rows[i].chunk &&
+           rows[j].row == rows[j - 1].row + 1) {
+      ++j;
+    }
+    const uint32_t begin = c->rows[rows[i].row].tuple_begin;
+    const uint32_t end = c->rows[rows[j - 1].row].tuple_end;
+    conn_.put_copy_data(std::string_view(c->tuples).substr(begin, end - begin));
+    i = j;
+  }
+  conn_.end_copy();
+}
+
+void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
+                         std::span<const RowPos> rows, std::vector<Refused>& refused,
+                         BatchResult& result) {
+  if (rows.empty()) return;
+  conn_.exec("SAVEPOINT sentinel_bisect");
+  try {
+    copy_rows(chunks, table, rows);
+    conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
+    return;
+  } catch (const PgError& e) {
+    if (!e.row_refused() || missing_partition(e)) throw;
+    conn_.exec("ROLLBACK TO SAVEPOINT sentinel_bisect");
+    conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
+    ++result.bisections;
+    if (rows.size() == 1) {
+      refused.push_back({rows[0], e.what()});
+      return;
+    }
+  }
+  const size_t half = rows.size() / 2;
+  bisect(chunks, table, rows.first(half), refused, result);
+  bisect(chunks, table, rows.subspan(half), refused, result);
+}
+
+void BatchWriter::copy_rejects(std::span<Chunk* const> chunks,
+                               const std::vector<Refused>& refused) {
+  bool any = !refused.empty();
+  for (const Chunk* c : chunks) any |= c->reject_count > 0;
+  if (!any) return;
+  conn_.begin_copy(rejects_copy_sql_.c_str());
+  for (const Chunk* c : chunks) {
+    if (!c->reject_tuples.empty()) conn_.put_copy_data(c->reject_tuples);
+  }
+  if (!refused.empty()) {
+    std::string tuples;
+    const int64_t now = now_unix_micros();
+    for (const Refused& r : refused) {
+      const Chunk* c = chunks[r.pos.chunk];
+      const RowRef& row = c->rows[r.pos.row];
+      encode_reject(tuples, now, topics_[c->topic_index], c->partition, row.kafka_offset,
+                    RejectReason::kDbRejected, r.message, c->payload(row));
+    }
+    conn_.put_copy_data(tuples);
+  }
+  conn_.end_copy();
+}
+
+void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
+                               const std::vector<Refused>& refused) {
+  struct Sums {
+    __int128 nanos = 0;
+    int64_t invocations = 0;
+    int64_t prompt = 0;
+    int64_t completion = 0;
+  };
+  // (tenant, period, period_start): ordered, so every writer locks cost rows in the same order.
+  std::map<std::tuple<std::string_view, std::string_view, int32_t>, Sums> sums;
+  std::set<std::pair<uint32_t, uint32_t>> refused_rows;
+  for (const Refused& r : refused) refused_rows.insert({r.pos.chunk, r.pos.row});
+  for (uint32_t ci = 0; ci < chunks.size(); ++ci) {
+    const Chunk* c = chunks[ci];
+    if (c->costs.empty()) continue;
+    for (uint32_t ri = 0; ri < c->rows.size(); ++ri) {
+      const RowRef& row = c->rows[ri];
+      if (row.cost_index < 0) continue;
+      if (!refused_rows.empty() && refused_rows.contains({ci, ri})) continue;
+      const CostItem& item = c->costs[row.cost_index];
+      const std::string_view tenant = c->tenant(item);
+      for (const auto& key :
+           {std::make_tuple(tenant, std::string_view("day"), item.unix_day),
+            std::make_tuple(tenant, std::string_view("month"), first_of_month(item.unix_day))}) {
+        Sums& s = sums[key];
+        s.nanos += item.cost_nanos;
+        s.invocations += 1;
+        s.prompt += item.prompt_tokens;
+        s.completion += item.completion_tokens;
+      }
+    }
+  }
+  if (sums.empty()) return;
+  std::string tenants = "{", periods = "{", starts = "{", costs = "{", counts = "{", prompts = "{",
+              completions = "{";
+  bool first = true;
+  for (const auto& [key, s] : sums) {
+    if (!first) {
+      for (std::string* a :
+           {&tenants, &periods, &starts, &costs, &counts, &prompts, &completions}) {
+        a->push_back(',');
+      }
+    }
+    first = false;
+    append_array_text(tenants, std::get<0>(key));
+    periods += std::get<1>(key);
+    starts += date_text(std::get<2>(key));
+    costs += nanos_text(s.nanos);
+    counts += std::to_string(s.invocations);
+    prompts += std::to_string(s.prompt);
+    completions += std::to_string(s.completion);
+  }
+  for (std::string* a : {&tenants, &periods, &starts, &costs, &counts, &prompts, &completions}) {
+    a->push_back('}');
+  }
+  static constexpr const char* kSql =
+      "INSERT INTO costs AS c (tenant_id, period, period_start, cost_usd, invocations, "
+      "prompt_tokens, completion_tokens, updated_at) "
+      "SELECT t, p, s, v, n, pt, ct, now() FROM unnest($1::text[], $2::text[], $3::date[], "
+      "$4::numeric[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(t, p, s, v, n, pt, ct) "
+      "ORDER BY t, p, s "
+      "ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET "
+      "cost_usd = c.cost_usd + EXCLUDED.cost_usd, invocations = c.invocations + "
+      "EXCLUDED.invocations, prompt_tokens = c.prompt_tokens + EXCLUDED.prompt_tokens, "
+      "completion_tokens = c.completion_tokens + EXCLUDED.completion_tokens, "
+      "updated_at = EXCLUDED.updated_at";
+  conn_.exec_params(kSql, {tenants.c_str(), periods.c_str(), starts.c_str(), costs.c_str(),
+                           counts.c_str(), prompts.c_str(), completions.c_str()});
+}
+
+std::vector<std::pair<int, int32_t>> BatchWriter::store_offsets(std::span<Chunk* const> chunks,
+                                                                BatchResult& result) {
+  // Per partition: expected = from_offset of its first chunk, new = next_offset of its last.
+  std::map<std::pair<int, int32_t>, std::pair<int64_t, int64_t>> ranges;
+  for (const Chunk* c : chunks) {
+    const auto key = std::make_pair(c->topic_index, c->partition);
+    auto [it, inserted] = ranges.try_emplace(key, c->from_offset, c->next_offset);
+    if (!inserted) it->second.second = c->next_offset;
+  }
+  std::string topics = "{", parts = "{", expected = "{", next = "{";
+  bool first = true;
+  for (const auto& [key, range] : ranges) {
+    if (!first) {
+      for (std::string* a : {&topics, &parts, &expected, &next}) a->push_back(',');
+    }
+    first = false;
+    append_array_text(topics, topics_[key.first]);
+    parts += std::to_string(key.second);
+    expected += std::to_string(range.first);
+    next += std::to_string(range.second);
+  }
+  for (std::string* a : {&topics, &parts, &expected, &next}) a->push_back('}');
+  // Compare-and-set: an existing row moves only from the expected offset; a missing row is
+  // inserted only if nobody inserted it first. Whatever does not come back was fenced.
+  static constexpr const char* kSql =
+      "WITH i AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) "
+      "  AS i(topic, part, expected, next)), "
+      "upd AS (UPDATE ingest_offsets o SET next_offset = i.next, updated_at = now() FROM i "
+      "  WHERE i.expected >= 0 AND o.consumer_group = $1 AND o.topic = i.topic "
+      "  AND o.kafka_partition = i.part AND o.next_offset = i.expected "
+      "  RETURNING o.topic, o.kafka_partition), "
+      "ins AS (INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset, "
+      "  updated_at) SELECT $1, topic, part, next, now() FROM i WHERE expected < 0 "
+      "  ON CONFLICT DO NOTHING RETURNING topic, kafka_partition) "
+      "SELECT topic, kafka_partition FROM upd UNION ALL SELECT topic, kafka_partition FROM ins";
+  PgResult r = conn_.exec_params(kSql, {consumer_group_.c_str(), topics.c_str(), parts.c_str(),
+                                        expected.c_str(), next.c_str()});
+  std::set<std::pair<int, int32_t>> stored;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    const std::string_view topic = PQgetvalue(r.get(), i, 0);
+    const auto t = std::find(topics_.begin(), topics_.end(), topic) - topics_.begin();
+    stored.insert({static_cast<int>(t), std::stoi(PQgetvalue(r.get(), i, 1))});
+  }
+  std::vector<std::pair<int, int32_t>> fenced;
+  result.offsets.clear();
+  for (const auto& [key, range] : ranges) {
+    if (stored.contains(key)) {
+      result.offsets.push_back({key.first, key.second, range.second});
+    } else {
+      fenced.push_back(key);
+    }
+  }
+  return fenced;
+}
+
+}  // namespace sentinel

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pipeline/chunk.h"
+#include "sinks/pg_connection.h"
+
+namespace sentinel {
+
+/// What one committed batch stored.
+struct BatchResult {
+  std::array<uint64_t, kEventTableCount> rows{};  ///< by EventTable
+  std::array<uint64_t, kRejectReasonCount> rejects{};
+  uint64_t messages = 0;            ///< Kafka messages covered by the committed offsets
+  uint32_t bisections = 0;          ///< COPY attempts made to isolate refused rows
+  uint32_t partitions_ensured = 0;  ///< month partitions checked or created before COPY
+  /// Partitions whose stored offset did not match the batch (another writer or instance moved
+  /// it, or a chunk was stale): their chunks were left out. The caller reloads and seeks.
+  std::vector<std::pair<int, int32_t>> fenced;  ///< (topic index, partition)
+  /// Committed offsets: (topic index, partition, next offset).
+  struct Offset {
+    int topic_index;
+    int32_t partition;
+    int64_t next_offset;
+  };
+  std::vector<Offset> offsets;
+};
+
+/// Stores batches of chunks in PostgreSQL, one transaction per batch (DESIGN §1, §4, §5):
+/// binary COPY of each event table and of the rejects, the cost upsert, and the compare-and-set
+/// of the offsets, then COMMIT.
+///
+/// Rows PostgreSQL refuses (SQLSTATE classes 22, 23) are isolated by bisection under savepoints
+/// and stored as `db_rejected` rejects; missing month partitions are created through
+/// sentinel_ensure_month_partition outside the data transaction. A call either commits or throws
+/// a PgError; because offsets are compared-and-set, calling write() again with the same chunks
+/// after any failure (even an unknown COMMIT outcome) can never store a row twice.
+///
+/// One BatchWriter per writer thread: it owns its connection. Not thread-safe.
+class BatchWriter {
+ public:
+  BatchWriter(std::string pg_url, std::string consumer_group, std::vector<std::string> topics);
+
+  /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError.
+  BatchResult write(std::span<Chunk* const> chunks);
+
+  PgConnection& connection() { return conn_; }
+
+ private:
+  struct RowPos {
+    uint32_t chunk;
+    uint32_t row;
+  };
+  struct Refused {
+    RowPos pos;
+    std::string message;
+  };
+
+  void ensure_partitions(std::span<Chunk* const> chunks, BatchResult& result);
+  /// One attempt at the whole transaction. Returns false when some partitions were fenced (they
+  /// are added to result.fenced and the transaction rolled back).
+  bool attempt(std::span<Chunk* const> chunks, bool bisect, BatchResult& result);
+  void copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect,
+                  std::vector<Refused>& refused, BatchResult& result);
+  void copy_rows(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows);
+  void bisect(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows,
+              std::vector<Refused>& refused, BatchResult& result);
+  void copy_rejects(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
+  void upsert_costs(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
+  /// Returns the (topic, partition) pairs whose compare-and-set failed.
+  std::vector<std::pair<int, int32_t>> store_offsets(std::span<Chunk* const> chunks,
+                                                     BatchResult& result);
+
+  PgConnection conn_;
+  std::string consumer_group_;
+  std::vector<std::string> topics_;
+  std::set<std::pair<EventTable, int32_t>> known_partitions_;  ///< (table, month) that exist
+  std::array<std::string, kEventTableCount> copy_sql_;
+  std::string rejects_copy_sql_;
+};
+
+/// Keeps, for each partition, only the newest run of chunks whose offsets chain (from_offset of
+/// one == next_offset of the one before); older chunks are stale and returned for disposal.
+/// `chunks` is reordered in place: kept ones first (in their original order); returns how many.
+size_t keep_chained(std::vector<Chunk*>& chunks);
+
+}  // namespace sentinel

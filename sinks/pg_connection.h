@@ -1,0 +1,81 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sentinel {
+
+/// A PostgreSQL error with its SQLSTATE ("" when the connection itself failed).
+class PgError : public std::runtime_error {
+ public:
+  PgError(std::string message, std::string sqlstate)
+      : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+
+  /// Lost connection, admin shutdown, serialization failure, deadlock, out of resources: roll
+  /// back, reconnect and retry the same work (DESIGN §5).
+  bool transient() const;
+  /// The data of one row was refused (classes 22 and 23): bisect to find it.
+  bool row_refused() const;
+  /// Permission denied, missing table or column: a configuration problem no retry fixes.
+  bool configuration() const;
+
+ private:
+  std::string sqlstate_;
+};
+
+/// Adds application_name=sentinel-ingest to a libpq connection string or URI that has none.
+std::string with_application_name(const std::string& url);
+
+/// Removes passwords from a connection string or URI before it is shown to a person.
+std::string redact_url(std::string_view url);
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+/// One libpq connection (a world of its own: one per writer thread). Only unnamed statements and
+/// transaction-scoped state are used, so it works through PgBouncer in transaction mode.
+class PgConnection {
+ public:
+  explicit PgConnection(std::string url);
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  /// Connects (or reconnects). Throws PgError.
+  void connect();
+  bool connected() const;
+  void close() { conn_.reset(); }
+
+  /// Runs a statement without parameters; throws PgError on failure.
+  PgResult exec(const char* sql);
+  /// Runs a statement with text parameters (nullptr = NULL); throws PgError on failure.
+  PgResult exec_params(const char* sql, const std::vector<const char*>& params);
+
+  /// A binary COPY in three steps: begin (sends the statement and the COPY header), put the
+  /// tuples in as many pieces as convenient, end (sends the trailer and waits for the result).
+  /// A refusal by the server surfaces from end_copy (or put_copy_data) as a PgError with the
+  /// server's SQLSTATE; the transaction is then aborted.
+  void begin_copy(const char* copy_sql);
+  void put_copy_data(std::string_view data);
+  void end_copy();
+
+  PGconn* raw() { return conn_.get(); }
+  const std::string& url() const { return url_; }
+
+ private:
+  PgError error_from(PGresult* r, std::string_view what) const;
+  PgError connection_error(std::string_view what) const;
+  PgResult check(PGresult* r, std::string_view what);
+
+  std::string url_;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_{nullptr, &PQfinish};
+};
+
+}  // namespace sentinel

@@ -1,0 +1,205 @@
+#include "tests/integration/expectations.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+
+#include "app/publisher.h"
+#include "pipeline/chunk.h"
+
+namespace sentinel::testing {
+namespace {
+
+using Rows = std::vector<std::vector<std::string>>;
+
+Rows query_rows(const std::string& url, const std::string& sql) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn.get()));
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
+    throw std::runtime_error(sql + ": " + PQresultErrorMessage(r.get()));
+  }
+  Rows rows;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    std::vector<std::string> row;
+    for (int c = 0; c < PQnfields(r.get()); ++c) row.emplace_back(PQgetvalue(r.get(), i, c));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string date_text(int32_t unix_day) {
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{unix_day}}};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", int(ymd.year()), unsigned(ymd.month()),
+                unsigned(ymd.day()));
+  return buf;
+}
+
+std::string month_start(int32_t unix_day) { return date_text(unix_day).substr(0, 8) + "01"; }
+
+}  // namespace
+
+std::vector<GeneratedEvent> publish_events(const std::string& brokers, uint64_t count,
+                                           double invalid_ratio, uint64_t seed) {
+  GeneratorOptions g;
+  g.seed = seed;
+  g.invalid_ratio = invalid_ratio;
+  g.tenants = 60;
+  EventGenerator gen(g);
+  Publisher publisher(brokers, {});
+  const std::string topics[2] = {"sentinel.audit", "sentinel.invocations"};
+  std::vector<GeneratedEvent> events;
+  events.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    GeneratedEvent e = gen.next();
+    publisher.produce(topics[e.topic_index], e.key, e.payload);
+    e.payload.clear();
+    e.payload.shrink_to_fit();
+    events.push_back(std::move(e));
+  }
+  publisher.flush();
+  return events;
+}
+
+int64_t stored_messages(const TestDb& db) {
+  return std::stoll(
+      db.query("SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM invocations) + "
+               "(SELECT count(*) FROM ingest_rejects)"));
+}
+
+bool wait_for_stored(const TestDb& db, int64_t expected, std::chrono::seconds timeout,
+                     const std::function<bool()>& still_ok) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (stored_messages(db) >= expected) return true;
+    if (still_ok && !still_ok()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& events) {
+  // What must be there, from the generator's truth.
+  std::unordered_map<std::string, const GeneratedEvent*> audits, invocations;
+  std::map<std::string, int64_t> expected_rejects;
+  struct Sums {
+    int64_t nanos = 0, count = 0, prompt = 0, completion = 0;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, Sums> expected_costs;
+  for (const auto& e : events) {
+    if (!e.valid) {
+      ++expected_rejects[std::string(to_string(e.expected_reason))];
+      continue;
+    }
+    (e.topic_index == 0 ? audits : invocations)[e.id] = &e;
+    if (e.topic_index == 1) {
+      const int32_t day = day_of_unix_micros(e.ts_unix_micros);
+      for (const auto& key : {std::make_tuple(e.tenant, std::string("day"), date_text(day)),
+                              std::make_tuple(e.tenant, std::string("month"), month_start(day))}) {
+        Sums& s = expected_costs[key];
+        s.nanos += e.cost_nanos;
+        s.count += 1;
+        s.prompt += e.prompt_tokens;
+        s.completion += e.completion_tokens;
+      }
+    }
+  }
+  const std::string& url = db.direct_url();
+
+  // Every valid audit event exactly once, with its values.
+  const Rows audit_rows =
+      query_rows(url,
+                 "SELECT event_id::text, tenant_id, (extract(epoch FROM ts) * 1000000)::bigint "
+                 "FROM audit_logs");
+  EXPECT_EQ(audit_rows.size(), audits.size()) << "audit rows";
+  std::map<std::string, int> seen;
+  int audit_mismatches = 0;
+  for (const auto& r : audit_rows) {
+    ++seen[r[0]];
+    const auto it = audits.find(r[0]);
+    if (it == audits.end() || it->second->tenant != r[1] ||
+        it->second->ts_unix_micros != std::stoll(r[2])) {
+      ++audit_mismatches;
+    }
+  }
+  EXPECT_EQ(audit_mismatches, 0) << "audit rows not matching a generated event";
+  int doubled = 0;
+  for (const auto& [id, n] : seen) doubled += n > 1;
+  EXPECT_EQ(doubled, 0) << "audit events stored more than once";
+
+  // Every valid invocation exactly once, with its values.
+  const Rows inv_rows = query_rows(
+      url,
+      "SELECT invocation_id::text, tenant_id, (extract(epoch FROM ts) * 1000000)::bigint, "
+      "(cost_usd * 1000000000)::bigint, prompt_tokens, completion_tokens FROM invocations");
+  EXPECT_EQ(inv_rows.size(), invocations.size()) << "invocation rows";
+  seen.clear();
+  int inv_mismatches = 0;
+  for (const auto& r : inv_rows) {
+    ++seen[r[0]];
+    const auto it = invocations.find(r[0]);
+    if (it == invocations.end() || it->second->tenant != r[1] ||
+        it->second->ts_unix_micros != std::stoll(r[2]) ||
+        it->second->cost_nanos != std::stoll(r[3]) ||
+        it->second->prompt_tokens != std::stoi(r[4]) ||
+        it->second->completion_tokens != std::stoi(r[5])) {
+      ++inv_mismatches;
+    }
+  }
+  EXPECT_EQ(inv_mismatches, 0) << "invocation rows not matching a generated event";
+  doubled = 0;
+  for (const auto& [id, n] : seen) doubled += n > 1;
+  EXPECT_EQ(doubled, 0) << "invocations stored more than once";
+
+  // Every malformed message exactly once as a reject, with the right reason.
+  std::map<std::string, int64_t> rejects;
+  for (const auto& r : query_rows(url, "SELECT reason, count(*) FROM ingest_rejects GROUP BY 1")) {
+    rejects[r[0]] = std::stoll(r[1]);
+  }
+  EXPECT_EQ(rejects, expected_rejects);
+  EXPECT_EQ(db.query("SELECT count(*) - count(DISTINCT (topic, kafka_partition, kafka_offset)) "
+                     "FROM ingest_rejects"),
+            "0");
+
+  // Costs: exactly the sums of the generator's integer nano-dollars.
+  std::map<std::tuple<std::string, std::string, std::string>, Sums> costs;
+  for (const auto& r :
+       query_rows(url,
+                  "SELECT tenant_id, period, period_start::text, (cost_usd * 1000000000)::bigint, "
+                  "invocations, prompt_tokens, completion_tokens FROM costs")) {
+    costs[{r[0], r[1], r[2]}] = {std::stoll(r[3]), std::stoll(r[4]), std::stoll(r[5]),
+                                 std::stoll(r[6])};
+  }
+  EXPECT_EQ(costs.size(), expected_costs.size()) << "cost rows";
+  int cost_mismatches = 0;
+  for (const auto& [key, want] : expected_costs) {
+    const auto it = costs.find(key);
+    if (it == costs.end() || it->second.nanos != want.nanos || it->second.count != want.count ||
+        it->second.prompt != want.prompt || it->second.completion != want.completion) {
+      ++cost_mismatches;
+    }
+  }
+  EXPECT_EQ(cost_mismatches, 0) << "cost rows that differ from the independent sums";
+
+  // Rows sit in their own month's partition, and there are at least two months of them.
+  for (const char* table : {"audit_logs", "invocations"}) {
+    const std::string t = table;
+    EXPECT_EQ(db.query("SELECT count(*) FROM " + t + " WHERE tableoid::regclass::text <> '" + t +
+                       "_' || to_char(ts AT TIME ZONE 'UTC', 'YYYY_MM')"),
+              "0");
+    EXPECT_GE(std::stoi(db.query("SELECT count(DISTINCT tableoid) FROM " + t)), 2) << t;
+  }
+
+  // The stored offsets cover every message (each partition was read from offset 0).
+  EXPECT_EQ(std::stoll(db.query("SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets")),
+            static_cast<int64_t>(events.size()));
+}
+
+}  // namespace sentinel::testing

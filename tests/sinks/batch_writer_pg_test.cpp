@@ -1,0 +1,298 @@
+// BatchWriter against a real PostgreSQL 15, through PgBouncer in transaction mode: one
+// transaction per batch, compare-and-set offsets, bisection of refused rows, costs.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "partitioning/month.h"
+#include "pipeline/copy_encoder.h"
+#include "sinks/batch_writer.h"
+#include "sinks/migrator.h"
+#include "tests/support/test_db.h"
+
+namespace sentinel {
+namespace {
+
+using testing::TestDb;
+
+const std::vector<std::string> kTopics = {"sentinel.audit", "sentinel.invocations"};
+constexpr int64_t kNov24 = 1'795'478'400'000'000;  // 2026-11-24T00:00:00Z in unix micros
+
+std::array<uint8_t, 16> uuid_for(int64_t n, uint8_t kind) {
+  std::array<uint8_t, 16> id{};
+  id[0] = kind;
+  for (int i = 0; i < 8; ++i) id[15 - i] = static_cast<uint8_t>(n >> (8 * i));
+  id[6] = 0x40;
+  return id;
+}
+
+/// A chunk of `n` audit rows for partition `partition`, Kafka offsets [first, first+n).
+Chunk audit_chunk(int32_t partition, int64_t from, int64_t first, int n,
+                  const std::vector<int>& evil_rows = {}) {
+  Chunk c;
+  c.topic_index = 0;
+  c.table = EventTable::kAudit;
+  c.partition = partition;
+  c.from_offset = from;
+  c.next_offset = first + n;
+  CopyEncoder e(c.tuples);
+  for (int i = 0; i < n; ++i) {
+    const int64_t offset = first + i;
+    const bool evil = std::find(evil_rows.begin(), evil_rows.end(), i) != evil_rows.end();
+    RowRef row;
+    row.tuple_begin = static_cast<uint32_t>(c.tuples.size());
+    e.begin_row(kAuditFieldCount);
+    e.uuid(uuid_for(offset + partition * 1'000'000, 1));
+    e.timestamptz(kNov24 + offset);
+    e.text("tenant-a");
+    e.null();
+    e.null();
+    e.text(evil ? "evil.action" : "auth.login");
+    e.null();
+    e.text("success");
+    e.null();
+    e.null();
+    e.null();
+    e.null();
+    e.int4(partition);
+    e.int8(offset);
+    row.tuple_end = static_cast<uint32_t>(c.tuples.size());
+    const std::string payload = "{\"offset\":" + std::to_string(offset) + "}";
+    row.payload_begin = static_cast<uint32_t>(c.arena.size());
+    row.payload_size = static_cast<uint32_t>(payload.size());
+    c.arena += payload;
+    row.kafka_offset = offset;
+    row.month = month_of_unix_micros(kNov24);
+    c.rows.push_back(row);
+    ++c.messages;
+  }
+  return c;
+}
+
+struct Call {
+  std::string tenant;
+  int64_t ts;
+  int64_t nanos;
+  std::string model = "gpt-4o";
+};
+
+Chunk invocation_chunk(int32_t partition, int64_t from, const std::vector<Call>& calls) {
+  Chunk c;
+  c.topic_index = 1;
+  c.table = EventTable::kInvocations;
+  c.partition = partition;
+  c.from_offset = from;
+  const int64_t first = from < 0 ? 0 : from;
+  c.next_offset = first + static_cast<int64_t>(calls.size());
+  CopyEncoder e(c.tuples);
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Call& call = calls[i];
+    const int64_t offset = first + static_cast<int64_t>(i);
+    RowRef row;
+    row.tuple_begin = static_cast<uint32_t>(c.tuples.size());
+    e.begin_row(kInvocationsFieldCount);
+    e.uuid(uuid_for(offset + partition * 1'000'000, 2));
+    e.timestamptz(call.ts);
+    e.text(call.tenant);
+    e.null();
+    e.null();
+    e.text("openai");
+    e.text(call.model);
+    e.int4(100);
+    e.int4(10);
+    e.null();
+    e.text("ok");
+    e.numeric_nanos(call.nanos);
+    e.null();
+    e.null();
+    e.int4(partition);
+    e.int8(offset);
+    row.tuple_end = static_cast<uint32_t>(c.tuples.size());
+    row.kafka_offset = offset;
+    row.month = month_of_unix_micros(call.ts);
+    CostItem item;
+    item.tenant_begin = static_cast<uint32_t>(c.arena.size());
+    item.tenant_size = static_cast<uint32_t>(call.tenant.size());
+    c.arena += call.tenant;
+    item.unix_day = day_of_unix_micros(call.ts);
+    item.cost_nanos = call.nanos;
+    item.prompt_tokens = 100;
+    item.completion_tokens = 10;
+    row.cost_index = static_cast<int32_t>(c.costs.size());
+    c.costs.push_back(item);
+    c.rows.push_back(row);
+    ++c.messages;
+  }
+  return c;
+}
+
+class BatchWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override { apply_migrations(db_.direct_url()); }
+  BatchWriter writer() { return BatchWriter(db_.bouncer_url(), "g1", kTopics); }
+  std::string q(const std::string& sql) { return db_.query(sql); }
+
+  TestDb db_;
+};
+
+TEST_F(BatchWriterTest, CommitsRowsAndStoresTheNextOffset) {
+  BatchWriter w = writer();
+  Chunk c = audit_chunk(3, Chunk::kNoStoredOffset, 0, 5);
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_TRUE(r.fenced.empty());
+  EXPECT_EQ(r.rows[0], 5u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "5");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets WHERE consumer_group = 'g1' AND "
+              "topic = 'sentinel.audit' AND kafka_partition = 3"),
+            "5");
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs_2026_11"), "5");
+}
+
+TEST_F(BatchWriterTest, ChainedChunksCommitAsOneRange) {
+  BatchWriter w = writer();
+  Chunk a = audit_chunk(0, Chunk::kNoStoredOffset, 0, 3);
+  Chunk b = audit_chunk(0, 3, 3, 4);
+  std::vector<Chunk*> batch = {&a, &b};
+  w.write(batch);
+  Chunk c = audit_chunk(0, 7, 7, 2);
+  std::vector<Chunk*> next = {&c};
+  w.write(next);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "9");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "9");
+}
+
+TEST_F(BatchWriterTest, ZombieWithTheSameRangeIsFencedAndCommitsNothing) {
+  BatchWriter owner = writer();
+  BatchWriter zombie = writer();
+  Chunk first = audit_chunk(1, Chunk::kNoStoredOffset, 0, 4);
+  std::vector<Chunk*> b1 = {&first};
+  owner.write(b1);
+  // The zombie still holds a batch built before it lost the partition.
+  Chunk stale = audit_chunk(1, Chunk::kNoStoredOffset, 0, 4);
+  std::vector<Chunk*> b2 = {&stale};
+  const BatchResult r = zombie.write(b2);
+  ASSERT_EQ(r.fenced.size(), 1u);
+  EXPECT_EQ(r.fenced[0], std::make_pair(0, 1));
+  EXPECT_EQ(r.rows[0], 0u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "4");
+  // And once a stored offset exists, a stale expected value is fenced the same way.
+  Chunk second = audit_chunk(1, 4, 4, 2);
+  std::vector<Chunk*> b3 = {&second};
+  owner.write(b3);
+  Chunk stale2 = audit_chunk(1, 4, 4, 2);
+  std::vector<Chunk*> b4 = {&stale2};
+  EXPECT_EQ(zombie.write(b4).fenced.size(), 1u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "6");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "6");
+}
+
+TEST_F(BatchWriterTest, RetryAfterAnUnknownCommitOutcomeNeverDoubles) {
+  BatchWriter w = writer();
+  Chunk c = audit_chunk(2, Chunk::kNoStoredOffset, 0, 3);
+  std::vector<Chunk*> batch = {&c};
+  w.write(batch);
+  // As if the COMMIT's answer was lost and the writer retried the same batch.
+  const BatchResult again = w.write(batch);
+  EXPECT_EQ(again.fenced.size(), 1u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "3");
+}
+
+TEST_F(BatchWriterTest, FencedPartitionIsLeftOutAndTheRestCommits) {
+  BatchWriter w = writer();
+  Chunk p0 = audit_chunk(0, Chunk::kNoStoredOffset, 0, 2);
+  std::vector<Chunk*> first = {&p0};
+  w.write(first);
+  Chunk stale = audit_chunk(0, Chunk::kNoStoredOffset, 0, 2);
+  Chunk fresh = audit_chunk(5, Chunk::kNoStoredOffset, 0, 3);
+  std::vector<Chunk*> batch = {&stale, &fresh};
+  const BatchResult r = w.write(batch);
+  ASSERT_EQ(r.fenced.size(), 1u);
+  EXPECT_EQ(r.rows[0], 3u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "5");
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs WHERE kafka_partition = 5"), "3");
+}
+
+TEST_F(BatchWriterTest, RowsPostgresRefusesAreBisectedIntoRejects) {
+  q("ALTER TABLE audit_logs ADD CONSTRAINT no_evil CHECK (action <> 'evil.action')");
+  BatchWriter w = writer();
+  Chunk c = audit_chunk(0, Chunk::kNoStoredOffset, 0, 40, {3, 17, 39});
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[0], 37u);
+  EXPECT_EQ(r.rejects[static_cast<int>(RejectReason::kDbRejected)], 3u);
+  EXPECT_GT(r.bisections, 0u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "37");
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs WHERE action = 'evil.action'"), "0");
+  EXPECT_EQ(q("SELECT string_agg(kafka_offset::text, ',' ORDER BY kafka_offset) FROM "
+              "ingest_rejects WHERE reason = 'db_rejected'"),
+            "3,17,39");
+  EXPECT_EQ(q("SELECT convert_from(payload, 'UTF8') FROM ingest_rejects WHERE kafka_offset = 17"),
+            "{\"offset\":17}");
+  EXPECT_NE(q("SELECT detail FROM ingest_rejects WHERE kafka_offset = 3").find("no_evil"),
+            std::string::npos);
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "40");
+}
+
+TEST_F(BatchWriterTest, CostsAreExactPerDayAndMonthAndSkipRefusedRows) {
+  q("ALTER TABLE invocations ADD CONSTRAINT no_bad_model CHECK (model <> 'bad-model')");
+  BatchWriter w = writer();
+  const int64_t day = 86'400'000'000;
+  const int64_t oct31 = kNov24 - 24 * day;
+  Chunk c = invocation_chunk(0, Chunk::kNoStoredOffset,
+                             {{"acme", kNov24, 1},
+                              {"acme", kNov24 + 5, 999'999'999},
+                              {"acme", kNov24 + day, 123'456'789'012},
+                              {"acme", oct31, 7},
+                              {"globex", kNov24, 5},
+                              {"acme", kNov24, 1'000'000'000'000, "bad-model"}});
+  std::vector<Chunk*> batch = {&c};
+  w.write(batch);
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE tenant_id = 'acme' "
+              "AND period = 'day' AND period_start = '2026-11-24'"),
+            "1.000000000/2");
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations || '/' || prompt_tokens FROM costs "
+              "WHERE tenant_id = 'acme' AND period = 'month' AND period_start = '2026-11-01'"),
+            "124.456789012/3/300");
+  EXPECT_EQ(q("SELECT cost_usd::text FROM costs WHERE tenant_id = 'acme' AND period = 'month' "
+              "AND period_start = '2026-10-01'"),
+            "0.000000007");
+  EXPECT_EQ(q("SELECT count(*) FROM invocations_2026_10"), "1");
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_rejects WHERE reason = 'db_rejected'"), "1");
+  // A second batch adds to the same rows.
+  Chunk more = invocation_chunk(0, 6, {{"globex", kNov24, 10}});
+  std::vector<Chunk*> again = {&more};
+  w.write(again);
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE tenant_id = 'globex' "
+              "AND period = 'day'"),
+            "0.000000015/2");
+}
+
+TEST_F(BatchWriterTest, MonthPartitionsAreCreatedOnDemand) {
+  BatchWriter w = writer();
+  const int64_t far = kNov24 - 200LL * 86'400'000'000;  // 2026-05-08
+  Chunk c = invocation_chunk(0, Chunk::kNoStoredOffset, {{"acme", far, 1}});
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_GE(r.partitions_ensured, 1u);
+  EXPECT_EQ(q("SELECT count(*) FROM invocations_2026_05"), "1");
+}
+
+TEST(KeepChained, DropsOlderChunksThatDoNotChainIntoNewerOnes) {
+  Chunk old1 = audit_chunk(0, 10, 10, 5);    // 10 → 15
+  Chunk fresh1 = audit_chunk(0, 12, 12, 3);  // reseeked to 12 → 15
+  Chunk fresh2 = audit_chunk(0, 15, 15, 2);  // 15 → 17
+  Chunk other = audit_chunk(1, 0, 0, 1);
+  std::vector<Chunk*> chunks = {&old1, &other, &fresh1, &fresh2};
+  const size_t kept = keep_chained(chunks);
+  ASSERT_EQ(kept, 3u);
+  EXPECT_EQ(chunks[0], &other);
+  EXPECT_EQ(chunks[1], &fresh1);
+  EXPECT_EQ(chunks[2], &fresh2);
+  EXPECT_EQ(chunks[3], &old1);
+}
+
+}  // namespace
+}  // namespace sentinel
