@@ -130,7 +130,7 @@ GeneratedEvent EventGenerator::audit() {
       e.id, timestamp_text(e.ts_unix_micros), e.tenant, rng_() % 5000, actor_type[rng_() % 3],
       action, rng_() % 3 == 0 ? std::string("null") : fmt::format("\"/v1/keys/{}\"", rng_() % 1000),
       outcome, ip, kAgents[rng_() % kAgents.size()],
-      rng_() % 2 ? "\"" + uuid() + "\"" : std::string("null"), uuid(),
+      rng_() % 2 ? fmt::format("\"{}\"", uuid()) : std::string("null"), uuid(),
       rng_() % 2 ? "eu-west-1" : "us-east-1", rng_() % 3);
   return e;
 }
@@ -157,7 +157,7 @@ GeneratedEvent EventGenerator::invocation() {
       cost = nanos_decimal(e.cost_nanos);
       break;
     case 1:
-      cost = "\"" + nanos_decimal(e.cost_nanos) + "\"";
+      cost = fmt::format("\"{}\"", nanos_decimal(e.cost_nanos));
       break;
     default:
       cost = fmt::format("{}e-9", e.cost_nanos);
@@ -170,7 +170,8 @@ GeneratedEvent EventGenerator::invocation() {
       R"("metadata":{{"route":"{}","stream":{},"temperature":{}}}}})",
       e.id, timestamp_text(e.ts_unix_micros), e.tenant, rng_() % 5000, uuid(), m.provider, m.name,
       e.prompt_tokens, e.completion_tokens, 80 + rng_() % 20000, cost, status,
-      std::string_view(status) == "ok" ? "null" : "\"upstream_" + std::string(status) + "\"",
+      std::string_view(status) == "ok" ? std::string("null")
+                                       : fmt::format("\"upstream_{}\"", status),
       rng_() % 2 ? "chat" : "completions", rng_() % 2 ? "true" : "false",
       static_cast<double>(rng_() % 11) / 10.0);
   return e;

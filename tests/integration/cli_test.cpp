@@ -1,5 +1,10 @@
 // The binary's contract with the person or tool running it: exit codes and messages.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <tuple>
 
 #include "sinks/migrator.h"
 #include "tests/support/process.h"
@@ -70,6 +75,71 @@ TEST(Cli, HelpListsEveryRunFlagWithItsEnvironmentVariable) {
                         "SENTINEL_PG_URL", "SENTINEL_KAFKA_BROKERS", "SENTINEL_WRITERS"}) {
     EXPECT_NE(out.find(s), std::string::npos) << s;
   }
+}
+
+TEST(Cli, ConfigFileThenEnvironmentThenFlagsWin) {
+  TestDb db;
+  const std::string config = ::testing::TempDir() + "sentinel-config.yaml";
+  const auto write_config = [&](const std::string& pg) {
+    std::ofstream(config) << "# sentinel-ingest settings\npg: \"" << pg << "\"\n";
+  };
+  const std::string bad = "host=127.0.0.1 port=1 dbname=nowhere connect_timeout=2";
+  // The file alone.
+  write_config(db.bouncer_url());
+  auto [code, out] = run_command({SENTINEL_BINARY, "migrate", "--config", config}, seconds(60));
+  EXPECT_EQ(code, 0) << out;
+  // The environment beats the file.
+  write_config(bad);
+  setenv("SENTINEL_PG_URL", db.bouncer_url().c_str(), 1);
+  std::tie(code, out) = run_command({SENTINEL_BINARY, "migrate", "--config", config}, seconds(60));
+  EXPECT_EQ(code, 0) << out;
+  // A flag beats the environment.
+  setenv("SENTINEL_PG_URL", bad.c_str(), 1);
+  std::tie(code, out) = run_command(
+      {SENTINEL_BINARY, "migrate", "--config", config, "--pg", db.bouncer_url()}, seconds(60));
+  EXPECT_EQ(code, 0) << out;
+  unsetenv("SENTINEL_PG_URL");
+  // An unknown key is refused, naming it.
+  std::ofstream(config) << "pg: x\nbrokerz: y\n";
+  std::tie(code, out) = run_command({SENTINEL_BINARY, "migrate", "--config", config}, seconds(20));
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("brokerz"), std::string::npos) << out;
+}
+
+TEST(Cli, KafkaMockPublishAndRunWorkTogether) {
+  TestDb db;
+  ASSERT_EQ(run_command({SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url()}, seconds(60)).first,
+            0);
+  const std::string dir = ::testing::TempDir();
+  const std::string mock_log = dir + "kafka-mock.out";
+  std::remove(mock_log.c_str());
+  testing::Process mock({SENTINEL_BINARY, "kafka-mock", "--partitions", "4"}, mock_log);
+  std::string brokers;
+  ASSERT_TRUE(testing::wait_until(std::chrono::seconds(20), [&] {
+    const std::string text = testing::read_file(mock_log);
+    const auto eol = text.find('\n');
+    if (eol == std::string::npos) return false;
+    brokers = text.substr(0, eol);
+    return true;
+  }));
+  ASSERT_NE(brokers.find(':'), std::string::npos) << brokers;
+  const auto [pub, pub_out] = run_command({SENTINEL_BINARY, "publish", "--brokers", brokers,
+                                           "--count", "3000", "--invalid-ratio", "0.1"},
+                                          seconds(60));
+  ASSERT_EQ(pub, 0) << pub_out;
+  const std::string run_log = dir + "run.out";
+  testing::Process run({SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers", brokers},
+                       run_log);
+  EXPECT_TRUE(testing::wait_until(std::chrono::seconds(120), [&] {
+    return db.query(
+               "SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM "
+               "invocations) + (SELECT count(*) FROM ingest_rejects)") == "3000";
+  })) << testing::read_file(run_log);
+  EXPECT_GT(std::stoi(db.query("SELECT count(*) FROM ingest_rejects")), 200);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(std::chrono::seconds(10)), 0) << testing::read_file(run_log);
+  mock.signal(SIGTERM);
+  EXPECT_EQ(mock.wait(std::chrono::seconds(10)), 0);
 }
 
 }  // namespace
