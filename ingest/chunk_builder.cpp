@@ -45,6 +45,9 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
     ++duplicates_skipped_;
     return nullptr;
   }
+  if (s.next_offset != Chunk::kNoStoredOffset && offset > s.next_offset) {
+    offsets_skipped_by_kafka_ += static_cast<uint64_t>(offset - s.next_offset);
+  }
   if (!s.open) s.open = new_chunk(topic_index, partition, s);
   Chunk& c = *s.open;
 

@@ -45,6 +45,9 @@ class ChunkBuilder {
 
   /// Messages skipped because they were below their partition's next offset.
   uint64_t duplicates_skipped() const { return duplicates_skipped_; }
+  /// Offsets Kafka did not deliver between a partition's next offset and the message that came
+  /// (retention deleted them before they were read, compaction, or transaction markers).
+  uint64_t offsets_skipped_by_kafka() const { return offsets_skipped_by_kafka_; }
 
  private:
   struct PartitionState {
@@ -59,6 +62,7 @@ class ChunkBuilder {
   EventParser parser_;
   std::map<std::pair<int, int32_t>, PartitionState> partitions_;
   uint64_t duplicates_skipped_ = 0;
+  uint64_t offsets_skipped_by_kafka_ = 0;
 };
 
 }  // namespace sentinel

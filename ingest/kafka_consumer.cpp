@@ -16,6 +16,9 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"},
+      // Only when a stored offset no longer exists in Kafka (deleted by retention): start at the
+      // oldest message still there rather than skip to the end.
+      {"auto.offset.reset", "earliest"},
       {"client.id", "sentinel-ingest"},
       {"session.timeout.ms", "45000"},
       {"fetch.max.bytes", "16777216"},

@@ -123,6 +123,9 @@ std::string Metrics::render() {
       {"fenced_total", "Partitions whose offset compare-and-set failed (zombie fencing).", &fenced},
       {"duplicates_skipped_total", "Messages Kafka delivered again below the next offset.",
        &duplicates_skipped},
+      {"kafka_offsets_skipped_total",
+       "Offsets Kafka never delivered (retention, compaction, transaction markers).",
+       &offsets_skipped_by_kafka},
       {"rebalances_total", "Consumer group assignments and revocations.", &rebalances},
   };
   for (const Counter& c : counters) {

@@ -58,6 +58,7 @@ struct Metrics {
   std::atomic<uint64_t> partitions_ensured{0};
   std::atomic<uint64_t> fenced{0};
   std::atomic<uint64_t> duplicates_skipped{0};
+  std::atomic<uint64_t> offsets_skipped_by_kafka{0};
   std::atomic<uint64_t> rebalances{0};
 
   /// (topic index, partition) → lag in messages; guarded by lag_mutex.

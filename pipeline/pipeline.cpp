@@ -325,6 +325,13 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     for (auto& c : ready) dispatch(std::move(c));
     ready.clear();
     metrics_.duplicates_skipped = builder_.duplicates_skipped();
+    if (builder_.offsets_skipped_by_kafka() != metrics_.offsets_skipped_by_kafka) {
+      spdlog::warn(
+          "Kafka skipped {} offsets in total that were never delivered (deleted by retention "
+          "before they were read, compacted, or transaction markers)",
+          builder_.offsets_skipped_by_kafka());
+      metrics_.offsets_skipped_by_kafka = builder_.offsets_skipped_by_kafka();
+    }
     if (Clock::now() - last_commit > std::chrono::seconds(1)) {
       commit_to_kafka();
       update_lag();
