@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "app/event_generator.h"
 #include "app/metrics_server.h"
 #include "app/mock_cluster.h"
+#include "app/pg_health.h"
 #include "app/publisher.h"
 #include "app/throwaway_postgres.h"
 #include "partitioning/month.h"
@@ -104,9 +106,18 @@ int cmd_run(RunArgs args) {
   std::unique_ptr<MetricsServer> server;
   if (!args.metrics_listen.empty())
     server = std::make_unique<MetricsServer>(args.metrics_listen, metrics);
+  // Keeps pg_up (/readyz, the status line) current between batches and while idle.
+  PgHealthCheck health(p.pg_url, metrics);
   Pipeline pipeline(p, metrics);
   const int code = pipeline.run(g_stop);
   if (code == 0) spdlog::info("stopped cleanly");
+  if (pipeline.abandoned_writers()) {
+    // A writer thread is stuck in libpq and still uses the pipeline: end here, not in its
+    // destructor. The kernel closes its socket; PostgreSQL rolls its transaction back.
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }
   return code;
 }
 
@@ -130,14 +141,33 @@ void pace(double rate, uint64_t sent, Clock::time_point start) {
   if (due > Clock::now()) std::this_thread::sleep_until(due);
 }
 
+/// Progress of `publish` on stderr, called about once a second and once at the end: on a
+/// terminal one line rewritten in place (total, rate, percentage, ETA); otherwise (a log file, a
+/// container) a plain line every 10 seconds, so logs are not flooded.
 void progress(uint64_t sent, uint64_t total, Clock::time_point start, bool final) {
-  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  static const bool tty = ::isatty(STDERR_FILENO) == 1;
+  static auto last_line = start;
+  const auto now = Clock::now();
+  if (!tty && !final && now - last_line < std::chrono::seconds(10)) return;
+  last_line = now;
+  const double secs = std::chrono::duration<double>(now - start).count();
   const double rate = secs > 0 ? static_cast<double>(sent) / secs : 0;
+  std::string line = fmt::format("published {}", sent);
   if (total > 0) {
-    fmt::print(stderr, "published {}/{} ({:.0f}/s){}", sent, total, rate, final ? "\n" : "\r");
-  } else {
-    fmt::print(stderr, "published {} ({:.0f}/s){}", sent, rate, final ? "\n" : "\r");
+    line += fmt::format("/{} ({:.1f}%)", total,
+                        100.0 * static_cast<double>(sent) / static_cast<double>(total));
   }
+  line += fmt::format(", {:.0f} events/s, {:.1f} s elapsed", rate, secs);
+  if (total > 0 && !final && rate > 0) {
+    const auto eta = static_cast<int64_t>(static_cast<double>(total - sent) / rate);
+    line += fmt::format(", ETA {}:{:02}", eta / 60, eta % 60);
+  }
+  if (tty) {
+    fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
+  } else {
+    fmt::print(stderr, "{}\n", line);
+  }
+  std::fflush(stderr);
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 
 #include "app/commands.h"
 #include "app/config.h"
+#include "app/costs_command.h"
+#include "app/healthcheck_command.h"
 #include "app/logging.h"
+#include "app/partitions_command.h"
 #include "ingest/kafka_handle.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
@@ -179,6 +182,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
 
+  // partitions, costs, healthcheck (app/<name>_command.cpp)
+  const auto run_partitions = sentinel::add_partitions_command(app);
+  const auto run_costs = sentinel::add_costs_command(app);
+  const auto run_healthcheck = sentinel::add_healthcheck_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -219,6 +227,9 @@ int main(int argc, char** argv) {
                                       {mock_audit, mock_invocations});
     }
     if (cmd_demo->parsed()) return sentinel::cmd_demo(demo);
+    if (app.got_subcommand("partitions")) return run_partitions();
+    if (app.got_subcommand("costs")) return run_costs();
+    if (app.got_subcommand("healthcheck")) return run_healthcheck();
   } catch (const UsageError& e) {
     std::cerr << "sentinel-ingest: " << e.what() << "\n";
     return 2;
@@ -232,7 +243,7 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return e.configuration() ? 2 : 1;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", sentinel::redact_url(e.what()));  // libpqxx errors may quote the URL
     return 1;
   }
   return 0;

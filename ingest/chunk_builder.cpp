@@ -2,7 +2,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 namespace sentinel {
+namespace {
+constexpr size_t kInitialChunkBytes = 16 << 10;
+}  // namespace
 
 ChunkBuilder::ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes)
     : topics_(std::move(topics)), chunk_bytes_(chunk_bytes), parser_(limits) {}
@@ -30,8 +35,12 @@ ChunkPtr ChunkBuilder::new_chunk(int topic_index, int32_t partition, PartitionSt
   c->epoch = state.epoch;
   c->from_offset = state.next_offset;
   c->next_offset = state.next_offset;
-  c->tuples.reserve(chunk_bytes_);
-  c->arena.reserve(chunk_bytes_ + simdjson::SIMDJSON_PADDING);
+  // Start small and let the buffers double: with many partitions most chunks are flushed at
+  // the end of a poll cycle holding a few KiB, and the in-flight budget counts capacity, so
+  // reserving chunk_bytes up front paused consumption with the budget full of empty buffers.
+  const size_t initial = std::min(chunk_bytes_, kInitialChunkBytes);
+  c->tuples.reserve(initial);
+  c->arena.reserve(initial + simdjson::SIMDJSON_PADDING);
   return c;
 }
 

@@ -107,6 +107,10 @@ std::string Metrics::render() {
   out += fmt::format("sentinel_ingest_assigned_partitions {}\n", assigned_partitions.load());
   gauge("paused_partitions", "Assigned partitions paused for backpressure.");
   out += fmt::format("sentinel_ingest_paused_partitions {}\n", paused_partitions.load());
+  gauge("last_commit_timestamp_seconds",
+        "Unix time of the last batch committed to PostgreSQL (0: none yet).");
+  out += fmt::format("sentinel_ingest_last_commit_timestamp_seconds {:.3f}\n",
+                     static_cast<double>(last_commit_unix_ms.load()) / 1000.0);
   struct Counter {
     const char* name;
     const char* help;

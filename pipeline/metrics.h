@@ -50,6 +50,8 @@ struct Metrics {
   std::atomic<int> pg_up{0};
   std::atomic<int> assigned_partitions{0};
   std::atomic<int> paused_partitions{0};
+  /// Wall-clock time of the last committed batch (0: none yet); a stall shows as its age.
+  std::atomic<int64_t> last_commit_unix_ms{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> batch_bytes{0};
   std::atomic<uint64_t> retries{0};

@@ -81,25 +81,22 @@ std::string Pipeline::fatal_message() const {
   return fatal_message_;
 }
 
-std::map<Pipeline::Key, int64_t> Pipeline::load_stored_offsets(const std::vector<Key>& keys) {
-  auto backoff = std::chrono::milliseconds(100);
-  for (;;) {
-    try {
-      auto stored = load_offsets(control_, options_.group, topics_, keys);
-      metrics_.pg_up = 1;
-      return stored;
-    } catch (const PgError& e) {
-      metrics_.pg_up = 0;
-      control_.close();
-      if (e.configuration()) {
-        fatal(2, std::string(e.what()) + ": " + configuration_hint(e));
-        throw;
-      }
-      if (stop_ != nullptr && stop_->load()) throw;
-      spdlog::warn("loading stored offsets: {}; retrying in {} ms", e.what(), backoff.count());
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, options_.max_backoff);
+std::optional<std::map<Pipeline::Key, int64_t>> Pipeline::try_load_stored_offsets(
+    const std::vector<Key>& keys) {
+  try {
+    auto stored = load_offsets(control_, options_.group, topics_, keys);
+    metrics_.pg_up = 1;
+    return stored;
+  } catch (const PgError& e) {
+    metrics_.pg_up = 0;
+    control_.close();
+    if (e.configuration()) {
+      fatal(2, std::string(e.what()) + ": " + configuration_hint(e));
+    } else {
+      spdlog::warn("loading stored offsets: {}; those partitions stay paused until it works",
+                   e.what());
     }
+    return std::nullopt;
   }
 }
 
@@ -107,31 +104,75 @@ void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
   ++metrics_.rebalances;
   std::vector<Key> keys;
   for (const auto& tp : partitions) keys.emplace_back(tp.topic_index, tp.partition);
-  std::map<Key, int64_t> stored;
-  try {
-    stored = load_stored_offsets(keys);
-  } catch (const PgError&) {
-    // Stopping or fatal: assign without positions; nothing will be built for them.
-    for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_END;
-    return;
-  }
+  // One attempt only: a rebalance callback runs inside poll(), and blocking there while
+  // PostgreSQL is away would stop the poll loop (max.poll.interval.ms, SIGTERM, status).
+  const auto stored = try_load_stored_offsets(keys);
   const int64_t reset =
       options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
   std::lock_guard lock(epochs_mutex_);
   for (auto& tp : partitions) {
     const Key key{tp.topic_index, tp.partition};
-    const auto it = stored.find(key);
-    const int64_t from = it == stored.end() ? Chunk::kNoStoredOffset : it->second;
-    tp.offset = it == stored.end() ? reset : from;
+    assigned_[key] = Assigned{};
+    if (!stored) {
+      // Nothing is built for it (its builder is closed) and apply_backpressure() pauses it;
+      // resolve_pending() seeks it to the stored offset once PostgreSQL answers.
+      tp.offset = RD_KAFKA_OFFSET_END;
+      if (pending_.empty()) {
+        pending_retry_at_ = Clock::now();
+        pending_backoff_ = std::chrono::milliseconds(100);
+      }
+      pending_[key] = false;
+      spdlog::info("assigned {} [{}], starting when its stored offset can be read",
+                   topics_[key.first], key.second);
+      continue;
+    }
+    const auto it = stored->find(key);
+    const int64_t from = it == stored->end() ? Chunk::kNoStoredOffset : it->second;
+    tp.offset = it == stored->end() ? reset : from;
     const uint64_t epoch = next_epoch_++;
     epochs_[key] = epoch;
     builder_.open(key.first, key.second, from, epoch);
-    assigned_[key] = Assigned{};
     if (from >= 0) committed_[key] = from;
     spdlog::info("assigned {} [{}], starting at {}", topics_[key.first], key.second,
                  from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
   }
   metrics_.assigned_partitions = static_cast<int>(assigned_.size());
+}
+
+void Pipeline::resolve_pending() {
+  if (pending_.empty() || Clock::now() < pending_retry_at_) return;
+  std::vector<Key> keys;
+  for (const auto& [key, fenced] : pending_) keys.push_back(key);
+  const auto stored = try_load_stored_offsets(keys);
+  if (!stored) {
+    pending_retry_at_ = Clock::now() + pending_backoff_;
+    pending_backoff_ = std::min(pending_backoff_ * 2, options_.max_backoff);
+    return;
+  }
+  const int64_t reset =
+      options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+  std::vector<TopicPartition> seeks;
+  {
+    std::lock_guard lock(epochs_mutex_);
+    for (const auto& [key, fenced] : pending_) {
+      const auto it = stored->find(key);
+      const int64_t from = it == stored->end() ? Chunk::kNoStoredOffset : it->second;
+      const uint64_t epoch = next_epoch_++;
+      epochs_[key] = epoch;
+      builder_.open(key.first, key.second, from, epoch);
+      if (from >= 0) committed_[key] = from;
+      seeks.push_back({key.first, key.second, from >= 0 ? from : reset});
+      if (fenced) {
+        spdlog::warn("{} [{}]: stored offset moved under us (another instance?); resuming at {}",
+                     topics_[key.first], key.second, from);
+      } else {
+        spdlog::info("{} [{}]: starting at {}", topics_[key.first], key.second,
+                     from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
+      }
+    }
+    pending_.clear();
+  }
+  consumer_->seek(seeks);
 }
 
 void Pipeline::on_revoke(const std::vector<TopicPartition>& partitions) {
@@ -142,6 +183,7 @@ void Pipeline::on_revoke(const std::vector<TopicPartition>& partitions) {
     epochs_.erase(key);  // queued chunks of this partition are now stale
     builder_.close(key.first, key.second);
     assigned_.erase(key);
+    pending_.erase(key);
     committed_.erase(key);
     std::lock_guard lag_lock(metrics_.lag_mutex);
     metrics_.consumer_lag.erase(key);
@@ -185,7 +227,7 @@ void Pipeline::apply_backpressure() {
   std::vector<TopicPartition> pause, resume;
   int paused = 0;
   for (auto& [key, state] : assigned_) {
-    const bool want = writer_paused_[writer_of(key)];
+    const bool want = writer_paused_[writer_of(key)] || pending_.contains(key);
     if (want != state.paused) {
       (want ? pause : resume).push_back({key.first, key.second});
       state.paused = want;
@@ -207,25 +249,18 @@ void Pipeline::handle_fences() {
   requests.erase(std::unique(requests.begin(), requests.end()), requests.end());
   std::erase_if(requests, [&](const Key& k) { return !assigned_.contains(k); });
   if (requests.empty()) return;
-  std::map<Key, int64_t> stored;
-  try {
-    stored = load_stored_offsets(requests);
-  } catch (const PgError&) {
-    return;
-  }
-  std::vector<TopicPartition> seeks;
+  // Queued chunks of the old epoch are dropped by the writers and nothing is built until the
+  // stored offset is read again (resolve_pending, right after this, or later with backoff).
   std::lock_guard lock(epochs_mutex_);
   for (const Key& key : requests) {
-    const auto it = stored.find(key);
-    const int64_t from = it == stored.end() ? Chunk::kNoStoredOffset : it->second;
-    const uint64_t epoch = next_epoch_++;
-    epochs_[key] = epoch;
-    builder_.open(key.first, key.second, from, epoch);
-    seeks.push_back({key.first, key.second, from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING});
-    spdlog::warn("{} [{}]: stored offset moved under us (another instance?); resuming at {}",
-                 topics_[key.first], key.second, from);
+    epochs_.erase(key);
+    builder_.close(key.first, key.second);
+    if (pending_.empty()) {
+      pending_retry_at_ = Clock::now();
+      pending_backoff_ = std::chrono::milliseconds(100);
+    }
+    pending_[key] = true;
   }
-  consumer_->seek(seeks);
 }
 
 void Pipeline::commit_to_kafka() {
@@ -299,6 +334,7 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   constexpr int kMaxPerCycle = 2000;
   while (!stop.load() && !failed_.load()) {
     handle_fences();
+    resolve_pending();
     apply_backpressure();
     const int64_t now_us = now_unix_micros();
     for (int n = 0; n < kMaxPerCycle; ++n) {
@@ -357,7 +393,22 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   }
   hard_stop_ = true;
   writers_stop_ = true;
-  for (auto& t : writer_threads_) t.join();
+  // A writer blocked inside libpq (e.g. PgBouncer holding a query while PostgreSQL is down)
+  // cannot see hard_stop_; do not let it hold the shutdown past its deadline. Its transaction
+  // never commits (or is fenced if it does): the process exits without joining it.
+  const auto join_deadline = Clock::now() + std::chrono::seconds(1);
+  while (writers_done_.load() < options_.writers && Clock::now() < join_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (writers_done_.load() < options_.writers) {
+    spdlog::warn("{} writer(s) still blocked in PostgreSQL; exiting without them (their open "
+                 "transactions roll back)",
+                 options_.writers - writers_done_.load());
+    for (auto& t : writer_threads_) t.detach();
+    abandoned_writers_ = true;
+  } else {
+    for (auto& t : writer_threads_) t.join();
+  }
   writer_threads_.clear();
   commit_to_kafka();
   consumer_->close();
@@ -368,6 +419,10 @@ int Pipeline::run(const std::atomic<bool>& stop) {
 }
 
 void Pipeline::writer_loop(int w) {
+  struct Done {
+    std::atomic<int>& n;
+    ~Done() { ++n; }
+  } done{writers_done_};
   BatchWriter bw(options_.pg_url, options_.group, topics_);
   ChunkQueue& queue = *queues_[w];
   std::vector<ChunkPtr> batch;
@@ -417,6 +472,7 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
         spdlog::info("writer {}: PostgreSQL is back", w);
       }
       metrics_.pg_up = 1;
+      metrics_.last_commit_unix_ms = now_unix_ms();
       metrics_.batch_commit_seconds.observe(seconds);
       ++metrics_.batches;
       metrics_.bisections += r.bisections;
@@ -428,15 +484,14 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
       }
       for (int i = 0; i < kRejectReasonCount; ++i) metrics_.rejects[i] += r.rejects[i];
       metrics_.batch_rows.observe(static_cast<double>(rows));
-      // End-to-end latency of every stored row, bucketed locally first.
+      // End-to-end latency of every stored row (Kafka message timestamp → now).
       const int64_t now_ms = now_unix_ms();
-      std::vector<uint64_t> counts(metrics_.end_to_end_latency_seconds.bounds().size() + 1, 0);
       for (const Chunk* c : live) {
-        metrics_.batch_bytes += c->tuples.size();
         if (!r.fenced.empty() && std::find(r.fenced.begin(), r.fenced.end(),
                                            Key{c->topic_index, c->partition}) != r.fenced.end()) {
           continue;
         }
+        metrics_.batch_bytes += c->tuples.size();
         for (const RowRef& row : c->rows) {
           if (row.kafka_timestamp_ms < 0) continue;
           metrics_.end_to_end_latency_seconds.observe(
@@ -445,6 +500,11 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
       }
       if (!r.fenced.empty()) {
         metrics_.fenced += r.fenced.size();
+        for (const auto& [t, p] : r.fenced) {
+          spdlog::warn("writer {}: {} [{}] fenced: its stored offset moved (another instance "
+                       "committed it); dropped this batch's rows of it",
+                       w, topics_[t], p);
+        }
         std::lock_guard lock(fence_mutex_);
         fence_requests_.insert(fence_requests_.end(), r.fenced.begin(), r.fenced.end());
       }

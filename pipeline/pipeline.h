@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -62,6 +63,10 @@ class Pipeline final : public RebalanceListener {
   /// The message of the fatal error that ended run(), if any.
   std::string fatal_message() const;
 
+  /// True when run() returned while a writer was still blocked inside libpq: the caller must
+  /// end the process (std::_Exit) instead of destroying the Pipeline.
+  bool abandoned_writers() const { return abandoned_writers_; }
+
   void on_assign(std::vector<TopicPartition>& partitions) override;
   void on_revoke(const std::vector<TopicPartition>& partitions) override;
 
@@ -76,11 +81,12 @@ class Pipeline final : public RebalanceListener {
   void release(const Chunk& chunk, int writer);
   void apply_backpressure();
   void handle_fences();
+  void resolve_pending();
   void commit_to_kafka();
   void update_lag();
   void log_status(std::chrono::steady_clock::time_point& last, uint64_t& last_messages);
   void fatal(int code, std::string message);
-  std::map<Key, int64_t> load_stored_offsets(const std::vector<Key>& keys);
+  std::optional<std::map<Key, int64_t>> try_load_stored_offsets(const std::vector<Key>& keys);
 
   void writer_loop(int writer);
   void write_batch(int writer, class BatchWriter& bw, std::vector<ChunkPtr>& batch);
@@ -94,6 +100,12 @@ class Pipeline final : public RebalanceListener {
   ChunkBuilder builder_;
   PgConnection control_;  // loads stored offsets on assignment
   std::map<Key, Assigned> assigned_;
+  // Assigned (or fenced) partitions whose stored offset is not known yet because PostgreSQL did
+  // not answer: kept paused, nothing built for them, retried from the poll loop with backoff —
+  // never by blocking inside a rebalance callback. Value: whether it was fenced.
+  std::map<Key, bool> pending_;
+  std::chrono::steady_clock::time_point pending_retry_at_{};
+  std::chrono::milliseconds pending_backoff_{100};
   std::vector<bool> writer_paused_;
   uint64_t next_epoch_ = 1;
   const std::atomic<bool>* stop_ = nullptr;
@@ -111,6 +123,8 @@ class Pipeline final : public RebalanceListener {
   std::atomic<bool> writers_stop_{false};
   std::atomic<bool> hard_stop_{false};
   std::atomic<bool> failed_{false};
+  std::atomic<int> writers_done_{0};  ///< writer threads that have left writer_loop
+  bool abandoned_writers_ = false;
   mutable std::mutex fatal_mutex_;
   int fatal_code_ = 0;
   std::string fatal_message_;

@@ -3,6 +3,11 @@
 #
 #   scripts/pg.sh start DIR [-c name=value ...]   start both; writes DIR/env and prints it
 #   scripts/pg.sh stop DIR                        stop both and delete DIR
+#   scripts/pg.sh restart DIR fast|immediate      restart PostgreSQL (same port), for fault tests
+#   scripts/pg.sh down DIR fast|immediate | up DIR   stop PostgreSQL only / start it again
+#   scripts/pg.sh bouncer-restart DIR             kill PgBouncer and start it again
+#   scripts/pg.sh standby DIR PRIMARY_DIR         streaming standby of PRIMARY_DIR (pg_basebackup)
+#   scripts/pg.sh promote DIR                     promote a standby
 #
 # DIR/env holds SENTINEL_TEST_PG_URL (direct) and SENTINEL_TEST_PGBOUNCER_URL (PgBouncer,
 # pool_mode=transaction), both for the superuser "postgres" on database "sentinel". When run as
@@ -21,7 +26,7 @@ free_port() {
 }
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,10p' "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0"; exit 2; }
 shift 2
 
 case "$cmd" in
@@ -41,8 +46,9 @@ start)
   port=$(free_port)
   extra=()
   for arg in "$@"; do extra+=("$arg"); done
+  echo "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 ${extra[*]}" >"$dir/pgopts"
   as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 ${extra[*]}" start >/dev/null
+    -o "$(cat "$dir/pgopts")" start >/dev/null
   as_owner "$pgbin/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt \
     -c "CREATE DATABASE sentinel" >/dev/null
   bport=$(free_port)
@@ -87,6 +93,54 @@ stop)
   fi
   rm -rf "$dir"
   ;;
+restart)
+  as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m "${1:-fast}" -w -t 60 \
+    -o "$(cat "$dir/pgopts")" restart >/dev/null
+  ;;
+down)
+  as_owner "$pgbin/pg_ctl" -D "$dir/data" -m "${1:-fast}" -w -t 60 stop >/dev/null
+  ;;
+up)
+  as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "$(cat "$dir/pgopts")" start >/dev/null
+  ;;
+bouncer-restart)
+  if [ -f "$dir/pgbouncer.pid" ]; then
+    pid=$(cat "$dir/pgbouncer.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  as_owner pgbouncer -d -q "$dir/pgbouncer.ini"
+  ;;
+standby)
+  primary=$(cd "${1:?standby needs PRIMARY_DIR}" && pwd)
+  . "$primary/env"
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir"
+    p=$(dirname "$dir")
+    while [ "$p" != / ]; do
+      runuser -u postgres -- test -x "$p" || chmod o+x "$p"
+      p=$(dirname "$p")
+    done
+  fi
+  as_owner "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$SENTINEL_TEST_PG_PORT" -U postgres \
+    -D "$dir/data" -R -X stream -c fast
+  port=$(free_port)
+  echo "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" >"$dir/pgopts"
+  as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+    -o "$(cat "$dir/pgopts")" start >/dev/null
+  cat >"$dir/env" <<ENV
+SENTINEL_TEST_PG_URL='host=127.0.0.1 port=$port user=postgres dbname=sentinel'
+SENTINEL_TEST_PG_DIR='$dir'
+SENTINEL_TEST_PG_PORT=$port
+ENV
+  cat "$dir/env"
+  ;;
+promote)
+  as_owner "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
+  ;;
 *)
-  sed -n '2,10p' "$0"; exit 2 ;;
+  sed -n '2,15p' "$0"; exit 2 ;;
 esac

@@ -9,7 +9,8 @@ packages=(
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer kcat gnuplot-nox
-  clang-14 libclang-rt-14-dev python3 procps
+  clang-14 libclang-rt-14-dev python3 procps openssl
+  docker-compose  # tests/docker: validates docker-compose.yml without a Docker engine
 )
 
 missing=()

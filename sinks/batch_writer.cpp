@@ -282,18 +282,21 @@ void BatchWriter::copy_rejects(std::span<Chunk* const> chunks,
   conn_.end_copy();
 }
 
-void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
-                               const std::vector<Refused>& refused) {
-  struct Sums {
-    __int128 nanos = 0;
-    int64_t invocations = 0;
-    int64_t prompt = 0;
-    int64_t completion = 0;
+CostRollup roll_up_costs(std::span<Chunk* const> chunks,
+                         const std::set<std::pair<uint32_t, uint32_t>>& refused_rows) {
+  // Sum per (tenant, day) in a hash map, then fold the days into months: one lookup per row
+  // instead of two ordered-map descents with string compares (the writer's hottest loop).
+  struct DayKey {
+    std::string_view tenant;
+    int32_t day;
+    bool operator==(const DayKey&) const = default;
   };
-  // (tenant, period, period_start): ordered, so every writer locks cost rows in the same order.
-  std::map<std::tuple<std::string_view, std::string_view, int32_t>, Sums> sums;
-  std::set<std::pair<uint32_t, uint32_t>> refused_rows;
-  for (const Refused& r : refused) refused_rows.insert({r.pos.chunk, r.pos.row});
+  struct DayHash {
+    size_t operator()(const DayKey& k) const {
+      return std::hash<std::string_view>{}(k.tenant) * 31 + static_cast<size_t>(k.day);
+    }
+  };
+  std::unordered_map<DayKey, CostSums, DayHash> days;
   for (uint32_t ci = 0; ci < chunks.size(); ++ci) {
     const Chunk* c = chunks[ci];
     if (c->costs.empty()) continue;
@@ -302,18 +305,35 @@ void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
       if (row.cost_index < 0) continue;
       if (!refused_rows.empty() && refused_rows.contains({ci, ri})) continue;
       const CostItem& item = c->costs[row.cost_index];
-      const std::string_view tenant = c->tenant(item);
-      for (const auto& key :
-           {std::make_tuple(tenant, std::string_view("day"), item.unix_day),
-            std::make_tuple(tenant, std::string_view("month"), first_of_month(item.unix_day))}) {
-        Sums& s = sums[key];
-        s.nanos += item.cost_nanos;
-        s.invocations += 1;
-        s.prompt += item.prompt_tokens;
-        s.completion += item.completion_tokens;
-      }
+      CostSums& s = days[DayKey{c->tenant(item), item.unix_day}];
+      s.nanos += item.cost_nanos;
+      s.invocations += 1;
+      s.prompt += item.prompt_tokens;
+      s.completion += item.completion_tokens;
     }
   }
+  std::unordered_map<DayKey, CostSums, DayHash> months;
+  for (const auto& [k, d] : days) {
+    CostSums& m = months[DayKey{k.tenant, first_of_month(k.day)}];
+    m.nanos += d.nanos;
+    m.invocations += d.invocations;
+    m.prompt += d.prompt;
+    m.completion += d.completion;
+  }
+  CostRollup sums;
+  sums.reserve(days.size() + months.size());
+  for (const auto& [k, d] : days) sums.emplace_back(CostKey{k.tenant, "day", k.day}, d);
+  for (const auto& [k, m] : months) sums.emplace_back(CostKey{k.tenant, "month", k.day}, m);
+  std::sort(sums.begin(), sums.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return sums;
+}
+
+void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
+                               const std::vector<Refused>& refused) {
+  std::set<std::pair<uint32_t, uint32_t>> refused_rows;
+  for (const Refused& r : refused) refused_rows.insert({r.pos.chunk, r.pos.row});
+  const CostRollup sums = roll_up_costs(chunks, refused_rows);
   if (sums.empty()) return;
   std::string tenants = "{", periods = "{", starts = "{", costs = "{", counts = "{", prompts = "{",
               completions = "{";

@@ -5,6 +5,9 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "pipeline/chunk.h"
@@ -30,6 +33,24 @@ struct BatchResult {
   };
   std::vector<Offset> offsets;
 };
+
+/// One (tenant, period, period_start) line of the cost upsert: exact sums of committed rows.
+struct CostSums {
+  __int128 nanos = 0;
+  int64_t invocations = 0;
+  int64_t prompt = 0;
+  int64_t completion = 0;
+};
+/// (tenant, "day" | "month", period_start as days since 1970-01-01).
+using CostKey = std::tuple<std::string_view, std::string_view, int32_t>;
+/// Distinct keys sorted ascending, so that every writer locks cost rows in the same order.
+/// Tenant views point into the chunks' arenas.
+using CostRollup = std::vector<std::pair<CostKey, CostSums>>;
+
+/// Sums the costs of the invocation rows of `chunks`, leaving out the (chunk, row) pairs in
+/// `refused_rows` (rows PostgreSQL refused). Each row counts once per day and once per month.
+CostRollup roll_up_costs(std::span<Chunk* const> chunks,
+                         const std::set<std::pair<uint32_t, uint32_t>>& refused_rows);
 
 /// Stores batches of chunks in PostgreSQL, one transaction per batch (DESIGN §1, §4, §5):
 /// binary COPY of each event table and of the rejects, the cost upsert, and the compare-and-set

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 namespace sentinel::testing {
 namespace {
@@ -39,16 +40,23 @@ std::string query_one(const std::string& url, const std::string& sql) {
   return {};
 }
 
-TestDb::TestDb() {
+TestDb::TestDb()
+    : TestDb(env_or_throw("SENTINEL_TEST_PG_URL"), env_or_throw("SENTINEL_TEST_PGBOUNCER_URL")) {}
+
+TestDb::TestDb(std::string admin_url, std::string bouncer) : admin_url_(std::move(admin_url)) {
   static std::atomic<int> counter{0};
-  admin_url_ = env_or_throw("SENTINEL_TEST_PG_URL");
-  const std::string bouncer = env_or_throw("SENTINEL_TEST_PGBOUNCER_URL");
   const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
   name_ = "t_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
           std::to_string(now % 1000000);
   query_one(admin_url_, "CREATE DATABASE " + name_);
   direct_url_ = admin_url_ + " dbname=" + name_;
-  bouncer_url_ = bouncer + " dbname=" + name_;
+  bouncer_url_ = bouncer.empty() ? "" : bouncer + " dbname=" + name_;
+}
+
+void TestDb::move_to(const std::string& admin_url) {
+  admin_url_ = admin_url;
+  direct_url_ = admin_url_ + " dbname=" + name_;
+  bouncer_url_.clear();
 }
 
 TestDb::~TestDb() {

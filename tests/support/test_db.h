@@ -11,6 +11,8 @@ namespace sentinel::testing {
 class TestDb {
  public:
   TestDb();
+  /// The same on a server of the test's own (admin URL with dbname, PgBouncer URL or "").
+  TestDb(std::string admin_url, std::string bouncer_url);
   ~TestDb();
   TestDb(const TestDb&) = delete;
   TestDb& operator=(const TestDb&) = delete;
@@ -22,6 +24,9 @@ class TestDb {
   /// Runs SQL on the direct connection; returns the first column of the first row ("" if none).
   /// Throws std::runtime_error with the server's message on failure.
   std::string query(const std::string& sql) const;
+
+  /// Points at the same database on another server (a promoted standby, after a failover).
+  void move_to(const std::string& admin_url);
 
  private:
   std::string name_;

@@ -1,0 +1,126 @@
+#include "app/partitions_command.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <memory>
+#include <string>
+
+#include "app/config.h"
+#include "app/report_format.h"
+#include "partitioning/month.h"
+#include "partitioning/partition_manager.h"
+#include "sinks/pg_connection.h"
+
+namespace sentinel {
+namespace {
+
+struct PartitionsArgs {
+  std::string pg_url;
+  std::string config;
+  int premake = 0;
+  std::string drop_older_than;
+  bool dry_run = false;
+  std::string format = "table";
+};
+
+void print_partitions(const std::vector<partitions::PartitionInfo>& parts,
+                      const std::string& format) {
+  ReportTable t({"table", "partition", "month", "estimated_rows", "bytes", "size"},
+                {false, false, false, true, true, true});
+  int64_t total_bytes = 0;
+  for (const auto& p : parts) {
+    total_bytes += p.total_bytes;
+    t.add({p.table, p.name, p.month ? month_text(*p.month) : "",
+           p.estimated_rows < 0 ? "" : std::to_string(p.estimated_rows),
+           std::to_string(p.total_bytes), human_bytes(p.total_bytes)});
+  }
+  if (format == "table") {
+    fmt::print("{}", t.render_text());
+    fmt::print("{} partition(s), {} in total; estimated_rows is empty until ANALYZE has run\n",
+               parts.size(), human_bytes(total_bytes));
+  } else {
+    fmt::print("{}", format == "csv" ? t.render_csv() : t.render_json({"estimated_rows", "bytes"}));
+  }
+}
+
+int run_partitions(const PartitionsArgs& a) {
+  const int32_t now = current_month();
+  if (a.premake > 0) {
+    const auto names = partitions::premake(a.pg_url, now, a.premake);
+    spdlog::info("premade {} month(s) from {}: {} partition(s) present", a.premake, month_text(now),
+                 names.size());
+  }
+  if (!a.drop_older_than.empty()) {
+    const auto keep = parse_month(a.drop_older_than);
+    if (!keep)
+      throw UsageError("--drop-older-than expects YYYY-MM, got '" + a.drop_older_than + "'");
+    if (*keep > now) {
+      throw UsageError("--drop-older-than " + a.drop_older_than +
+                       " is in the future: it would drop this month's partition");
+    }
+    const auto dropped = partitions::drop_older_than(a.pg_url, *keep, a.dry_run);
+    for (const auto& p : dropped) {
+      spdlog::info(
+          "{} {} ({}, {})", a.dry_run ? "would detach and drop" : "detached and dropped", p.name,
+          p.estimated_rows < 0 ? "rows unknown" : fmt::format("~{} rows", p.estimated_rows),
+          human_bytes(p.total_bytes));
+    }
+    spdlog::info("{} {} partition(s) older than {}", a.dry_run ? "dry run: would drop" : "dropped",
+                 dropped.size(), month_text(*keep));
+  }
+  print_partitions(partitions::list(a.pg_url), a.format);
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_partitions_command(CLI::App& app) {
+  auto a = std::make_shared<PartitionsArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "partitions",
+      "List the month partitions (estimated rows, size); premake months ahead; drop old ones");
+  cmd->add_option("--pg", a->pg_url,
+                  "PostgreSQL connection string or URI; dropping needs the tables' owner "
+                  "(sentinel_owner or a member)");
+  cmd->add_option("--premake", a->premake,
+                  "Create the partitions of this many months, starting with the current one")
+      ->check(CLI::Range(0, 120));
+  cmd->add_option("--drop-older-than", a->drop_older_than,
+                  "Detach and drop every partition of a month before YYYY-MM (retention)");
+  cmd->add_flag("--dry-run", a->dry_run, "With --drop-older-than: only show what would be dropped");
+  cmd->add_option("--format", a->format, "table, csv or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  cmd->add_option("--config", a->config, "YAML file of option: value");
+  add_env_names(*cmd);
+  return [cmd, a]() -> int {
+    apply_config_file(*cmd, a->config);
+    if (a->pg_url.empty()) {
+      throw UsageError("missing --pg (or SENTINEL_PG_URL, or `pg:` in the --config file)");
+    }
+    if (a->dry_run && a->drop_older_than.empty()) {
+      throw UsageError("--dry-run goes with --drop-older-than");
+    }
+    try {
+      return run_partitions(*a);
+    } catch (const UsageError&) {
+      throw;
+    } catch (const std::exception& e) {
+      std::string message = redact_url(e.what());
+      while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
+        message.pop_back();
+      }
+      if (message.find("must be owner") != std::string::npos ||
+          message.find("permission denied") != std::string::npos) {
+        throw UsageError(message +
+                         " (connect --pg as the tables' owner: sentinel_owner or a member of it, "
+                         "e.g. the role that ran `sentinel-ingest migrate`)");
+      }
+      throw std::runtime_error(message);
+    }
+  };
+}
+
+}  // namespace sentinel

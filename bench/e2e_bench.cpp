@@ -1,0 +1,731 @@
+// The end-to-end benchmark (bench/README.md): mock Kafka in this process, the real
+// `sentinel-ingest run` as a child process (so its CPU and peak RSS are its own), PostgreSQL
+// given by --pg (scripts/bench.sh starts a tuned throwaway one).
+//
+//   preload mode: publish N events, start the ingestor, time it until every message is
+//                 committed; then the ceiling: binary COPY of exactly those rows into fresh,
+//                 identical tables, with one and with two parallel streams.
+//   --rate R:     start the ingestor, publish N events at R/s, report end-to-end latency.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <arpa/inet.h>
+#include <librdkafka/rdkafka.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/event_generator.h"
+#include "app/mock_cluster.h"
+#include "app/publisher.h"
+#include "ingest/event_parser.h"
+#include "partitioning/month.h"
+#include "pipeline/tables.h"
+#include "sinks/migrator.h"
+#include "sinks/pg_connection.h"
+
+namespace sentinel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string pg;  ///< libpq key=value string of the server; dbname is appended
+  std::string ingest_bin;
+  std::string out_dir = "bench-out";
+  uint64_t events = 1'000'000;
+  double rate = 0;
+  int partitions = 64;
+  double invalid_ratio = 0.01;
+  uint64_t seed = 42;
+  int tenants = 200;
+  int days_back = 1;
+  bool ceiling_direct = false;  ///< COPY the ceiling straight into the month partitions
+  int metrics_port = 0;
+  int ceiling_batch_rows = 50'000;
+  bool skip_ceiling = false;
+  std::vector<std::string> ingest_args;  ///< passed through to `run`
+};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+int64_t now_unix_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string db_url(const Options& o, const std::string& db) { return o.pg + " dbname=" + db; }
+
+/// A loopback TCP port nobody listens on (the socket is closed again before it is returned).
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("no free TCP port on 127.0.0.1");
+  }
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rows, encoded once, for the ceiling.
+
+/// Binary COPY tuples of one table, in blocks of at most `rows_per_block` rows.
+struct Blocks {
+  std::vector<std::string> tuples;
+  std::vector<uint32_t> rows;
+  void add(const std::string& piece, size_t rows_per_block) {
+    if (tuples.empty() || rows.back() >= rows_per_block) {
+      tuples.emplace_back();
+      tuples.back().reserve(rows_per_block * 600);
+      rows.push_back(0);
+    }
+    tuples.back() += piece;
+    ++rows.back();
+  }
+};
+
+struct EncodedRows {
+  Blocks audit, invocations, rejects;
+  std::set<int32_t> months;
+  uint64_t valid = 0, invalid = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Databases.
+
+void exec(PgConnection& c, const std::string& sql) { c.exec(sql.c_str()); }
+
+/// A connection to the maintenance database, without NOTICEs on stderr.
+std::unique_ptr<PgConnection> admin_connection(const Options& o) {
+  auto c = std::make_unique<PgConnection>(db_url(o, "postgres"));
+  c->connect();
+  PQsetNoticeProcessor(c->raw(), [](void*, const char*) {}, nullptr);
+  return c;
+}
+
+/// A fresh database with the schema and every month partition the rows need.
+void create_database(const Options& o, const std::string& name, const std::set<int32_t>& months) {
+  auto admin = admin_connection(o);
+  exec(*admin, "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  exec(*admin, "CREATE DATABASE " + name);
+  apply_migrations(db_url(o, name));
+  PgConnection c(db_url(o, name));
+  c.connect();
+  for (const int32_t m : months) {
+    const std::string start = month_start_text(m);
+    for (const char* table : {"audit_logs", "invocations"}) {
+      c.exec_params(kEnsurePartitionSql.data(), {table, start.c_str()});
+    }
+  }
+}
+
+void drop_database(const Options& o, const std::string& name) {
+  exec(*admin_connection(o), "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+}
+
+void checkpoint(const Options& o) {
+  exec(*admin_connection(o), "CHECKPOINT");
+}
+
+int64_t count(PgConnection& c, const char* table) {
+  PgResult r = c.exec((std::string("SELECT count(*) FROM ") + table).c_str());
+  return std::stoll(PQgetvalue(r.get(), 0, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ingestor as a child process, watched through /proc and its /metrics.
+
+struct Child {
+  pid_t pid = -1;
+};
+
+Child spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return Child{pid};
+}
+
+/// utime + stime of a process, in seconds.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  const size_t close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(s.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+/// VmHWM (peak resident set) of a process, in MiB.
+double peak_rss_mib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+bool alive(pid_t pid) {
+  int status = 0;
+  return waitpid(pid, &status, WNOHANG) == 0;
+}
+
+/// Sum of every sample of a metric family whose line starts with `prefix`.
+double metric_sum(const std::string& text, std::string_view prefix) {
+  double sum = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const size_t space = line.rfind(' ');
+    sum += std::stod(line.substr(space + 1));
+  }
+  return sum;
+}
+
+/// A quantile from a Prometheus histogram's cumulative buckets, interpolating linearly.
+double histogram_quantile(const std::string& text, const std::string& name, double q) {
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative)
+  std::istringstream in(text);
+  std::string line;
+  const std::string prefix = name + "_bucket{le=\"";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const size_t end = line.find('"', prefix.size());
+    const std::string le = line.substr(prefix.size(), end - prefix.size());
+    const double bound = le == "+Inf" ? 1e300 : std::stod(le);
+    buckets.emplace_back(bound, std::stod(line.substr(line.rfind(' ') + 1)));
+  }
+  if (buckets.empty() || buckets.back().second == 0) return 0;
+  const double target = q * buckets.back().second;
+  double prev_bound = 0, prev_count = 0;
+  for (const auto& [bound, cum] : buckets) {
+    if (cum >= target) {
+      if (bound >= 1e300) return prev_bound;
+      return prev_bound + (bound - prev_bound) * (target - prev_count) /
+                              std::max(1.0, cum - prev_count);
+    }
+    prev_bound = bound;
+    prev_count = cum;
+  }
+  return prev_bound;
+}
+
+std::string get_metrics(int port) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(1);
+  client.set_read_timeout(2);
+  auto res = client.Get("/metrics");
+  return res && res->status == 200 ? res->body : std::string();
+}
+
+struct Sample {
+  double t;        ///< seconds since the ingestor started
+  double stored;   ///< rows + rejects committed
+  double cpu;      ///< ingestor CPU seconds
+};
+
+struct IngestResult {
+  double seconds = 0;            ///< start → every message committed
+  double first_commit = 0;       ///< start → first row committed
+  double assigned = 0;           ///< start → every partition assigned (the group join)
+  double cpu = 0;                ///< ingestor CPU seconds over `seconds`
+  double peak_rss_mib = 0;
+  double commit_p50 = 0, commit_p99 = 0, e2e_p50 = 0, e2e_p99 = 0;
+  double batches = 0;
+  std::vector<Sample> samples;
+  std::string metrics;
+  bool complete = false;
+};
+
+/// Watches the ingestor until `expected` messages are committed (or it dies or stalls).
+IngestResult watch(const Child& child, int port, uint64_t expected, int partitions,
+                   Clock::time_point start) {
+  IngestResult r;
+  double last_stored = -1;
+  auto last_progress = Clock::now();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string text = get_metrics(port);
+    const double cpu = cpu_seconds(child.pid);
+    const double t = seconds_since(start);
+    if (!alive(child.pid)) throw std::runtime_error("the ingestor exited early; see ingest.log");
+    if (text.empty()) continue;
+    const double stored = metric_sum(text, "sentinel_ingest_rows_written_total{") +
+                          metric_sum(text, "sentinel_ingest_rejects_total{");
+    r.samples.push_back({t, stored, cpu});
+    if (stored > 0 && r.first_commit == 0) r.first_commit = t;
+    if (r.assigned == 0 &&
+        metric_sum(text, "sentinel_ingest_assigned_partitions ") >= 2.0 * partitions) {
+      r.assigned = t;
+    }
+    if (stored != last_stored) {
+      last_stored = stored;
+      last_progress = Clock::now();
+    }
+    if (stored >= static_cast<double>(expected)) {
+      r.seconds = t;
+      r.cpu = cpu;
+      r.peak_rss_mib = peak_rss_mib(child.pid);
+      r.metrics = text;
+      r.complete = true;
+      break;
+    }
+    if (seconds_since(last_progress) > 60) {
+      r.metrics = text;
+      r.seconds = t;
+      fmt::print(stderr, "no progress for 60 s at {} of {} messages; giving up\n", stored,
+                 expected);
+      break;
+    }
+  }
+  r.commit_p50 = histogram_quantile(r.metrics, "sentinel_ingest_batch_commit_seconds", 0.5);
+  r.commit_p99 = histogram_quantile(r.metrics, "sentinel_ingest_batch_commit_seconds", 0.99);
+  r.e2e_p50 = histogram_quantile(r.metrics, "sentinel_ingest_end_to_end_latency_seconds", 0.5);
+  r.e2e_p99 = histogram_quantile(r.metrics, "sentinel_ingest_end_to_end_latency_seconds", 0.99);
+  r.batches = metric_sum(r.metrics, "sentinel_ingest_batch_commit_seconds_count");
+  return r;
+}
+
+void stop(const Child& child) {
+  kill(child.pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 150; ++i) {
+    if (waitpid(child.pid, &status, WNOHANG) == child.pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(child.pid, SIGKILL);
+  waitpid(child.pid, &status, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kafka.
+
+/// Every partition of both topics must still start at offset 0 and hold `expected` messages in
+/// total: the mock keeps only a few MB per partition and trims the oldest silently.
+void check_not_trimmed(const std::string& brokers, const std::vector<std::string>& topics,
+                       int partitions, uint64_t expected) {
+  KafkaConf conf = make_kafka_conf({{"bootstrap.servers", brokers}, {"log_level", "3"}});
+  char err[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
+  if (!rk) throw KafkaError(err);
+  conf.release();
+  uint64_t total = 0;
+  for (const auto& t : topics) {
+    for (int p = 0; p < partitions; ++p) {
+      int64_t low = 0, high = 0;
+      if (auto e = rd_kafka_query_watermark_offsets(rk.get(), t.c_str(), p, &low, &high, 10000)) {
+        throw KafkaError("watermarks of " + t + ": " + rd_kafka_err2str(e));
+      }
+      if (low != 0) {
+        throw std::runtime_error(fmt::format(
+            "the mock trimmed {} [{}] (first offset {}): use more --partitions", t, p, low));
+      }
+      total += static_cast<uint64_t>(high);
+    }
+  }
+  if (total != expected) {
+    throw std::runtime_error(fmt::format("Kafka holds {} messages, expected {}", total, expected));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ceiling: raw binary COPY of the encoded rows, batch by batch, one transaction each.
+
+double copy_ceiling(const Options& o, const EncodedRows& rows, int streams, bool direct = false) {
+  const std::string db = fmt::format("bench_ceiling_{}", streams);
+  create_database(o, db, rows.months);
+  checkpoint(o);
+  // Into the parent (PostgreSQL routes each row), or straight into the one month partition.
+  const auto target = [&](std::string_view table) {
+    return direct ? partition_name(table, *rows.months.begin()) : std::string(table);
+  };
+  const std::string audit_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
+                                            target(kAuditTable), kAuditColumns);
+  const std::string inv_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
+                                          target(kInvocationsTable), kInvocationsColumns);
+  const std::string rej_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
+                                          kRejectsTable, kRejectsColumns);
+  const size_t batches = std::max({rows.audit.tuples.size(), rows.invocations.tuples.size(),
+                                   rows.rejects.tuples.size()});
+  std::vector<std::unique_ptr<PgConnection>> conns;
+  for (int s = 0; s < streams; ++s) conns.push_back(std::make_unique<PgConnection>(db_url(o, db)));
+  for (auto& c : conns) c->connect();
+  std::atomic<bool> failed{false};
+  std::string error;
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < streams; ++s) {
+    threads.emplace_back([&, s] {
+      try {
+        PgConnection& c = *conns[static_cast<size_t>(s)];
+        for (size_t b = static_cast<size_t>(s); b < batches; b += static_cast<size_t>(streams)) {
+          c.exec("BEGIN");
+          for (const auto& [blocks, sql] :
+               {std::pair{&rows.audit, &audit_sql}, std::pair{&rows.invocations, &inv_sql},
+                std::pair{&rows.rejects, &rej_sql}}) {
+            if (b >= blocks->tuples.size()) continue;
+            c.begin_copy(sql->c_str());
+            c.put_copy_data(blocks->tuples[b]);
+            c.end_copy();
+          }
+          c.exec("COMMIT");
+        }
+      } catch (const std::exception& e) {
+        if (!failed.exchange(true)) error = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = seconds_since(start);
+  if (failed) throw std::runtime_error("ceiling COPY: " + error);
+  PgConnection c(db_url(o, db));
+  c.connect();
+  const int64_t stored = count(c, "audit_logs") + count(c, "invocations") +
+                         count(c, "ingest_rejects");
+  if (static_cast<uint64_t>(stored) != o.events) {
+    throw std::runtime_error(fmt::format("ceiling stored {} rows, expected {}", stored, o.events));
+  }
+  c.close();
+  drop_database(o, db);
+  return static_cast<double>(o.events) / seconds;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void write_plot(const Options& o, const IngestResult& r, double ceiling) {
+  {
+    std::ofstream dat(o.out_dir + "/rate.dat");
+    dat << "# t_seconds rows_per_s stored ingestor_cpu_cores\n";
+    for (size_t i = 1; i < r.samples.size(); ++i) {
+      const Sample& a = r.samples[i - 1];
+      const Sample& b = r.samples[i];
+      const double dt = b.t - a.t;
+      if (dt <= 0) continue;
+      dat << fmt::format("{:.3f} {:.0f} {:.0f} {:.2f}\n", b.t, (b.stored - a.stored) / dt,
+                         b.stored, (b.cpu - a.cpu) / dt);
+    }
+  }
+  std::ofstream gp(o.out_dir + "/rate.gp");
+  gp << "set terminal png size 1000,500 noenhanced\n"
+     << "set output '" << o.out_dir << "/rate.png'\n"
+     << "set title 'sentinel-ingest: rows committed per second'\n"
+     << "set xlabel 'seconds since the ingestor started'\nset ylabel 'rows/s'\n"
+     << "set y2label 'ingestor CPU (cores)'\nset y2tics\nset ytics nomirror\nset grid\n"
+     << "set key outside bottom center horizontal\n";
+  std::string plot = "plot '" + o.out_dir + "/rate.dat' using 1:2 with lines lw 2 title 'ingestor'";
+  if (ceiling > 0) plot += fmt::format(", {:.0f} with lines dt 2 title 'COPY ceiling'", ceiling);
+  plot += ", '" + o.out_dir + "/rate.dat' using 1:4 axes x1y2 with lines title 'ingestor CPU'";
+  gp << plot << "\n";
+  gp.close();
+  if (std::system(("gnuplot '" + o.out_dir + "/rate.gp' 2>/dev/null").c_str()) != 0) {
+    fmt::print(stderr, "gnuplot failed (is it installed?): no rate.png\n");
+  }
+}
+
+int run(const Options& o) {
+  std::system(("mkdir -p '" + o.out_dir + "'").c_str());
+  const std::vector<std::string> topics = {"sentinel.audit", "sentinel.invocations"};
+  const bool rate_mode = o.rate > 0;
+  const auto mode = rate_mode ? fmt::format("--rate {:.0f}", o.rate) : std::string("preload");
+  fmt::print("sentinel-e2e-bench: {} events, {}, {} partitions per topic, {:.1f}% invalid\n",
+             o.events, mode, o.partitions, o.invalid_ratio * 100);
+
+  MockCluster mock(1, topics, o.partitions);
+  GeneratorOptions g;
+  g.seed = o.seed;
+  g.tenants = o.tenants;
+  g.invalid_ratio = o.invalid_ratio;
+  g.days_back = o.days_back;
+  g.now_unix_micros = now_unix_micros();
+  EventGenerator gen(g);
+  EventParser parser;
+  EncodedRows rows;
+  std::string scratch, tuple;
+  const size_t block_rows = static_cast<size_t>(o.ceiling_batch_rows) / 2;
+  // Encodes one event as the ingestor will (for the ceiling and the months to pre-create).
+  auto encode = [&](const GeneratedEvent& e, uint64_t i) {
+    scratch.assign(e.payload);
+    scratch.append(simdjson::SIMDJSON_PADDING, '\0');
+    const MessageContext ctx{static_cast<int32_t>(i % static_cast<uint64_t>(o.partitions)),
+                             static_cast<int64_t>(i), g.now_unix_micros};
+    tuple.clear();
+    std::optional<Rejection> rejection;
+    int64_t ts = 0;
+    InvocationCost cost;
+    if (e.topic_index == 0) {
+      rejection = parser.parse_audit(scratch.data(), e.payload.size(), ctx, tuple, ts);
+    } else {
+      rejection = parser.parse_invocation(scratch.data(), e.payload.size(), ctx, tuple, cost);
+      ts = cost.ts_unix_micros;
+    }
+    if (rejection) {
+      encode_reject(tuple, g.now_unix_micros, topics[e.topic_index], ctx.kafka_partition,
+                    ctx.kafka_offset, rejection->reason, rejection->detail, e.payload);
+      if (!rate_mode) rows.rejects.add(tuple, block_rows);
+      ++rows.invalid;
+    } else {
+      if (!rate_mode) (e.topic_index == 0 ? rows.audit : rows.invocations).add(tuple, block_rows);
+      rows.months.insert(month_of_unix_micros(ts));
+      ++rows.valid;
+    }
+  };
+
+  const std::string db = "bench_ingest";
+  // Keys spread evenly over the partitions (the gateway keys by tenant, which is Zipf-skewed:
+  // hot partitions would overflow the mock's retention first).
+  auto key_of = [](uint64_t i) { return std::to_string(i * 2654435761u); };
+  std::vector<GeneratedEvent> pending;
+  if (!rate_mode) {
+    fmt::print("1. publishing {} events to the mock Kafka (lz4) and encoding them for the "
+               "ceiling ...\n", o.events);
+    const auto t = Clock::now();
+    // Large producer batches: the mock broker hands out one batch per partition per fetch.
+    Publisher pub(mock.bootstraps(), {{"linger.ms", "500"}, {"batch.num.messages", "100000"}});
+    for (uint64_t i = 0; i < o.events; ++i) {
+      const GeneratedEvent e = gen.next();
+      encode(e, i);
+      pub.produce(topics[e.topic_index], key_of(i), e.payload);
+    }
+    pub.flush();
+    check_not_trimmed(mock.bootstraps(), topics, o.partitions, o.events);
+    fmt::print("   done in {:.1f} s; {} valid, {} invalid; nothing trimmed\n", seconds_since(t),
+               rows.valid, rows.invalid);
+  } else {
+    // Months present in the data, without keeping it: the generator is deterministic.
+    EventGenerator probe(g);
+    for (uint64_t i = 0; i < o.events; ++i) encode(probe.next(), i);
+  }
+  fmt::print("2. creating database {} (migrations, month partitions) ...\n", db);
+  create_database(o, db, rows.months);
+  checkpoint(o);
+
+  const int port = o.metrics_port > 0 ? o.metrics_port : free_port();
+  std::vector<std::string> argv = {o.ingest_bin,
+                                   "run",
+                                   "--pg",
+                                   db_url(o, db),
+                                   "--brokers",
+                                   mock.bootstraps(),
+                                   "--metrics-listen",
+                                   fmt::format("127.0.0.1:{}", port)};
+  argv.insert(argv.end(), o.ingest_args.begin(), o.ingest_args.end());
+  fmt::print("3. running {} run ... {}\n", o.ingest_bin, fmt::join(o.ingest_args, " "));
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = Clock::now();
+  const Child child = spawn(argv, o.out_dir + "/ingest.log");
+  IngestResult r;
+  double publish_seconds = 0;
+  try {
+    if (rate_mode) {
+      // Wait for the ingestor to own every partition, then publish at the rate while watching.
+      for (;;) {
+        const std::string text = get_metrics(port);
+        if (metric_sum(text, "sentinel_ingest_assigned_partitions ") >= 2.0 * o.partitions) break;
+        if (!alive(child.pid)) throw std::runtime_error("the ingestor exited; see ingest.log");
+        if (seconds_since(start) > 60) throw std::runtime_error("no assignment within 60 s");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::thread publisher([&] {
+        Publisher pub(mock.bootstraps(), {{"linger.ms", "5"}});
+        const auto t = Clock::now();
+        for (uint64_t i = 0; i < o.events; ++i) {
+          const GeneratedEvent e = gen.next();
+          pub.produce(topics[e.topic_index], key_of(i), e.payload);
+          const auto due = t + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(static_cast<double>(i + 1) /
+                                                                 o.rate));
+          if (due > Clock::now()) std::this_thread::sleep_until(due);
+        }
+        pub.flush();
+        publish_seconds = seconds_since(t);
+      });
+      r = watch(child, port, o.events, o.partitions, start);
+      publisher.join();
+    } else {
+      r = watch(child, port, o.events, o.partitions, start);
+    }
+  } catch (...) {
+    stop(child);
+    throw;
+  }
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
+  const double mock_cpu = tv(after.ru_utime) + tv(after.ru_stime) - tv(before.ru_utime) -
+                          tv(before.ru_stime);
+  stop(child);
+  {
+    std::ofstream(o.out_dir + "/metrics.txt") << r.metrics;
+  }
+
+  // Verify: every message is a row or a reject, exactly once.
+  PgConnection c(db_url(o, db));
+  c.connect();
+  const int64_t audit = count(c, "audit_logs"), inv = count(c, "invocations"),
+                rejects = count(c, "ingest_rejects");
+  c.close();
+  const bool exact = static_cast<uint64_t>(audit + inv + rejects) == o.events;
+  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
+             audit, inv, rejects, audit + inv + rejects, o.events, exact ? "(exact)" : "MISMATCH");
+  drop_database(o, db);
+
+  // The consumer group join is Kafka's (group.initial.rebalance.delay.ms, 3 s on real brokers
+  // and in the mock), not the ingestor's work: the rate compared with the ceiling is measured
+  // from the moment every partition is assigned.
+  const double ingest_rate =
+      static_cast<double>(o.events) / std::max(1e-3, r.seconds - r.assigned);
+  const double rate_from_start = static_cast<double>(o.events) / r.seconds;
+  const double steady_rate =
+      r.seconds > r.first_commit ? static_cast<double>(o.events) / (r.seconds - r.first_commit)
+                                 : 0;
+  double ceiling1 = 0, ceiling2 = 0, ceiling_direct1 = 0, ceiling_direct2 = 0;
+  if (!rate_mode && !o.skip_ceiling) {
+    fmt::print("4. ceiling: binary COPY of the same {} rows into fresh tables ...\n", o.events);
+    ceiling1 = copy_ceiling(o, rows, 1);
+    fmt::print("   1 stream : {:.0f} rows/s\n", ceiling1);
+    ceiling2 = copy_ceiling(o, rows, 2);
+    fmt::print("   2 streams: {:.0f} rows/s\n", ceiling2);
+    if (o.ceiling_direct && rows.months.size() == 1) {
+      ceiling_direct1 = copy_ceiling(o, rows, 1, true);
+      ceiling_direct2 = copy_ceiling(o, rows, 2, true);
+      fmt::print("   straight into {}: 1 stream {:.0f} rows/s, 2 streams {:.0f} rows/s\n",
+                 partition_name(kAuditTable, *rows.months.begin()), ceiling_direct1,
+                 ceiling_direct2);
+    }
+  }
+  const double ceiling = std::max(ceiling1, ceiling2);
+  const double ratio = ceiling > 0 ? ingest_rate / ceiling : 0;
+
+  fmt::print("\nresult ({})\n", mode);
+  fmt::print("  ingestor       {:>10.0f} rows/s  (partitions assigned → all committed, {:.2f} s)\n",
+             ingest_rate, r.seconds - r.assigned);
+  fmt::print("                 {:>10.0f} rows/s  (process start → all committed, {:.2f} s; group "
+             "join {:.2f} s, first commit at {:.2f} s)\n",
+             rate_from_start, r.seconds, r.assigned, r.first_commit);
+  if (ceiling > 0) {
+    fmt::print("  COPY ceiling   {:>10.0f} rows/s  (best of 1 stream {:.0f}, 2 streams {:.0f})\n",
+               ceiling, ceiling1, ceiling2);
+    fmt::print("  ratio          {:>10.3f}\n", ratio);
+  }
+  if (rate_mode) fmt::print("  published      {:.0f}/s for {:.1f} s\n", o.events / publish_seconds,
+                            publish_seconds);
+  fmt::print("  ingestor CPU   {:>10.2f} s  ({:.2f} cores; {:.2f} µs per message)\n", r.cpu,
+             r.cpu / std::max(1e-3, r.seconds - r.assigned), r.cpu * 1e6 / static_cast<double>(o.events));
+  fmt::print("  mock Kafka CPU {:>10.2f} s  (this process, same interval)\n", mock_cpu);
+  fmt::print("  peak RSS       {:>10.1f} MiB\n", r.peak_rss_mib);
+  fmt::print("  batch commit   p50 {:.1f} ms, p99 {:.1f} ms ({:.0f} batches)\n",
+             r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.batches);
+  fmt::print("  end to end     p50 {:.1f} ms, p99 {:.1f} ms{}\n", r.e2e_p50 * 1e3,
+             r.e2e_p99 * 1e3, rate_mode ? "" : " (preloaded backlog: waiting time included)");
+
+  std::ofstream json(o.out_dir + "/result.json");
+  json << fmt::format(
+      "{{\n  \"mode\": \"{}\",\n  \"events\": {},\n  \"rate\": {},\n  \"partitions\": {},\n"
+      "  \"invalid_ratio\": {},\n  \"complete\": {},\n  \"exact\": {},\n"
+      "  \"rows\": {{\"audit_logs\": {}, \"invocations\": {}, \"ingest_rejects\": {}}},\n"
+      "  \"ingest_seconds\": {:.3f},\n  \"first_commit_seconds\": {:.3f},\n"
+      "  \"ingest_rows_per_s\": {:.0f},\n  \"ingest_rows_per_s_from_process_start\": {:.0f},\n"
+      "  \"group_join_seconds\": {:.3f},\n  \"ingest_steady_rows_per_s\": {:.0f},\n"
+      "  \"ceiling_rows_per_s\": {:.0f},\n  \"ceiling_1_stream\": {:.0f},\n"
+      "  \"ceiling_2_streams\": {:.0f},\n  \"ceiling_direct_1_stream\": {:.0f},\n"
+      "  \"ceiling_direct_2_streams\": {:.0f},\n  \"days_back\": {},\n  \"ratio\": {:.4f},\n"
+      "  \"ingest_cpu_seconds\": {:.2f},\n  \"ingest_cpu_cores\": {:.3f},\n"
+      "  \"mock_kafka_cpu_seconds\": {:.2f},\n  \"peak_rss_mib\": {:.1f},\n"
+      "  \"batch_commit_p50_ms\": {:.2f},\n  \"batch_commit_p99_ms\": {:.2f},\n"
+      "  \"end_to_end_p50_ms\": {:.2f},\n  \"end_to_end_p99_ms\": {:.2f},\n"
+      "  \"batches\": {:.0f},\n  \"ingest_args\": \"{}\"\n}}\n",
+      rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio,
+      r.complete, exact, audit, inv, rejects, r.seconds, r.first_commit, ingest_rate, rate_from_start, r.assigned, steady_rate,
+      ceiling, ceiling1, ceiling2, ceiling_direct1, ceiling_direct2, o.days_back, ratio, r.cpu, r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu, r.peak_rss_mib,
+      r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3, r.batches,
+      fmt::join(o.ingest_args, " "));
+  json.close();
+  write_plot(o, r, ceiling);
+  fmt::print("\nwrote {0}/result.json, {0}/rate.png, {0}/metrics.txt, {0}/ingest.log\n",
+             o.out_dir);
+  return r.complete && exact ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace sentinel
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines show up at once in a log
+  sentinel::Options o;
+  CLI::App app("End-to-end benchmark of sentinel-ingest against the PostgreSQL COPY ceiling");
+  app.add_option("--pg", o.pg, "libpq key=value string of the server (dbname is appended)")
+      ->required();
+  app.add_option("--ingest-bin", o.ingest_bin, "Path of the sentinel-ingest binary")->required();
+  app.add_option("--out", o.out_dir, "Folder for result.json, rate.png, logs");
+  app.add_option("--events", o.events, "Events to publish");
+  app.add_option("--rate", o.rate, "Publish at this rate while ingesting (latency mode)");
+  app.add_option("--partitions", o.partitions, "Partitions per topic in the mock Kafka");
+  app.add_option("--invalid-ratio", o.invalid_ratio, "Share of malformed events");
+  app.add_option("--seed", o.seed, "Generator seed");
+  app.add_option("--tenants", o.tenants, "Tenants");
+  app.add_option("--days-back", o.days_back,
+                 "Event timestamps fall in the last N days (1: a live stream; more: a backfill, "
+                 "with more cost rows per batch)");
+  app.add_flag("--ceiling-direct", o.ceiling_direct,
+               "Also measure the ceiling COPYing straight into the month partition (needs all "
+               "rows in one month)");
+  app.add_option("--metrics-port", o.metrics_port, "Port of the ingestor's /metrics");
+  app.add_option("--ceiling-batch-rows", o.ceiling_batch_rows, "Rows per ceiling transaction");
+  app.add_flag("--skip-ceiling", o.skip_ceiling, "Measure the ingestor only");
+  app.add_option("ingest-args", o.ingest_args, "After --: extra arguments for `run`");
+  app.allow_extras(false);
+  CLI11_PARSE(app, argc, argv);
+  if (o.rate > 0 && app.count("--events") == 0) o.events = static_cast<uint64_t>(o.rate * 30);
+  try {
+    return sentinel::run(o);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sentinel-e2e-bench: {}\n", e.what());
+    return 1;
+  }
+}

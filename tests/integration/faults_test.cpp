@@ -1,0 +1,562 @@
+// The fault-injection suite: the real binary ingests a live stream while things break around it
+// (SIGKILL, PostgreSQL restarts and outages, PgBouncer restarts, Kafka brokers down and leaders
+// moving, instances joining and leaving, a stalled zombie, a failover to a promoted standby).
+// Every scenario ends with the exactly-once check and prints one result line:
+//   FAULTS-RESULT scenario=… events=… lost=… doubled=… recover_s=…
+// Each scenario starts its own PostgreSQL (+ PgBouncer) with scripts/pg.sh, so it can restart
+// them. SENTINEL_FAULTS_SIZE=small (default, for CI) or large (by hand); SENTINEL_FAULTS_REPORT
+// names a file the result lines are appended to.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "app/event_generator.h"
+#include "app/mock_cluster.h"
+#include "app/publisher.h"
+#include "sinks/migrator.h"
+#include "tests/integration/expectations.h"
+#include "tests/integration/pg_server.h"
+#include "tests/support/process.h"
+
+namespace sentinel {
+namespace {
+
+using testing::PgServer;
+using testing::Process;
+using testing::TestDb;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const std::vector<std::string> kTopics = {"sentinel.audit", "sentinel.invocations"};
+constexpr int kPartitions = 6;
+
+/// How big the run is: `small` fits in CI, `large` is for a person with time.
+struct Size {
+  bool large = false;
+  uint64_t events = 0;  ///< per scenario
+  int rate = 0;         ///< events/s of the live stream
+  int kills = 0;
+  int pg_down_s = 0;
+  int broker_down_s = 0;
+};
+
+Size size() {
+  const char* s = std::getenv("SENTINEL_FAULTS_SIZE");
+  if (s != nullptr && std::string(s) == "large") return {true, 400'000, 4'000, 40, 180, 30};
+  return {false, 40'000, 2'500, 12, 20, 6};
+}
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// Produces `count` generated events at `rate` per second on a thread of its own, keeping the
+/// truth of what it produced.
+class LiveStream {
+ public:
+  LiveStream(const std::string& brokers, uint64_t count, int rate, uint64_t seed)
+      : thread_([=, this] { run(brokers, count, rate, seed); }) {}
+  ~LiveStream() {
+    if (thread_.joinable()) thread_.join();
+  }
+  /// Waits for the last event to be delivered; returns the truth.
+  const std::vector<GeneratedEvent>& finish() {
+    if (thread_.joinable()) thread_.join();
+    return events_;
+  }
+  uint64_t produced() const { return produced_.load(); }
+
+ private:
+  void run(const std::string& brokers, uint64_t count, int rate, uint64_t seed) {
+    GeneratorOptions g;
+    g.seed = seed;
+    g.invalid_ratio = 0.01;
+    g.tenants = 60;
+    EventGenerator gen(g);
+    Publisher publisher(brokers, {});
+    events_.reserve(count);
+    const auto start = Clock::now();
+    for (uint64_t i = 0; i < count; ++i) {
+      GeneratedEvent e = gen.next();
+      publisher.produce(kTopics[e.topic_index], e.key, e.payload);
+      e.payload.clear();
+      e.payload.shrink_to_fit();
+      events_.push_back(std::move(e));
+      produced_ = i + 1;
+      if (i % 100 == 99) {
+        const auto due = start + milliseconds(static_cast<int64_t>((i + 1) * 1000 / rate));
+        std::this_thread::sleep_until(due);
+      }
+    }
+    publisher.flush();
+  }
+
+  std::vector<GeneratedEvent> events_;
+  std::atomic<uint64_t> produced_{0};
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+/// The ingestor's command line for these tests: a dead member leaves the group after 6 s.
+std::vector<std::string> ingest_argv(const std::string& pg, const std::string& brokers,
+                                     const std::string& group,
+                                     const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {SENTINEL_BINARY,
+                                   "run",
+                                   "--pg",
+                                   pg,
+                                   "--brokers",
+                                   brokers,
+                                   "--group",
+                                   group,
+                                   "--status-interval",
+                                   "1",
+                                   "--kafka-prop",
+                                   "session.timeout.ms=6000",
+                                   "--kafka-prop",
+                                   "heartbeat.interval.ms=500"};
+  if (std::find(extra.begin(), extra.end(), "--batch-rows") == extra.end()) {
+    argv.insert(argv.end(), {"--batch-rows", "2000"});
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+std::string log_path(const std::string& name) {
+  const std::string p = ::testing::TempDir() + "faults_" + name + ".log";
+  std::remove(p.c_str());
+  return p;
+}
+
+std::string tail(const std::string& path, size_t bytes = 6000) {
+  const std::string s = testing::read_file(path);
+  return s.size() <= bytes ? s : s.substr(s.size() - bytes);
+}
+
+/// Counts messages stored (rows + rejects), how many distinct Kafka positions they cover, and
+/// reports lost/doubled against `expected`.
+struct Tally {
+  int64_t stored = 0;
+  int64_t distinct = 0;
+};
+
+Tally tally(const TestDb& db) {
+  const std::string positions =
+      "SELECT 'sentinel.audit' AS t, kafka_partition AS p, kafka_offset AS o FROM audit_logs "
+      "UNION ALL SELECT 'sentinel.invocations', kafka_partition, kafka_offset FROM invocations "
+      "UNION ALL SELECT topic, kafka_partition, kafka_offset FROM ingest_rejects";
+  const std::string r =
+      db.query("SELECT count(*) || ' ' || count(DISTINCT (t, p, o)) FROM (" + positions + ") x");
+  std::istringstream in(r);
+  Tally t;
+  in >> t.stored >> t.distinct;
+  return t;
+}
+
+/// Runs `fault` (which returns when the fault is over: the server is back, …) and waits until the
+/// ingestor commits something new. Returns the seconds from the start of the fault to that commit,
+/// or -1 after `limit`.
+double time_to_progress(const TestDb& db, int64_t expected_total, seconds limit,
+                        const std::function<void()>& fault = {}) {
+  const auto t0 = Clock::now();
+  const int64_t before = testing::stored_messages(db);
+  if (fault) fault();
+  if (before >= expected_total) return 0;
+  if (!testing::wait_for_stored(db, before + 1, limit)) return -1;
+  return since(t0);
+}
+
+/// The closing check of every scenario, and its result line.
+void finish(const std::string& scenario, const TestDb& db,
+            const std::vector<GeneratedEvent>& events, double recover_s) {
+  const Tally t = tally(db);
+  const int64_t n = static_cast<int64_t>(events.size());
+  std::ostringstream line;
+  line << "FAULTS-RESULT scenario=" << scenario << " events=" << n << " lost=" << n - t.distinct
+       << " doubled=" << t.stored - t.distinct << " recover_s=" << std::fixed
+       << std::setprecision(1) << recover_s;
+  std::printf("%s\n", line.str().c_str());
+  if (const char* report = std::getenv("SENTINEL_FAULTS_REPORT")) {
+    std::ofstream(report, std::ios::app) << line.str() << "\n";
+  }
+  EXPECT_EQ(t.stored, t.distinct) << "doubled";
+  EXPECT_EQ(t.distinct, n) << "lost";
+  testing::expect_exactly_once(db, events);
+}
+
+/// Waits until every event is stored, while `alive` holds.
+void wait_all_stored(const TestDb& db, int64_t n, const std::string& log,
+                     const std::function<bool()>& alive = {}) {
+  const bool done = testing::wait_for_stored(db, n, seconds(size().large ? 900 : 240), alive);
+  ASSERT_TRUE(done) << "stored " << testing::stored_messages(db) << " of " << n << "; log:\n"
+                    << tail(log);
+}
+
+void stop_gracefully(Process& p, const std::string& log) {
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(seconds(15)), 0) << tail(log);
+}
+
+bool started(const std::string& log, size_t times = 1) {
+  return testing::count_occurrences(testing::read_file(log), "consuming ") >= times;
+}
+
+bool has_assignment(const std::string& log) {
+  return testing::count_occurrences(testing::read_file(log), "assigned ") > 0;
+}
+
+int64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// -------------------------------------------------------------------------------------------
+
+TEST(Faults, SigkillManyTimesDuringALongRun) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  // A longer stream than the others, so that every life has something to do.
+  LiveStream stream(mock.bootstraps(), sz.events * 2, sz.rate * 2, 101);
+  const std::string log = log_path("sigkill");
+  const auto argv = ingest_argv(db.bouncer_url(), mock.bootstraps(), "kill");
+  std::mt19937 rng(4242);
+  int kills = 0;
+  double worst_recover = 0;
+  while (kills < sz.kills) {
+    Process p(argv, log);
+    const auto t0 = Clock::now();
+    const int64_t before = testing::stored_messages(db);
+    ASSERT_TRUE(testing::wait_for_stored(db, before + 1, seconds(120))) << tail(log);
+    worst_recover = std::max(worst_recover, since(t0));
+    // Mid-batch more often than not: batches commit every few tens of milliseconds.
+    std::this_thread::sleep_for(milliseconds(rng() % 1500));
+    p.signal(SIGKILL);
+    ASSERT_EQ(p.wait(seconds(10)), 128 + SIGKILL);
+    ++kills;
+  }
+  Process last(argv, log);
+  ASSERT_TRUE(testing::wait_until(seconds(60), [&] { return started(log, kills + 1); }));
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log,
+                  [&] { return !last.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(last, log);
+  std::printf("killed %d times\n", kills);
+  finish("sigkill_x" + std::to_string(kills), db, events, worst_recover);
+}
+
+TEST(Faults, PostgresRestartedFastAndImmediateMidBatch) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  LiveStream stream(mock.bootstraps(), sz.events, sz.rate, 102);
+  const std::string log = log_path("pg_restart");
+  // Direct to PostgreSQL: the restarts cut the writers' own connections mid-transaction.
+  Process p(ingest_argv(db.direct_url(), mock.bootstraps(), "restart"), log);
+  double worst = 0;
+  for (const char* mode : {"fast", "immediate", "fast", "immediate"}) {
+    ASSERT_TRUE(testing::wait_for_stored(db, testing::stored_messages(db) + 1, seconds(60)))
+        << tail(log);
+    std::this_thread::sleep_for(milliseconds(700));
+    const double r = time_to_progress(db, static_cast<int64_t>(sz.events), seconds(120),
+                                      [&] { pg.ctl("restart", {mode}); });
+    ASSERT_GE(r, 0) << "no progress after restart -m " << mode << "\n" << tail(log);
+    std::printf("restart -m %s: committing again after %.1f s\n", mode, r);
+    worst = std::max(worst, r);
+  }
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log,
+                  [&] { return !p.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(p, log);
+  finish("pg_restart_fast_immediate", db, events, worst);
+}
+
+TEST(Faults, PostgresDownForAWhileStaysInBudgetAndInGroupThenResumes) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  LiveStream stream(mock.bootstraps(), sz.events, sz.rate, 103);
+  const std::string log = log_path("pg_down");
+  constexpr int kBudgetMb = 16;
+  Process p(ingest_argv(db.bouncer_url(), mock.bootstraps(), "down",
+                        {"--inflight-mb", std::to_string(kBudgetMb)}),
+            log);
+  ASSERT_TRUE(testing::wait_for_stored(db, 1, seconds(60))) << tail(log);
+  std::this_thread::sleep_for(seconds(2));
+  const auto assigned_before = testing::count_occurrences(testing::read_file(log), "assigned ");
+  const auto revoked_before = testing::count_occurrences(testing::read_file(log), "revoked ");
+  const int64_t rss_before = rss_kib(p.pid());
+  pg.ctl("down", {"fast"});
+  const auto down_at = Clock::now();
+  int64_t rss_max = rss_before;
+  while (since(down_at) < sz.pg_down_s) {
+    ASSERT_FALSE(p.wait(milliseconds(0)).has_value()) << "exited while PostgreSQL was down\n"
+                                                      << tail(log);
+    rss_max = std::max(rss_max, rss_kib(p.pid()));
+    std::this_thread::sleep_for(milliseconds(250));
+  }
+  const std::string during = testing::read_file(log);
+  pg.ctl("up");
+  const double recover = time_to_progress(db, static_cast<int64_t>(sz.events), seconds(120));
+  ASSERT_GE(recover, 0) << tail(log);
+  std::printf("PostgreSQL down %d s: RSS %lld KiB before, %lld KiB max (budget %d MiB); "
+              "committing again %.1f s after it came back\n",
+              sz.pg_down_s, static_cast<long long>(rss_before), static_cast<long long>(rss_max),
+              kBudgetMb, recover);
+  // Memory: the backlog stays in Kafka; the process grows by no more than the in-flight budget
+  // plus librdkafka's buffers of the paused partitions.
+  EXPECT_LT(rss_max - rss_before, (2 * kBudgetMb + 48) * 1024);
+  EXPECT_NE(during.find("paused"), std::string::npos);
+  // The consumer stayed in its group: no partition moved while PostgreSQL was away.
+  EXPECT_EQ(testing::count_occurrences(during, "revoked "), revoked_before);
+  EXPECT_EQ(testing::count_occurrences(during, "assigned "), assigned_before);
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log,
+                  [&] { return !p.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(p, log);
+  finish("pg_down_" + std::to_string(sz.pg_down_s) + "s", db, events, recover);
+}
+
+TEST(Faults, RebalanceWhilePostgresIsDownNeitherBlocksNorLoses) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  // Still streaming after the outage, so that b's old partitions must move on from a.
+  LiveStream stream(mock.bootstraps(), sz.events * 3, sz.rate, 109);
+  const std::string log_a = log_path("outage_rebalance_a"), log_b = log_path("outage_rebalance_b");
+  const auto argv = ingest_argv(db.bouncer_url(), mock.bootstraps(), "outage");
+  Process a(argv, log_a);
+  ASSERT_TRUE(testing::wait_for_stored(db, 1, seconds(60))) << tail(log_a);
+  Process b(argv, log_b);
+  ASSERT_TRUE(testing::wait_until(seconds(60), [&] { return has_assignment(log_b); }))
+      << tail(log_b);
+  std::this_thread::sleep_for(seconds(3));
+  pg.ctl("down", {"fast"});
+  const auto down_at = Clock::now();
+  std::this_thread::sleep_for(seconds(2));
+  // b leaves while PostgreSQL is away: a is assigned b's partitions and cannot read their
+  // stored offsets. It must keep polling (status lines go on) and b must still stop in time.
+  b.signal(SIGTERM);
+  EXPECT_EQ(b.wait(seconds(15)), 0) << tail(log_b);
+  const auto status_before = testing::count_occurrences(testing::read_file(log_a), "status:");
+  std::this_thread::sleep_for(seconds(std::max(5, sz.pg_down_s / 2)));
+  const std::string during = testing::read_file(log_a);
+  EXPECT_GE(testing::count_occurrences(during, "status:"), status_before + 3)
+      << "the poll loop of a stalled while PostgreSQL was down:\n"
+      << tail(log_a);
+  EXPECT_NE(during.find("starting when its stored offset can be read"), std::string::npos)
+      << tail(log_a);
+  const auto up_at = Clock::now();
+  pg.ctl("up");
+  ASSERT_GE(time_to_progress(db, static_cast<int64_t>(sz.events * 3), seconds(120)), 0)
+      << tail(log_a);
+  const double recover = since(up_at);
+  std::printf("PostgreSQL down %.0f s with a rebalance in it\n", since(down_at));
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log_a,
+                  [&] { return !a.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(a, log_a);
+  EXPECT_NE(testing::read_file(log_a).find("]: starting at"), std::string::npos)
+      << "the partitions assigned during the outage never started";
+  finish("rebalance_during_pg_outage", db, events, recover);
+}
+
+TEST(Faults, PgBouncerRestartedMidRun) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  LiveStream stream(mock.bootstraps(), sz.events, sz.rate, 104);
+  const std::string log = log_path("bouncer");
+  Process p(ingest_argv(db.bouncer_url(), mock.bootstraps(), "bouncer"), log);
+  double worst = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(testing::wait_for_stored(db, testing::stored_messages(db) + 1, seconds(60)))
+        << tail(log);
+    std::this_thread::sleep_for(milliseconds(900));
+    const double r = time_to_progress(db, static_cast<int64_t>(sz.events), seconds(120),
+                                      [&] { pg.ctl("bouncer-restart"); });
+    ASSERT_GE(r, 0) << tail(log);
+    worst = std::max(worst, r);
+  }
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log,
+                  [&] { return !p.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(p, log);
+  finish("pgbouncer_restart_x3", db, events, worst);
+}
+
+TEST(Faults, KafkaBrokerDownAndLeaderChanges) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  LiveStream stream(mock.bootstraps(), sz.events, sz.rate, 105);
+  const std::string log = log_path("kafka");
+  Process p(ingest_argv(db.bouncer_url(), mock.bootstraps(), "kafka"), log);
+  ASSERT_TRUE(testing::wait_for_stored(db, 1, seconds(60))) << tail(log);
+  double worst = 0;
+  for (int32_t broker = 1; broker <= 3; ++broker) {
+    ASSERT_EQ(rd_kafka_mock_broker_set_down(mock.raw(), broker), RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::this_thread::sleep_for(seconds(sz.broker_down_s));
+    ASSERT_EQ(rd_kafka_mock_broker_set_up(mock.raw(), broker), RD_KAFKA_RESP_ERR_NO_ERROR);
+    const double r = time_to_progress(db, static_cast<int64_t>(sz.events), seconds(120));
+    ASSERT_GE(r, 0) << "no progress after broker " << broker << " came back\n" << tail(log);
+    worst = std::max(worst, r);
+    // Every partition moves to another leader.
+    for (const auto& topic : kTopics) {
+      for (int32_t part = 0; part < kPartitions; ++part) {
+        rd_kafka_mock_partition_set_leader(mock.raw(), topic.c_str(), part,
+                                           (part + broker) % 3 + 1);
+      }
+    }
+    std::this_thread::sleep_for(seconds(2));
+  }
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log,
+                  [&] { return !p.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(p, log);
+  finish("kafka_broker_down_x3_leader_moves", db, events, worst);
+}
+
+TEST(Faults, ScaleOutThreeInstancesJoiningAndLeaving) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  LiveStream stream(mock.bootstraps(), sz.events * 2, sz.rate, 106);
+  const auto argv = ingest_argv(db.bouncer_url(), mock.bootstraps(), "scale", {"--writers", "1"});
+  std::map<std::string, std::unique_ptr<Process>> running;
+  std::map<std::string, std::string> logs;
+  auto start = [&](const std::string& name) {
+    logs[name] = log_path("scale_" + name);
+    running[name] = std::make_unique<Process>(argv, logs[name]);
+  };
+  auto progress = [&] {
+    ASSERT_TRUE(testing::wait_for_stored(db, testing::stored_messages(db) + 1, seconds(90)))
+        << tail(logs.begin()->second);
+  };
+  start("a");
+  progress();
+  start("b");
+  start("c");
+  std::this_thread::sleep_for(seconds(8));
+  progress();
+  // b leaves cleanly, d joins, c dies without leaving, e joins.
+  stop_gracefully(*running["b"], logs["b"]);
+  running.erase("b");
+  start("d");
+  std::this_thread::sleep_for(seconds(6));
+  progress();
+  running["c"]->signal(SIGKILL);
+  running["c"]->wait(seconds(10));
+  running.erase("c");
+  start("e");
+  const auto t0 = Clock::now();
+  progress();
+  const double recover = since(t0);
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), logs["a"]);
+  int with_partitions = 0;
+  for (const auto& [name, log] : logs) with_partitions += has_assignment(log);
+  EXPECT_GE(with_partitions, 4) << "the group did not share the partitions";
+  for (auto& [name, p] : running) stop_gracefully(*p, logs[name]);
+  finish("scale_out_3_join_leave", db, events, recover);
+}
+
+TEST(Faults, ZombieStalledPastSessionTimeoutCommitsNoDuplicate) {
+  const Size sz = size();
+  PgServer pg;
+  TestDb db(pg.url(), pg.bouncer_url());
+  apply_migrations(db.direct_url());
+  MockCluster mock(3, kTopics, kPartitions);
+  // Long enough to outlast the stall: the peer must move the zombie's offsets on meanwhile.
+  LiveStream stream(mock.bootstraps(), sz.events * 3, sz.rate, 107);
+  const std::string log_z = log_path("zombie"), log_b = log_path("zombie_peer");
+  // The zombie lingers 2 s over each batch, so a SIGSTOP almost always catches it holding one.
+  Process zombie(ingest_argv(db.bouncer_url(), mock.bootstraps(), "zombie",
+                             {"--linger-ms", "2000", "--batch-rows", "100000"}),
+                 log_z);
+  ASSERT_TRUE(testing::wait_for_stored(db, 1, seconds(60))) << tail(log_z);
+  Process peer(ingest_argv(db.bouncer_url(), mock.bootstraps(), "zombie"), log_b);
+  ASSERT_TRUE(testing::wait_until(seconds(60), [&] { return has_assignment(log_b); }))
+      << tail(log_b);
+  std::this_thread::sleep_for(seconds(3));
+  zombie.signal(SIGSTOP);
+  const auto stopped_at = Clock::now();
+  // Past its session timeout: the peer takes every partition and moves their offsets on.
+  std::this_thread::sleep_for(seconds(6 + 8));
+  const int64_t before_cont = testing::stored_messages(db);
+  ASSERT_TRUE(testing::wait_for_stored(db, before_cont + 1, seconds(60))) << tail(log_b);
+  zombie.signal(SIGCONT);
+  std::printf("zombie stalled %.1f s\n", since(stopped_at));
+  const double recover = time_to_progress(db, static_cast<int64_t>(sz.events * 3), seconds(60));
+  ASSERT_GE(recover, 0) << tail(log_z);
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log_b);
+  stop_gracefully(zombie, log_z);
+  stop_gracefully(peer, log_b);
+  const auto fenced = testing::count_occurrences(testing::read_file(log_z), "fenced");
+  std::printf("zombie log: %zu fence line(s)\n", fenced);
+  finish("zombie_sigstop_14s", db, events, recover);
+}
+
+TEST(Faults, FailoverToPromotedStandbyLosesAndDoublesNothing) {
+  const Size sz = size();
+  auto primary = std::make_unique<PgServer>();
+  TestDb db(primary->url(), "");
+  apply_migrations(db.direct_url());
+  PgServer standby(primary.get());
+  MockCluster mock(3, kTopics, kPartitions);
+  LiveStream stream(mock.bootstraps(), sz.events, sz.rate, 108);
+  const std::string log = log_path("failover");
+  // Both servers in one connection string: libpq takes whichever accepts writes.
+  const std::string url = "host=127.0.0.1,127.0.0.1 port=" + primary->port() + "," +
+                          standby.port() +
+                          " user=postgres dbname=" + db.name() +
+                          " target_session_attrs=read-write connect_timeout=3";
+  Process p(ingest_argv(url, mock.bootstraps(), "failover"), log);
+  ASSERT_TRUE(testing::wait_for_stored(db, 1, seconds(60))) << tail(log);
+  std::this_thread::sleep_for(seconds(4));
+  primary->ctl("down", {"immediate"});
+  const auto killed_at = Clock::now();
+  standby.ctl("promote");
+  db.move_to(standby.url());
+  ASSERT_GE(time_to_progress(db, static_cast<int64_t>(sz.events), seconds(120)), 0) << tail(log);
+  const double recover = since(killed_at);
+  std::printf("failover: committing on the promoted standby %.1f s after the primary died\n",
+              recover);
+  const auto& events = stream.finish();
+  wait_all_stored(db, static_cast<int64_t>(events.size()), log,
+                  [&] { return !p.wait(milliseconds(0)).has_value(); });
+  stop_gracefully(p, log);
+  finish("failover_promoted_standby", db, events, recover);
+}
+
+}  // namespace
+}  // namespace sentinel

@@ -1,0 +1,250 @@
+// The maintenance and reporting commands through the real binary, against a real database:
+// `partitions`, `costs`, and `run --metrics-listen` with the `healthcheck` probe and JSON logs.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "app/mock_cluster.h"
+#include "partitioning/month.h"
+#include "sinks/migrator.h"
+#include "tests/integration/expectations.h"
+#include "tests/support/process.h"
+#include "tests/support/test_db.h"
+
+namespace sentinel {
+namespace {
+
+using std::chrono::seconds;
+using testing::run_command;
+using testing::TestDb;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string stdout_of(const std::vector<std::string>& argv) {
+  const auto [code, out] = run_command(argv, seconds(60));
+  EXPECT_EQ(code, 0) << out;
+  return out;
+}
+
+TEST(PartitionsCommand, ListsPremakesAndDropsOnlyWhenAskedAsTheOwner) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  const std::string b = SENTINEL_BINARY;
+  const int32_t now = current_month();
+  // Premake three months (through PgBouncer), then the list shows six partitions with sizes.
+  std::string out = stdout_of({b, "partitions", "--pg", db.bouncer_url(), "--premake", "3"});
+  for (int32_t m = now; m < now + 3; ++m) {
+    EXPECT_NE(out.find(partition_name("audit_logs", m)), std::string::npos) << out;
+    EXPECT_NE(out.find(partition_name("invocations", m)), std::string::npos) << out;
+  }
+  EXPECT_NE(out.find("6 partition(s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("KiB"), std::string::npos) << out;
+
+  // Rows estimates appear after ANALYZE.
+  db.query("SELECT sentinel_ensure_month_partition('audit_logs', '" + month_start_text(now - 14) +
+           "')");
+  db.query("SELECT sentinel_ensure_month_partition('invocations', '" + month_start_text(now - 13) +
+           "')");
+  db.query(
+      "INSERT INTO audit_logs (event_id, ts, tenant_id, action, outcome, kafka_partition, "
+      "kafka_offset) SELECT "
+      "gen_random_uuid(), '" +
+      month_start_text(now - 14) +
+      "'::timestamptz + g * interval '1 minute', 't', 'a', 'success', 0, g "
+      "FROM generate_series(1, 500) g");
+  db.query("ANALYZE audit_logs");
+  out = stdout_of({b, "partitions", "--pg", db.bouncer_url(), "--format", "csv"});
+  EXPECT_NE(out.find(partition_name("audit_logs", now - 14) + "," + month_text(now - 14) + ",500,"),
+            std::string::npos)
+      << out;
+
+  // Dry run: names what would go, drops nothing.
+  auto [code, log] = run_command({b, "partitions", "--pg", db.bouncer_url(), "--drop-older-than",
+                                  month_text(now - 13), "--dry-run"},
+                                 seconds(60));
+  EXPECT_EQ(code, 0) << log;
+  EXPECT_NE(log.find("would detach and drop " + partition_name("audit_logs", now - 14)),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(partition_name("invocations", now - 13) + " ("), std::string::npos) << log;
+  EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), "500");
+
+  // The ingest role may not drop: exit 2 with a message naming the fix.
+  db.query(
+      "DO $$ BEGIN CREATE ROLE sentinel_test_ingest LOGIN; EXCEPTION WHEN duplicate_object "
+      "THEN NULL; END $$");
+  db.query("GRANT sentinel_ingest TO sentinel_test_ingest");
+  std::string ingest_url = db.direct_url() + " user=sentinel_test_ingest";
+  std::tie(code, log) =
+      run_command({b, "partitions", "--pg", ingest_url, "--drop-older-than", month_text(now - 12)},
+                  seconds(60));
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_NE(log.find("owner"), std::string::npos) << log;
+  EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), "500");
+
+  // The owner drops both old months, and only them.
+  std::tie(code, log) = run_command(
+      {b, "partitions", "--pg", db.bouncer_url(), "--drop-older-than", month_text(now - 12)},
+      seconds(60));
+  EXPECT_EQ(code, 0) << log;
+  EXPECT_EQ(db.query("SELECT to_regclass('" + partition_name("audit_logs", now - 14) +
+                     "') IS NULL AND to_regclass('" + partition_name("invocations", now - 13) +
+                     "') IS NULL"),
+            "t");
+  EXPECT_EQ(db.query("SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_logs'::regclass"),
+            "3");
+
+  // Usage errors exit 2.
+  EXPECT_EQ(
+      run_command({b, "partitions", "--pg", db.bouncer_url(), "--dry-run"}, seconds(20)).first, 2);
+  EXPECT_EQ(run_command({b, "partitions", "--pg", db.bouncer_url(), "--drop-older-than", "2026-13"},
+                        seconds(20))
+                .first,
+            2);
+  EXPECT_EQ(run_command({b, "partitions", "--pg", db.bouncer_url(), "--drop-older-than",
+                         month_text(now + 1)},
+                        seconds(20))
+                .first,
+            2);
+}
+
+TEST(CostsCommand, DailyMonthlyAndTopNExactlyAsStoredInTableCsvAndJson) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  // Amounts no double can hold exactly.
+  db.query(
+      "INSERT INTO costs (tenant_id, period, period_start, cost_usd, invocations, prompt_tokens, "
+      "completion_tokens, updated_at) VALUES "
+      "('acme', 'day', '2026-11-01', 0.100000001, 2, 30, 40, now()),"
+      "('acme', 'day', '2026-11-30', 12345678901.123456789, 1, 10, 20, now()),"
+      "('acme', 'day', '2026-12-01', 5, 1, 1, 1, now()),"
+      "('acme', 'month', '2026-11-01', 12345678901.223456790, 3, 40, 60, now()),"
+      "('acme', 'month', '2026-12-01', 5, 1, 1, 1, now()),"
+      "('beta, \"the\" tenant', 'month', '2026-11-01', 0.000000001, 1, 1, 1, now()),"
+      "('gamma', 'month', '2026-11-01', 7.5, 4, 4, 4, now())");
+  const std::string b = SENTINEL_BINARY;
+
+  std::string out =
+      stdout_of({b, "costs", "--pg", db.bouncer_url(), "--tenant", "acme", "--month", "2026-11"});
+  EXPECT_NE(out.find("2026-11-01"), std::string::npos) << out;
+  EXPECT_NE(out.find("0.100000001"), std::string::npos) << out;
+  EXPECT_NE(out.find("12345678901.123456789"), std::string::npos) << out;
+  EXPECT_NE(out.find("12345678901.223456790"), std::string::npos) << out;
+  EXPECT_EQ(out.find("2026-12-01"), std::string::npos) << out;
+
+  out = stdout_of({b, "costs", "--pg", db.bouncer_url(), "--tenant", "acme", "--month", "2026-11",
+                   "--format", "csv"});
+  EXPECT_EQ(out,
+            "period,period_start,cost_usd,invocations,prompt_tokens,completion_tokens\r\n"
+            "day,2026-11-01,0.100000001,2,30,40\r\n"
+            "day,2026-11-30,12345678901.123456789,1,10,20\r\n"
+            "month,2026-11-01,12345678901.223456790,3,40,60\r\n");
+
+  // Top N from a "replica" (any URL given as --replica is where it reads).
+  out = stdout_of({b, "costs", "--replica", db.bouncer_url(), "--month", "2026-11", "--top", "2",
+                   "--format", "json"});
+  EXPECT_NE(out.find(R"("rank": 1, "tenant_id": "acme", "cost_usd": "12345678901.223456790")"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("tenant_id": "gamma", "cost_usd": "7.500000000", "invocations": 4)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("beta"), std::string::npos) << out;
+
+  out = stdout_of({b, "costs", "--pg", db.bouncer_url(), "--month", "2026-11", "--format", "csv"});
+  EXPECT_NE(out.find("3,\"beta, \"\"the\"\" tenant\",0.000000001,1,1,1,0.00\r\n"),
+            std::string::npos)
+      << out;
+  out = stdout_of({b, "costs", "--pg", db.bouncer_url(), "--month", "2026-11"});
+  EXPECT_NE(out.find("all 3 tenant(s): 12345678908.723456791 USD over 8 invocation(s)"),
+            std::string::npos)
+      << out;
+
+  // A tenant without costs is not an error; bad arguments are.
+  out =
+      stdout_of({b, "costs", "--pg", db.bouncer_url(), "--tenant", "nobody", "--month", "2026-11"});
+  EXPECT_NE(out.find("no costs recorded"), std::string::npos) << out;
+  EXPECT_EQ(
+      run_command({b, "costs", "--pg", db.bouncer_url(), "--month", "11/2026"}, seconds(20)).first,
+      2);
+  EXPECT_EQ(run_command({b, "costs", "--month", "2026-11"}, seconds(20)).first, 2);
+  EXPECT_EQ(run_command({b, "costs", "--pg", db.bouncer_url(), "--tenant", "acme", "--top", "3"},
+                        seconds(20))
+                .first,
+            2);
+}
+
+TEST(RunWithMetrics, HealthcheckProbeJsonLogsAndNoSecretInThem) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  MockCluster mock(
+      1, {"sentinel.audit", "sentinel.invocations", "other.audit", "other.invocations"}, 2);
+  const auto events = testing::publish_events(mock.bootstraps(), 2'000, 0.05, 5);
+  const int port = free_port();
+  const std::string listen = "127.0.0.1:" + std::to_string(port);
+  const std::string log_path = ::testing::TempDir() + "run-metrics.out";
+  std::remove(log_path.c_str());
+  const std::string b = SENTINEL_BINARY;
+  // trust authentication ignores the password, but it must never reach a log line.
+  const std::string pg = db.bouncer_url() + " password=hunter2-secret";
+  // `publish` without a terminal: plain lines, no carriage returns, a final total.
+  const auto [pub_code, pub_out] =
+      run_command({b, "publish", "--brokers", mock.bootstraps(), "--count", "500", "--audit-topic",
+                   "other.audit", "--invocations-topic", "other.invocations"},
+                  seconds(60));
+  EXPECT_EQ(pub_code, 0) << pub_out;
+  EXPECT_NE(pub_out.find("published 500/500 (100.0%), "), std::string::npos) << pub_out;
+  EXPECT_EQ(pub_out.find('\r'), std::string::npos) << pub_out;
+  // Not running yet: the probe fails.
+  EXPECT_EQ(run_command({b, "healthcheck", "--metrics-listen", listen}, seconds(20)).first, 1);
+  testing::Process run({b, "--log-format", "json", "run", "--pg", pg, "--brokers",
+                        mock.bootstraps(), "--metrics-listen", listen, "--status-interval", "1"},
+                       log_path);
+  ASSERT_TRUE(testing::wait_for_stored(db, static_cast<int64_t>(events.size()), seconds(120)))
+      << testing::read_file(log_path);
+  auto [code, out] = run_command({b, "healthcheck", "--metrics-listen", listen}, seconds(20));
+  EXPECT_EQ(code, 0) << out;
+  // The probe reads the same variable as `run` (one setting for a container).
+  setenv("SENTINEL_METRICS_LISTEN", ("0.0.0.0:" + std::to_string(port)).c_str(), 1);
+  std::tie(code, out) = run_command({b, "healthcheck", "--path", "/readyz"}, seconds(20));
+  unsetenv("SENTINEL_METRICS_LISTEN");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("postgres: up"), std::string::npos) << out;
+
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find("sentinel_ingest_pg_up 1"), std::string::npos) << res->body;
+  std::this_thread::sleep_for(seconds(2));  // at least one status line
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(seconds(15)), 0);
+
+  const std::string log = testing::read_file(log_path);
+  EXPECT_EQ(log.find("hunter2-secret"), std::string::npos) << log;
+  EXPECT_NE(log.find("status: "), std::string::npos) << log;
+  std::istringstream lines(log);
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    EXPECT_TRUE(line.starts_with("{\"ts\":\"") && line.ends_with("\"}")) << line;
+  }
+  EXPECT_GT(n, 3);
+}
+
+}  // namespace
+}  // namespace sentinel
