@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -122,7 +123,18 @@ int cmd_run(RunArgs args) {
 }
 
 int cmd_migrate(const std::string& pg_url) {
-  const std::vector<int> applied = apply_migrations(pg_url);
+  std::vector<int> applied;
+  try {
+    applied = apply_migrations(pg_url);
+  } catch (const MigrationError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // A wrong password, CA or database is a configuration error (exit 2), like for `run`.
+    const std::string message = redact_url(e.what());
+    if (!connection_misconfigured(message)) throw;
+    spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
+    return 2;
+  }
   if (applied.empty()) {
     fmt::print("schema is up to date; nothing to apply\n");
   } else {

@@ -6,10 +6,10 @@
 //                 committed; then the ceiling: binary COPY of exactly those rows into fresh,
 //                 identical tables, with one and with two parallel streams.
 //   --rate R:     start the ingestor, publish N events at R/s, report end-to-end latency.
-#include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
-#include <arpa/inet.h>
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -19,11 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -126,7 +126,8 @@ void exec(PgConnection& c, const std::string& sql) { c.exec(sql.c_str()); }
 std::unique_ptr<PgConnection> admin_connection(const Options& o) {
   auto c = std::make_unique<PgConnection>(db_url(o, "postgres"));
   c->connect();
-  PQsetNoticeProcessor(c->raw(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c->raw(), [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -150,9 +151,7 @@ void drop_database(const Options& o, const std::string& name) {
   exec(*admin_connection(o), "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
 }
 
-void checkpoint(const Options& o) {
-  exec(*admin_connection(o), "CHECKPOINT");
-}
+void checkpoint(const Options& o) { exec(*admin_connection(o), "CHECKPOINT"); }
 
 int64_t count(PgConnection& c, const char* table) {
   PgResult r = c.exec((std::string("SELECT count(*) FROM ") + table).c_str());
@@ -246,8 +245,8 @@ double histogram_quantile(const std::string& text, const std::string& name, doub
   for (const auto& [bound, cum] : buckets) {
     if (cum >= target) {
       if (bound >= 1e300) return prev_bound;
-      return prev_bound + (bound - prev_bound) * (target - prev_count) /
-                              std::max(1.0, cum - prev_count);
+      return prev_bound +
+             (bound - prev_bound) * (target - prev_count) / std::max(1.0, cum - prev_count);
     }
     prev_bound = bound;
     prev_count = cum;
@@ -264,16 +263,16 @@ std::string get_metrics(int port) {
 }
 
 struct Sample {
-  double t;        ///< seconds since the ingestor started
-  double stored;   ///< rows + rejects committed
-  double cpu;      ///< ingestor CPU seconds
+  double t;       ///< seconds since the ingestor started
+  double stored;  ///< rows + rejects committed
+  double cpu;     ///< ingestor CPU seconds
 };
 
 struct IngestResult {
-  double seconds = 0;            ///< start → every message committed
-  double first_commit = 0;       ///< start → first row committed
-  double assigned = 0;           ///< start → every partition assigned (the group join)
-  double cpu = 0;                ///< ingestor CPU seconds over `seconds`
+  double seconds = 0;       ///< start → every message committed
+  double first_commit = 0;  ///< start → first row committed
+  double assigned = 0;      ///< start → every partition assigned (the group join)
+  double cpu = 0;           ///< ingestor CPU seconds over `seconds`
   double peak_rss_mib = 0;
   double commit_p50 = 0, commit_p99 = 0, e2e_p50 = 0, e2e_p99 = 0;
   double batches = 0;
@@ -384,14 +383,14 @@ double copy_ceiling(const Options& o, const EncodedRows& rows, int streams, bool
   const auto target = [&](std::string_view table) {
     return direct ? partition_name(table, *rows.months.begin()) : std::string(table);
   };
-  const std::string audit_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
-                                            target(kAuditTable), kAuditColumns);
+  const std::string audit_sql =
+      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target(kAuditTable), kAuditColumns);
   const std::string inv_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
                                           target(kInvocationsTable), kInvocationsColumns);
-  const std::string rej_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
-                                          kRejectsTable, kRejectsColumns);
-  const size_t batches = std::max({rows.audit.tuples.size(), rows.invocations.tuples.size(),
-                                   rows.rejects.tuples.size()});
+  const std::string rej_sql =
+      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
+  const size_t batches = std::max(
+      {rows.audit.tuples.size(), rows.invocations.tuples.size(), rows.rejects.tuples.size()});
   std::vector<std::unique_ptr<PgConnection>> conns;
   for (int s = 0; s < streams; ++s) conns.push_back(std::make_unique<PgConnection>(db_url(o, db)));
   for (auto& c : conns) c->connect();
@@ -425,8 +424,8 @@ double copy_ceiling(const Options& o, const EncodedRows& rows, int streams, bool
   if (failed) throw std::runtime_error("ceiling COPY: " + error);
   PgConnection c(db_url(o, db));
   c.connect();
-  const int64_t stored = count(c, "audit_logs") + count(c, "invocations") +
-                         count(c, "ingest_rejects");
+  const int64_t stored =
+      count(c, "audit_logs") + count(c, "invocations") + count(c, "ingest_rejects");
   if (static_cast<uint64_t>(stored) != o.events) {
     throw std::runtime_error(fmt::format("ceiling stored {} rows, expected {}", stored, o.events));
   }
@@ -440,14 +439,16 @@ double copy_ceiling(const Options& o, const EncodedRows& rows, int streams, bool
 void write_plot(const Options& o, const IngestResult& r, double ceiling) {
   {
     std::ofstream dat(o.out_dir + "/rate.dat");
-    dat << "# t_seconds rows_per_s stored ingestor_cpu_cores\n";
+    dat << "# t_seconds rows_per_s stored ingestor_cpu_cores (rates over the last second)\n";
+    size_t j = 0;
     for (size_t i = 1; i < r.samples.size(); ++i) {
-      const Sample& a = r.samples[i - 1];
       const Sample& b = r.samples[i];
+      while (j + 1 < i && r.samples[j + 1].t <= b.t - 1.0) ++j;
+      const Sample& a = r.samples[j];
       const double dt = b.t - a.t;
       if (dt <= 0) continue;
-      dat << fmt::format("{:.3f} {:.0f} {:.0f} {:.2f}\n", b.t, (b.stored - a.stored) / dt,
-                         b.stored, (b.cpu - a.cpu) / dt);
+      dat << fmt::format("{:.3f} {:.0f} {:.0f} {:.2f}\n", b.t, (b.stored - a.stored) / dt, b.stored,
+                         (b.cpu - a.cpu) / dt);
     }
   }
   std::ofstream gp(o.out_dir + "/rate.gp");
@@ -521,8 +522,10 @@ int run(const Options& o) {
   auto key_of = [](uint64_t i) { return std::to_string(i * 2654435761u); };
   std::vector<GeneratedEvent> pending;
   if (!rate_mode) {
-    fmt::print("1. publishing {} events to the mock Kafka (lz4) and encoding them for the "
-               "ceiling ...\n", o.events);
+    fmt::print(
+        "1. publishing {} events to the mock Kafka (lz4) and encoding them for the "
+        "ceiling ...\n",
+        o.events);
     const auto t = Clock::now();
     // Large producer batches: the mock broker hands out one batch per partition per fetch.
     Publisher pub(mock.bootstraps(), {{"linger.ms", "500"}, {"batch.num.messages", "100000"}});
@@ -577,9 +580,9 @@ int run(const Options& o) {
         for (uint64_t i = 0; i < o.events; ++i) {
           const GeneratedEvent e = gen.next();
           pub.produce(topics[e.topic_index], key_of(i), e.payload);
-          const auto due = t + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(static_cast<double>(i + 1) /
-                                                                 o.rate));
+          const auto due =
+              t + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(static_cast<double>(i + 1) / o.rate));
           if (due > Clock::now()) std::this_thread::sleep_until(due);
         }
         pub.flush();
@@ -597,12 +600,10 @@ int run(const Options& o) {
   rusage after{};
   getrusage(RUSAGE_SELF, &after);
   auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
-  const double mock_cpu = tv(after.ru_utime) + tv(after.ru_stime) - tv(before.ru_utime) -
-                          tv(before.ru_stime);
+  const double mock_cpu =
+      tv(after.ru_utime) + tv(after.ru_stime) - tv(before.ru_utime) - tv(before.ru_stime);
   stop(child);
-  {
-    std::ofstream(o.out_dir + "/metrics.txt") << r.metrics;
-  }
+  { std::ofstream(o.out_dir + "/metrics.txt") << r.metrics; }
 
   // Verify: every message is a row or a reject, exactly once.
   PgConnection c(db_url(o, db));
@@ -611,19 +612,17 @@ int run(const Options& o) {
                 rejects = count(c, "ingest_rejects");
   c.close();
   const bool exact = static_cast<uint64_t>(audit + inv + rejects) == o.events;
-  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
-             audit, inv, rejects, audit + inv + rejects, o.events, exact ? "(exact)" : "MISMATCH");
+  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n", audit,
+             inv, rejects, audit + inv + rejects, o.events, exact ? "(exact)" : "MISMATCH");
   drop_database(o, db);
 
   // The consumer group join is Kafka's (group.initial.rebalance.delay.ms, 3 s on real brokers
   // and in the mock), not the ingestor's work: the rate compared with the ceiling is measured
   // from the moment every partition is assigned.
-  const double ingest_rate =
-      static_cast<double>(o.events) / std::max(1e-3, r.seconds - r.assigned);
+  const double ingest_rate = static_cast<double>(o.events) / std::max(1e-3, r.seconds - r.assigned);
   const double rate_from_start = static_cast<double>(o.events) / r.seconds;
   const double steady_rate =
-      r.seconds > r.first_commit ? static_cast<double>(o.events) / (r.seconds - r.first_commit)
-                                 : 0;
+      r.seconds > r.first_commit ? static_cast<double>(o.events) / (r.seconds - r.first_commit) : 0;
   double ceiling1 = 0, ceiling2 = 0, ceiling_direct1 = 0, ceiling_direct2 = 0;
   if (!rate_mode && !o.skip_ceiling) {
     fmt::print("4. ceiling: binary COPY of the same {} rows into fresh tables ...\n", o.events);
@@ -645,24 +644,27 @@ int run(const Options& o) {
   fmt::print("\nresult ({})\n", mode);
   fmt::print("  ingestor       {:>10.0f} rows/s  (partitions assigned → all committed, {:.2f} s)\n",
              ingest_rate, r.seconds - r.assigned);
-  fmt::print("                 {:>10.0f} rows/s  (process start → all committed, {:.2f} s; group "
-             "join {:.2f} s, first commit at {:.2f} s)\n",
-             rate_from_start, r.seconds, r.assigned, r.first_commit);
+  fmt::print(
+      "                 {:>10.0f} rows/s  (process start → all committed, {:.2f} s; group "
+      "join {:.2f} s, first commit at {:.2f} s)\n",
+      rate_from_start, r.seconds, r.assigned, r.first_commit);
   if (ceiling > 0) {
     fmt::print("  COPY ceiling   {:>10.0f} rows/s  (best of 1 stream {:.0f}, 2 streams {:.0f})\n",
                ceiling, ceiling1, ceiling2);
     fmt::print("  ratio          {:>10.3f}\n", ratio);
   }
-  if (rate_mode) fmt::print("  published      {:.0f}/s for {:.1f} s\n", o.events / publish_seconds,
-                            publish_seconds);
+  if (rate_mode)
+    fmt::print("  published      {:.0f}/s for {:.1f} s\n", o.events / publish_seconds,
+               publish_seconds);
   fmt::print("  ingestor CPU   {:>10.2f} s  ({:.2f} cores; {:.2f} µs per message)\n", r.cpu,
-             r.cpu / std::max(1e-3, r.seconds - r.assigned), r.cpu * 1e6 / static_cast<double>(o.events));
+             r.cpu / std::max(1e-3, r.seconds - r.assigned),
+             r.cpu * 1e6 / static_cast<double>(o.events));
   fmt::print("  mock Kafka CPU {:>10.2f} s  (this process, same interval)\n", mock_cpu);
   fmt::print("  peak RSS       {:>10.1f} MiB\n", r.peak_rss_mib);
-  fmt::print("  batch commit   p50 {:.1f} ms, p99 {:.1f} ms ({:.0f} batches)\n",
-             r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.batches);
-  fmt::print("  end to end     p50 {:.1f} ms, p99 {:.1f} ms{}\n", r.e2e_p50 * 1e3,
-             r.e2e_p99 * 1e3, rate_mode ? "" : " (preloaded backlog: waiting time included)");
+  fmt::print("  batch commit   p50 {:.1f} ms, p99 {:.1f} ms ({:.0f} batches)\n", r.commit_p50 * 1e3,
+             r.commit_p99 * 1e3, r.batches);
+  fmt::print("  end to end     p50 {:.1f} ms, p99 {:.1f} ms{}\n", r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
+             rate_mode ? "" : " (preloaded backlog: waiting time included)");
 
   std::ofstream json(o.out_dir + "/result.json");
   json << fmt::format(
@@ -680,15 +682,15 @@ int run(const Options& o) {
       "  \"batch_commit_p50_ms\": {:.2f},\n  \"batch_commit_p99_ms\": {:.2f},\n"
       "  \"end_to_end_p50_ms\": {:.2f},\n  \"end_to_end_p99_ms\": {:.2f},\n"
       "  \"batches\": {:.0f},\n  \"ingest_args\": \"{}\"\n}}\n",
-      rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio,
-      r.complete, exact, audit, inv, rejects, r.seconds, r.first_commit, ingest_rate, rate_from_start, r.assigned, steady_rate,
-      ceiling, ceiling1, ceiling2, ceiling_direct1, ceiling_direct2, o.days_back, ratio, r.cpu, r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu, r.peak_rss_mib,
-      r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3, r.batches,
-      fmt::join(o.ingest_args, " "));
+      rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio, r.complete,
+      exact, audit, inv, rejects, r.seconds, r.first_commit, ingest_rate, rate_from_start,
+      r.assigned, steady_rate, ceiling, ceiling1, ceiling2, ceiling_direct1, ceiling_direct2,
+      o.days_back, ratio, r.cpu, r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu,
+      r.peak_rss_mib, r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
+      r.batches, fmt::join(o.ingest_args, " "));
   json.close();
   write_plot(o, r, ceiling);
-  fmt::print("\nwrote {0}/result.json, {0}/rate.png, {0}/metrics.txt, {0}/ingest.log\n",
-             o.out_dir);
+  fmt::print("\nwrote {0}/result.json, {0}/rate.png, {0}/metrics.txt, {0}/ingest.log\n", o.out_dir);
   return r.complete && exact ? 0 : 1;
 }
 

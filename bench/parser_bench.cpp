@@ -92,9 +92,9 @@ BENCHMARK(BM_ParseInvocation);
 void BM_ChunkBuilderAdd(benchmark::State& state) {
   const Samples audit = load("audit_sample.jsonl");
   const Samples inv = load("invocations_sample.jsonl");
-  ChunkBuilder builder({{"sentinel.audit", EventTable::kAudit},
-                        {"sentinel.invocations", EventTable::kInvocations}},
-                       ParserLimits{}, 256 << 10);
+  ChunkBuilder builder(
+      {{"sentinel.audit", EventTable::kAudit}, {"sentinel.invocations", EventTable::kInvocations}},
+      ParserLimits{}, 256 << 10);
   builder.open(0, 0, Chunk::kNoStoredOffset, 1);
   builder.open(1, 0, Chunk::kNoStoredOffset, 1);
   const int64_t now = now_micros();

@@ -36,11 +36,16 @@ cp fuzz/seeds/* "$seeds/"
 parallel=()
 [ "$jobs" -le 1 ] || parallel=(-jobs="$jobs" -workers="$jobs")
 echo "fuzz: ${seconds}s, $jobs job(s), corpus $out/corpus + $(ls "$seeds" | wc -l) seeds"
+rm -f "$out"/fuzz-*.log
+rc=0
 "$out/parser_fuzzer" "$out/corpus" "$seeds" -max_total_time="$seconds" -timeout=10 \
   -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 -artifact_prefix="$out/" \
-  "${parallel[@]}" 2>&1 | tee "$out/last-run.log" | grep -E 'stat::|ERROR|SUMMARY|contract|Done' || true
-if grep -qE '^==[0-9]+==ERROR|contract broken|SUMMARY: (Address|Undefined)|deadly signal|timeout' "$out"/last-run.log "$out"/fuzz-*.log 2>/dev/null; then
-  echo "fuzz: FINDING — see $out/last-run.log and $out/crash-* / timeout-*" >&2
+  "${parallel[@]}" >"$out/last-run.log" 2>&1 || rc=$?
+grep -hE 'stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^Done' "$out"/last-run.log \
+  "$out"/fuzz-*.log 2>/dev/null || true
+if [ "$rc" -ne 0 ] || grep -qE 'ERROR: (libFuzzer|AddressSanitizer|UndefinedBehaviorSanitizer)|contract broken|runtime error' \
+  "$out"/last-run.log "$out"/fuzz-*.log 2>/dev/null; then
+  echo "fuzz: FINDING (exit $rc) — see $out/last-run.log and $out/crash-*, timeout-*, leak-*" >&2
   exit 1
 fi
-echo "fuzz: no findings"
+echo "fuzz: no findings; corpus $(ls "$out/corpus" | wc -l) inputs"

@@ -33,7 +33,8 @@ void check(bool ok, const char* what) {
 /// (-1 for NULL) and bytes, ending exactly at the end of `out`. Returns the field count.
 int16_t walk_tuple(const std::string& out, size_t at) {
   auto u16 = [&](size_t i) {
-    return static_cast<uint16_t>((static_cast<uint8_t>(out[i]) << 8) | static_cast<uint8_t>(out[i + 1]));
+    return static_cast<uint16_t>((static_cast<uint8_t>(out[i]) << 8) |
+                                 static_cast<uint8_t>(out[i + 1]));
   };
   check(out.size() >= at + 2, "a tuple starts with its field count");
   const auto fields = static_cast<int16_t>(u16(at));
@@ -113,8 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const TimestampResult t = parse_timestamp(text);
       // Years 0000-9999 with offsets of less than a day.
       if (t.ok()) {
-        check(t.unix_micros > -62'200'000'000'000'000LL && t.unix_micros < 253'500'000'000'000'000LL,
-              "a timestamp that reads is within years 0-9999");
+        check(
+            t.unix_micros > -62'200'000'000'000'000LL && t.unix_micros < 253'500'000'000'000'000LL,
+            "a timestamp that reads is within years 0-9999");
       }
       break;
     }

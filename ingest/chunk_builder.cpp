@@ -38,9 +38,13 @@ ChunkPtr ChunkBuilder::new_chunk(int topic_index, int32_t partition, PartitionSt
   // Start small and let the buffers double: with many partitions most chunks are flushed at
   // the end of a poll cycle holding a few KiB, and the in-flight budget counts capacity, so
   // reserving chunk_bytes up front paused consumption with the budget full of empty buffers.
-  const size_t initial = std::min(chunk_bytes_, kInitialChunkBytes);
-  c->tuples.reserve(initial);
-  c->arena.reserve(initial + simdjson::SIMDJSON_PADDING);
+  // The previous chunk of the partition is the best guess of the next one's size.
+  const auto initial = [&](size_t last) {
+    return std::clamp(last + last / 8, std::min(chunk_bytes_, kInitialChunkBytes),
+                      chunk_bytes_ + (64 << 10));
+  };
+  c->tuples.reserve(initial(state.last_tuple_bytes));
+  c->arena.reserve(initial(state.last_arena_bytes) + simdjson::SIMDJSON_PADDING);
   return c;
 }
 
@@ -115,6 +119,8 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   s.next_offset = offset + 1;
 
   if (c.tuples.size() + c.arena.size() + c.reject_tuples.size() >= chunk_bytes_) {
+    s.last_tuple_bytes = c.tuples.size();
+    s.last_arena_bytes = c.arena.size();
     return std::move(s.open);
   }
   return nullptr;
@@ -122,7 +128,11 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
 
 void ChunkBuilder::flush(std::vector<ChunkPtr>& out) {
   for (auto& [key, s] : partitions_) {
-    if (s.open && s.open->messages > 0) out.push_back(std::move(s.open));
+    if (s.open && s.open->messages > 0) {
+      s.last_tuple_bytes = s.open->tuples.size();
+      s.last_arena_bytes = s.open->arena.size();
+      out.push_back(std::move(s.open));
+    }
   }
 }
 

@@ -54,6 +54,8 @@ class ChunkBuilder {
     int64_t next_offset = Chunk::kNoStoredOffset;
     uint64_t epoch = 0;
     ChunkPtr open;
+    size_t last_tuple_bytes = 0;  ///< of the previous chunk: how much the next one reserves
+    size_t last_arena_bytes = 0;
   };
   ChunkPtr new_chunk(int topic_index, int32_t partition, PartitionState& state);
 

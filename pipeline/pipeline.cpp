@@ -166,8 +166,9 @@ void Pipeline::resolve_pending() {
         spdlog::warn("{} [{}]: stored offset moved under us (another instance?); resuming at {}",
                      topics_[key.first], key.second, from);
       } else {
-        spdlog::info("{} [{}]: starting at {}", topics_[key.first], key.second,
-                     from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
+        spdlog::info(
+            "{} [{}]: starting at {}", topics_[key.first], key.second,
+            from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
       }
     }
     pending_.clear();
@@ -401,9 +402,10 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (writers_done_.load() < options_.writers) {
-    spdlog::warn("{} writer(s) still blocked in PostgreSQL; exiting without them (their open "
-                 "transactions roll back)",
-                 options_.writers - writers_done_.load());
+    spdlog::warn(
+        "{} writer(s) still blocked in PostgreSQL; exiting without them (their open "
+        "transactions roll back)",
+        options_.writers - writers_done_.load());
     for (auto& t : writer_threads_) t.detach();
     abandoned_writers_ = true;
   } else {
@@ -501,9 +503,10 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
       if (!r.fenced.empty()) {
         metrics_.fenced += r.fenced.size();
         for (const auto& [t, p] : r.fenced) {
-          spdlog::warn("writer {}: {} [{}] fenced: its stored offset moved (another instance "
-                       "committed it); dropped this batch's rows of it",
-                       w, topics_[t], p);
+          spdlog::warn(
+              "writer {}: {} [{}] fenced: its stored offset moved (another instance "
+              "committed it); dropped this batch's rows of it",
+              w, topics_[t], p);
         }
         std::lock_guard lock(fence_mutex_);
         fence_requests_.insert(fence_requests_.end(), r.fenced.begin(), r.fenced.end());

@@ -53,7 +53,7 @@ struct Size {
 
 Size size() {
   const char* s = std::getenv("SENTINEL_FAULTS_SIZE");
-  if (s != nullptr && std::string(s) == "large") return {true, 400'000, 4'000, 40, 180, 30};
+  if (s != nullptr && std::string(s) == "large") return {true, 200'000, 3'000, 30, 180, 30};
   return {false, 40'000, 2'500, 12, 20, 6};
 }
 
@@ -232,17 +232,20 @@ TEST(Faults, SigkillManyTimesDuringALongRun) {
   TestDb db(pg.url(), pg.bouncer_url());
   apply_migrations(db.direct_url());
   MockCluster mock(3, kTopics, kPartitions);
-  // A longer stream than the others, so that every life has something to do.
-  LiveStream stream(mock.bootstraps(), sz.events * 2, sz.rate * 2, 101);
+  // A longer, slower stream than the others, so that every life has something to do: each life
+  // lasts at least the 6 s the dead member before it takes to leave the group.
+  const uint64_t total = sz.large ? 480'000 : 150'000;
+  LiveStream stream(mock.bootstraps(), total, 1'000, 101);
   const std::string log = log_path("sigkill");
   const auto argv = ingest_argv(db.bouncer_url(), mock.bootstraps(), "kill");
   std::mt19937 rng(4242);
   int kills = 0;
   double worst_recover = 0;
   while (kills < sz.kills) {
+    const int64_t before = testing::stored_messages(db);
+    if (stream.produced() == total && before >= static_cast<int64_t>(total)) break;
     Process p(argv, log);
     const auto t0 = Clock::now();
-    const int64_t before = testing::stored_messages(db);
     ASSERT_TRUE(testing::wait_for_stored(db, before + 1, seconds(120))) << tail(log);
     worst_recover = std::max(worst_recover, since(t0));
     // Mid-batch more often than not: batches commit every few tens of milliseconds.
@@ -258,6 +261,7 @@ TEST(Faults, SigkillManyTimesDuringALongRun) {
                   [&] { return !last.wait(milliseconds(0)).has_value(); });
   stop_gracefully(last, log);
   std::printf("killed %d times\n", kills);
+  EXPECT_GE(kills, sz.kills) << "the stream ended before enough kills: make it longer";
   finish("sigkill_x" + std::to_string(kills), db, events, worst_recover);
 }
 
@@ -319,10 +323,11 @@ TEST(Faults, PostgresDownForAWhileStaysInBudgetAndInGroupThenResumes) {
   pg.ctl("up");
   const double recover = time_to_progress(db, static_cast<int64_t>(sz.events), seconds(120));
   ASSERT_GE(recover, 0) << tail(log);
-  std::printf("PostgreSQL down %d s: RSS %lld KiB before, %lld KiB max (budget %d MiB); "
-              "committing again %.1f s after it came back\n",
-              sz.pg_down_s, static_cast<long long>(rss_before), static_cast<long long>(rss_max),
-              kBudgetMb, recover);
+  std::printf(
+      "PostgreSQL down %d s: RSS %lld KiB before, %lld KiB max (budget %d MiB); "
+      "committing again %.1f s after it came back\n",
+      sz.pg_down_s, static_cast<long long>(rss_before), static_cast<long long>(rss_max), kBudgetMb,
+      recover);
   // Memory: the backlog stays in Kafka; the process grows by no more than the in-flight budget
   // plus librdkafka's buffers of the paused partitions.
   EXPECT_LT(rss_max - rss_before, (2 * kBudgetMb + 48) * 1024);
@@ -537,8 +542,7 @@ TEST(Faults, FailoverToPromotedStandbyLosesAndDoublesNothing) {
   const std::string log = log_path("failover");
   // Both servers in one connection string: libpq takes whichever accepts writes.
   const std::string url = "host=127.0.0.1,127.0.0.1 port=" + primary->port() + "," +
-                          standby.port() +
-                          " user=postgres dbname=" + db.name() +
+                          standby.port() + " user=postgres dbname=" + db.name() +
                           " target_session_attrs=read-write connect_timeout=3";
   Process p(ingest_argv(url, mock.bootstraps(), "failover"), log);
   ASSERT_TRUE(testing::wait_for_stored(db, 1, seconds(60))) << tail(log);

@@ -20,10 +20,10 @@
 namespace sentinel {
 namespace {
 
+using std::chrono::seconds;
 using testing::PgServer;
 using testing::Process;
 using testing::TestDb;
-using std::chrono::seconds;
 
 constexpr const char* kUser = "sentinel_app";
 constexpr const char* kPassword = "Xyzzy-s3cret-9913";
@@ -31,20 +31,21 @@ constexpr const char* kPassword = "Xyzzy-s3cret-9913";
 /// A throwaway CA, a server certificate it signed for localhost/127.0.0.1, and a second CA that
 /// signed nothing, made with openssl in `dir`.
 void make_certificates(const std::string& dir) {
-  const std::string script = "set -e; cd '" + dir +
-                             "'\n"
-                             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
-                             "/CN=sentinel-test-ca -keyout ca.key -out ca.crt\n"
-                             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
-                             "/CN=some-other-ca -keyout wrong_ca.key -out wrong_ca.crt\n"
-                             "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
-                             "-keyout server.key -out server.csr\n"
-                             "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n"
-                             "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
-                             "-CAcreateserial -days 2 -extfile san.ext -out server.crt\n"
-                             "chmod 600 server.key; chmod 755 .\n"
-                             "if [ \"$(id -u)\" -eq 0 ]; then chown postgres: server.key server.crt; fi\n";
-  const auto [rc, out] = testing::run_command({"bash", "-c", script}, seconds(60));
+  const std::string script =
+      "set -e; cd '" + dir +
+      "'\n"
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+      "/CN=sentinel-test-ca -keyout ca.key -out ca.crt\n"
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+      "/CN=some-other-ca -keyout wrong_ca.key -out wrong_ca.crt\n"
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost "
+      "-keyout server.key -out server.csr\n"
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext\n"
+      "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+      "-CAcreateserial -days 2 -extfile san.ext -out server.crt\n"
+      "chmod 600 server.key; chmod 755 .\n"
+      "if [ \"$(id -u)\" -eq 0 ]; then chown postgres: server.key server.crt; fi\n";
+  const auto [rc, out] = testing::run_command({"/bin/bash", "-c", script}, seconds(60));
   ASSERT_EQ(rc, 0) << out;
 }
 
@@ -69,7 +70,7 @@ class Security : public ::testing::Test {
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
-    testing::run_command({"rm", "-rf", certs_}, seconds(10));
+    testing::run_command({"/bin/rm", "-rf", certs_}, seconds(10));
   }
 
   void SetUp() override {
@@ -84,9 +85,8 @@ class Security : public ::testing::Test {
 
   /// The login role's URI, TLS verified against `ca`.
   std::string app_uri(const std::string& ca, const std::string& password = kPassword) const {
-    return std::string("postgresql://") + kUser + ":" + password + "@localhost:" +
-           server_->port() + "/" + db_->name() + "?sslmode=verify-full&sslrootcert=" + certs_ +
-           "/" + ca;
+    return std::string("postgresql://") + kUser + ":" + password + "@localhost:" + server_->port() +
+           "/" + db_->name() + "?sslmode=verify-full&sslrootcert=" + certs_ + "/" + ca;
   }
 
   static inline std::string certs_;
@@ -120,12 +120,12 @@ TEST_F(Security, IngestRoleOverVerifiedTlsIngestsExactlyOnceAndNeverLogsItsPassw
   const std::string log = ::testing::TempDir() + "security_run.log";
   std::remove(log.c_str());
   Process p({SENTINEL_BINARY, "run", "--pg", app_uri("ca.crt"), "--brokers", mock.bootstraps(),
-             "--group", "security", "--log-level", "debug"},
+             "--group", "security"},
             log);
   const auto n = static_cast<int64_t>(events.size());
-  ASSERT_TRUE(testing::wait_for_stored(*db_, n, seconds(120),
-                                       [&] { return !p.wait(std::chrono::milliseconds(0)); }))
-      << testing::read_file(log);
+  ASSERT_TRUE(testing::wait_for_stored(*db_, n, seconds(120), [&] {
+    return !p.wait(std::chrono::milliseconds(0));
+  })) << testing::read_file(log);
   // Every connection of the login role is encrypted.
   EXPECT_NE(db_->query(std::string("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a "
                                    "USING (pid) WHERE a.usename = '") +
@@ -157,29 +157,30 @@ TEST_F(Security, IngestRoleCannotChangeRemoveOrRedefineAnything) {
                           " dbname=" + db_->name() + " user=" + kUser + " password=" + kPassword +
                           " sslmode=verify-full sslrootcert=" + certs_ + "/ca.crt";
   for (const std::string sql :
-       {"UPDATE audit_logs SET tenant_id = 'x'", "DELETE FROM invocations",
-        "TRUNCATE audit_logs", "TRUNCATE costs", "DELETE FROM ingest_offsets",
-        "DELETE FROM ingest_rejects", "UPDATE ingest_rejects SET reason = 'x'",
-        "ALTER TABLE audit_logs ADD COLUMN x int", "DROP TABLE ingest_rejects",
-        "DROP TABLE costs", "CREATE TABLE audit_logs_1999_01 PARTITION OF audit_logs FOR VALUES "
-                            "FROM ('1999-01-01') TO ('1999-02-01')",
-        "CREATE TABLE t(x int)", "ALTER FUNCTION sentinel_ensure_month_partition(text, date) "
-                                 "OWNER TO sentinel_app",
+       {"UPDATE audit_logs SET tenant_id = 'x'", "DELETE FROM invocations", "TRUNCATE audit_logs",
+        "TRUNCATE costs", "DELETE FROM ingest_offsets", "DELETE FROM ingest_rejects",
+        "UPDATE ingest_rejects SET reason = 'x'", "ALTER TABLE audit_logs ADD COLUMN x int",
+        "DROP TABLE ingest_rejects", "DROP TABLE costs",
+        "CREATE TABLE audit_logs_1999_01 PARTITION OF audit_logs FOR VALUES "
+        "FROM ('1999-01-01') TO ('1999-02-01')",
+        "CREATE TABLE t(x int)",
+        "ALTER FUNCTION sentinel_ensure_month_partition(text, date) "
+        "OWNER TO sentinel_app",
         "SELECT count(*) FROM audit_logs"}) {
     EXPECT_THROW(testing::query_one(url, sql), std::runtime_error) << sql;
   }
   // And what it needs does work: a partition through the definer function.
   EXPECT_NO_THROW(testing::query_one(
-      url, "SELECT sentinel_ensure_month_partition('audit_logs', date '2025-01-15')"));
+      url, "SELECT sentinel_ensure_month_partition('audit_logs', date '2025-01-01')"));
 }
 
 TEST_F(Security, WrongCaIsRefusedWithExitCode2) {
   MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 1);
   const std::string log = ::testing::TempDir() + "security_wrong_ca.log";
   std::remove(log.c_str());
-  Process p({SENTINEL_BINARY, "run", "--pg", app_uri("wrong_ca.crt"), "--brokers",
-             mock.bootstraps()},
-            log);
+  Process p(
+      {SENTINEL_BINARY, "run", "--pg", app_uri("wrong_ca.crt"), "--brokers", mock.bootstraps()},
+      log);
   EXPECT_EQ(p.wait(seconds(30)), 2) << testing::read_file(log);
   const std::string out = testing::read_file(log);
   EXPECT_NE(out.find("certificate verify failed"), std::string::npos) << out;
@@ -191,10 +192,10 @@ TEST_F(Security, WrongPasswordIsRefusedWithExitCode2AndNotEchoed) {
   MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 1);
   const std::string wrong = "Not-The-Password-7781";
   for (const std::string& url :
-       {app_uri("ca.crt", wrong),
-        std::string("host=localhost port=") + server_->port() + " dbname=" + db_->name() +
-            " user=" + kUser + " password='" + wrong + "' sslmode=verify-full sslrootcert=" +
-            certs_ + "/ca.crt"}) {
+       {app_uri("ca.crt", wrong), std::string("host=localhost port=") + server_->port() +
+                                      " dbname=" + db_->name() + " user=" + kUser + " password='" +
+                                      wrong + "' sslmode=verify-full sslrootcert=" + certs_ +
+                                      "/ca.crt"}) {
     const std::string log = ::testing::TempDir() + "security_wrong_password.log";
     std::remove(log.c_str());
     Process p({SENTINEL_BINARY, "run", "--pg", url, "--brokers", mock.bootstraps()}, log);
@@ -203,8 +204,8 @@ TEST_F(Security, WrongPasswordIsRefusedWithExitCode2AndNotEchoed) {
     EXPECT_NE(out.find("password authentication failed"), std::string::npos) << out;
     EXPECT_EQ(out.find(wrong), std::string::npos) << out;
     // migrate too.
-    const auto [rc, text] = testing::run_command({SENTINEL_BINARY, "migrate", "--pg", url},
-                                                 std::chrono::seconds(30));
+    const auto [rc, text] =
+        testing::run_command({SENTINEL_BINARY, "migrate", "--pg", url}, std::chrono::seconds(30));
     EXPECT_EQ(rc, 2) << text;
     EXPECT_EQ(text.find(wrong), std::string::npos) << text;
   }
