@@ -46,6 +46,7 @@ Pipeline::Pipeline(PipelineOptions options, Metrics& metrics)
                options_.limits, options_.chunk_bytes),
       control_(options_.pg_url),
       writer_paused_(static_cast<size_t>(options_.writers), false),
+      over_budget_since_(static_cast<size_t>(options_.writers)),
       inflight_(std::make_unique<std::atomic<int64_t>[]>(static_cast<size_t>(options_.writers))) {
   metrics_.topics = topics_;
   for (int w = 0; w < options_.writers; ++w) {
@@ -216,13 +217,23 @@ void Pipeline::release(const Chunk& chunk, int writer) {
 
 void Pipeline::apply_backpressure() {
   const auto budget = static_cast<int64_t>(options_.inflight_budget_bytes) / options_.writers;
+  const auto now = Clock::now();
+  throttled_ = false;
   for (int w = 0; w < options_.writers; ++w) {
     const int64_t used = inflight_[w].load();
-    if (!writer_paused_[w] && used > budget) {
-      writer_paused_[w] = true;
-      spdlog::debug("writer {} over budget ({} bytes): pausing its partitions", w, used);
-    } else if (writer_paused_[w] && used < budget / 2) {
+    if (used > budget) {
+      if (!over_budget_since_[w]) over_budget_since_[w] = now;
+      if (!writer_paused_[w] && now - *over_budget_since_[w] >= options_.pause_after) {
+        writer_paused_[w] = true;
+        spdlog::debug("writer {} over budget ({} bytes) for {} ms: pausing its partitions", w, used,
+                      options_.pause_after.count());
+      }
+      throttled_ |= !writer_paused_[w];
+    } else if (used < budget / 2) {
       writer_paused_[w] = false;
+      over_budget_since_[w].reset();
+    } else if (!writer_paused_[w]) {
+      over_budget_since_[w].reset();
     }
   }
   std::vector<TopicPartition> pause, resume;
@@ -338,8 +349,11 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     resolve_pending();
     apply_backpressure();
     const int64_t now_us = now_unix_micros();
-    for (int n = 0; n < kMaxPerCycle; ++n) {
-      KafkaMessage m = consumer_->poll(n == 0 ? 100 : 0);
+    // Over budget: take a little at a time (rebalances are still served) and keep chunks open.
+    const int max_per_cycle = throttled_ ? 64 : kMaxPerCycle;
+    if (throttled_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int n = 0; n < max_per_cycle; ++n) {
+      KafkaMessage m = consumer_->poll(n == 0 ? (throttled_ ? 0 : 100) : 0);
       if (!m) break;
       if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
@@ -358,7 +372,7 @@ int Pipeline::run(const std::atomic<bool>& stop) {
         dispatch(std::move(full));
       }
     }
-    builder_.flush(ready);
+    if (!throttled_) builder_.flush(ready);
     for (auto& c : ready) dispatch(std::move(c));
     ready.clear();
     metrics_.duplicates_skipped = builder_.duplicates_skipped();
@@ -377,8 +391,14 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     log_status(last_status, last_messages);
   }
 
-  // Graceful stop: nothing new is built; wait for the writers to commit what is in flight.
+  // Graceful stop: nothing new is built; wait for the writers to commit what is in flight,
+  // including chunks still open.
   spdlog::info("stopping: committing what is in flight");
+  if (!failed_.load()) {
+    builder_.flush(ready);
+    for (auto& c : ready) dispatch(std::move(c));
+    ready.clear();
+  }
   const auto deadline = Clock::now() + options_.drain_timeout;
   auto inflight = [&] {
     int64_t sum = 0;

@@ -32,7 +32,13 @@ struct PipelineOptions {
   size_t batch_rows = 50'000;
   size_t batch_bytes = 16 << 20;
   std::chrono::milliseconds linger{50};
-  size_t inflight_budget_bytes = 128 << 20;
+  size_t inflight_budget_bytes = 64 << 20;
+  /// A writer over its budget first slows the consumer down (messages stay in librdkafka's
+  /// fetch queue); only if it stays over this long are its partitions paused. Pausing makes
+  /// librdkafka drop what it had fetched and fetch it again on resume, so it is kept for
+  /// long stalls (PostgreSQL down), not for the ordinary case of PostgreSQL being slower than
+  /// Kafka.
+  std::chrono::milliseconds pause_after{2000};
   /// Where a partition with no stored offset starts: "earliest" or "latest".
   std::string offset_reset = "earliest";
   std::vector<std::pair<std::string, std::string>> kafka_properties;
@@ -107,6 +113,10 @@ class Pipeline final : public RebalanceListener {
   std::chrono::steady_clock::time_point pending_retry_at_{};
   std::chrono::milliseconds pending_backoff_{100};
   std::vector<bool> writer_paused_;
+  /// Since when each writer has been over its budget (unset: it is not).
+  std::vector<std::optional<std::chrono::steady_clock::time_point>> over_budget_since_;
+  /// Some writer is over budget and not paused yet: poll slowly, keep chunks open.
+  bool throttled_ = false;
   uint64_t next_epoch_ = 1;
   const std::atomic<bool>* stop_ = nullptr;
 

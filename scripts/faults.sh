@@ -6,7 +6,7 @@
 # check; the results table is printed at the end. Each scenario starts and stops its own
 # PostgreSQL + PgBouncer (scripts/pg.sh) and its own mock Kafka cluster.
 #   scripts/faults.sh                     CI size (small): a few minutes
-#   scripts/faults.sh --size large        by hand: longer runs, 40 kills, PostgreSQL down 3 min
+#   scripts/faults.sh --size large        by hand: longer runs, 30 kills, PostgreSQL down 3 min
 #   scripts/faults.sh --filter 'Zombie*'  some scenarios only (a gtest filter on Faults.*)
 set -euo pipefail
 cd "$(dirname "$0")/.."

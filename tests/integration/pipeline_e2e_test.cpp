@@ -64,6 +64,7 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetPausesPartitionsAndLosesNothing) {
   p.brokers = mock.bootstraps();
   p.group = "budget";
   p.inflight_budget_bytes = 1 << 20;  // far less than the backlog: partitions must pause
+  p.pause_after = std::chrono::milliseconds(0);
   p.chunk_bytes = 32 << 10;
   Metrics metrics;
   std::atomic<bool> stop{false};
