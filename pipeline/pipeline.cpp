@@ -218,24 +218,31 @@ void Pipeline::release(const Chunk& chunk, int writer) {
 void Pipeline::apply_backpressure() {
   const auto budget = static_cast<int64_t>(options_.inflight_budget_bytes) / options_.writers;
   const auto now = Clock::now();
-  throttled_ = false;
+  int64_t active_used = 0, active_budget = 0;
   for (int w = 0; w < options_.writers; ++w) {
     const int64_t used = inflight_[w].load();
     if (used > budget) {
       if (!over_budget_since_[w]) over_budget_since_[w] = now;
-      if (!writer_paused_[w] && now - *over_budget_since_[w] >= options_.pause_after) {
+      // Over its share for long (a stalled writer) or by far: stop fetching for it.
+      if (!writer_paused_[w] &&
+          (now - *over_budget_since_[w] >= options_.pause_after || used > 2 * budget)) {
         writer_paused_[w] = true;
-        spdlog::debug("writer {} over budget ({} bytes) for {} ms: pausing its partitions", w, used,
-                      options_.pause_after.count());
+        spdlog::debug("writer {} over budget ({} bytes): pausing its partitions", w, used);
       }
-      throttled_ |= !writer_paused_[w];
     } else if (used < budget / 2) {
       writer_paused_[w] = false;
       over_budget_since_[w].reset();
     } else if (!writer_paused_[w]) {
       over_budget_since_[w].reset();
     }
+    if (!writer_paused_[w]) {
+      active_used += used;
+      active_budget += budget;
+    }
   }
+  // The writers still fetching are over their budget together: slow the consumer down rather
+  // than pause (one writer briefly over while another has room is not a reason to starve both).
+  throttled_ = active_budget > 0 && active_used > active_budget;
   std::vector<TopicPartition> pause, resume;
   int paused = 0;
   for (auto& [key, state] : assigned_) {
