@@ -21,6 +21,21 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Creates DIR, makes it absolute, and when root hands it to "postgres" (who must also be able to
+# reach it through private temporary folders).
+prepare_dir() {
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  [ "$(id -u)" -eq 0 ] || return 0
+  chown postgres: "$dir"
+  local p
+  p=$(dirname "$dir")
+  while [ "$p" != / ]; do
+    runuser -u postgres -- test -x "$p" || chmod o+x "$p"
+    p=$(dirname "$p")
+  done
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -31,17 +46,7 @@ shift 2
 
 case "$cmd" in
 start)
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$dir"
-    # The servers run as "postgres": let it reach DIR through private temporary folders.
-    p=$(dirname "$dir")
-    while [ "$p" != / ]; do
-      runuser -u postgres -- test -x "$p" || chmod o+x "$p"
-      p=$(dirname "$p")
-    done
-  fi
+  prepare_dir
   as_owner "$pgbin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log"
   port=$(free_port)
   extra=()
@@ -115,16 +120,7 @@ bouncer-restart)
 standby)
   primary=$(cd "${1:?standby needs PRIMARY_DIR}" && pwd)
   . "$primary/env"
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$dir"
-    p=$(dirname "$dir")
-    while [ "$p" != / ]; do
-      runuser -u postgres -- test -x "$p" || chmod o+x "$p"
-      p=$(dirname "$p")
-    done
-  fi
+  prepare_dir
   as_owner "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$SENTINEL_TEST_PG_PORT" -U postgres \
     -D "$dir/data" -R -X stream -c fast
   port=$(free_port)

@@ -25,19 +25,8 @@ namespace sentinel {
 namespace {
 
 using std::chrono::seconds;
+using testing::free_port;
 using testing::TestDb;
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 /// The value of the sample whose name and labels are exactly `series`; -1 when absent.
 double sample(const std::string& scrape, const std::string& series) {

@@ -21,20 +21,9 @@ namespace sentinel {
 namespace {
 
 using std::chrono::seconds;
+using testing::free_port;
 using testing::run_command;
 using testing::TestDb;
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string stdout_of(const std::vector<std::string>& argv) {
   const auto [code, out] = run_command(argv, seconds(60));

@@ -40,6 +40,9 @@ size_t count_occurrences(const std::string& text, const std::string& needle);
 /// Polls `condition` every 50 ms until it holds (true) or `timeout` passes (false).
 bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& condition);
 
+/// A TCP port on 127.0.0.1 that was free a moment ago (for --metrics-listen and the like).
+int free_port();
+
 /// The whole contents of a file ("" if missing).
 std::string read_file(const std::string& path);
 
