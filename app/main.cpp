@@ -76,10 +76,13 @@ int main(int argc, char** argv) {
   cmd_run->add_option("--batch-rows", p.batch_rows, "Close a batch at this many rows")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000'000));
-  cmd_run->add_option("--batch-mb", batch_mb, "Close a batch at this many MiB of rows")
+  cmd_run->add_option("--batch-mb", batch_mb, "Close a batch at this many MiB of COPY data")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  cmd_run->add_option("--linger-ms", linger_ms, "Close a batch this long after its first chunk")
+  cmd_run
+      ->add_option("--linger-ms", linger_ms,
+                   "Wait this long for more rows before committing a small batch (0: commit as "
+                   "soon as the previous transaction is done; batches grow with the load)")
       ->capture_default_str()
       ->check(CLI::Range(0, 60'000));
   cmd_run->add_option("--chunk-kb", chunk_kb, "Size of the chunks handed to writers")

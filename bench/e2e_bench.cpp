@@ -556,6 +556,13 @@ int run(const Options& o) {
                                    mock.bootstraps(),
                                    "--metrics-listen",
                                    fmt::format("127.0.0.1:{}", port)};
+  // A real broker answers a waiting fetch as soon as data arrives; the mock always waits out
+  // fetch.wait.max.ms (500 ms by default), which would be most of the latency measured. In
+  // --rate mode the consumer asks it to wait at most 10 ms, unless told otherwise.
+  const bool wait_given = std::any_of(o.ingest_args.begin(), o.ingest_args.end(), [](auto& a) {
+    return a.rfind("fetch.wait.max.ms=", 0) == 0;
+  });
+  if (rate_mode && !wait_given) argv.insert(argv.end(), {"--kafka-prop", "fetch.wait.max.ms=10"});
   argv.insert(argv.end(), o.ingest_args.begin(), o.ingest_args.end());
   fmt::print("3. running {} run ... {}\n", o.ingest_bin, fmt::join(o.ingest_args, " "));
   rusage before{};

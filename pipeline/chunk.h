@@ -78,6 +78,8 @@ struct Chunk {
     return tuples.capacity() + arena.capacity() + reject_tuples.capacity() +
            rows.capacity() * sizeof(RowRef) + costs.capacity() * sizeof(CostItem) + sizeof(Chunk);
   }
+  /// Bytes of COPY data it adds to a transaction (the batch size limit counts these).
+  size_t copy_bytes() const { return tuples.size() + reject_tuples.size(); }
   std::string_view tuple(const RowRef& r) const {
     return std::string_view(tuples).substr(r.tuple_begin, r.tuple_end - r.tuple_begin);
   }

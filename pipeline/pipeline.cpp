@@ -223,9 +223,10 @@ void Pipeline::apply_backpressure() {
     const int64_t used = inflight_[w].load();
     if (used > budget) {
       if (!over_budget_since_[w]) over_budget_since_[w] = now;
-      // Over its share for long (a stalled writer) or by far: stop fetching for it.
-      if (!writer_paused_[w] &&
-          (now - *over_budget_since_[w] >= options_.pause_after || used > 2 * budget)) {
+      // Over its share for long: a stalled writer (its PostgreSQL connection hangs, a lock):
+      // stop fetching for it, so that the others keep the budget. A writer over its share for
+      // a moment (one large batch) is not paused: pausing makes librdkafka drop and fetch again.
+      if (!writer_paused_[w] && now - *over_budget_since_[w] >= options_.pause_after) {
         writer_paused_[w] = true;
         spdlog::debug("writer {} over budget ({} bytes): pausing its partitions", w, used);
       }
@@ -321,13 +322,19 @@ void Pipeline::log_status(Clock::time_point& last, uint64_t& last_messages) {
     std::lock_guard lock(metrics_.lag_mutex);
     for (const auto& [k, v] : metrics_.consumer_lag) lag += v;
   }
+  const auto share = [&](Clock::duration d) {
+    return 100.0 * std::chrono::duration<double>(d).count() / seconds;
+  };
   spdlog::info(
       "status: {:.0f} msg/s, consumed {}, rows audit_logs {} invocations {}, rejects {}, "
-      "lag {}, inflight {:.1f} MiB, partitions {} ({} paused), pg {}",
+      "lag {}, inflight {:.1f} MiB, partitions {} ({} paused), pg {}; consumer waited {:.0f}% "
+      "for Kafka, {:.0f}% for writers",
       static_cast<double>(messages - last_messages) / seconds, messages,
       metrics_.rows_written[0].load(), metrics_.rows_written[1].load(), rejects, lag,
       static_cast<double>(metrics_.inflight_bytes.load()) / (1 << 20), assigned_.size(),
-      metrics_.paused_partitions.load(), metrics_.pg_up ? "up" : "DOWN");
+      metrics_.paused_partitions.load(), metrics_.pg_up ? "up" : "DOWN",
+      share(waited_for_kafka_), share(throttled_for_));
+  waited_for_kafka_ = throttled_for_ = Clock::duration::zero();
   last = now;
   last_messages = messages;
 }
@@ -358,10 +365,18 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     const int64_t now_us = now_unix_micros();
     // Over budget: take a little at a time (rebalances are still served) and keep chunks open.
     const int max_per_cycle = throttled_ ? 64 : kMaxPerCycle;
-    if (throttled_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (throttled_) {
+      const auto t0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      throttled_for_ += Clock::now() - t0;
+    }
     for (int n = 0; n < max_per_cycle; ++n) {
+      const auto t0 = Clock::now();
       KafkaMessage m = consumer_->poll(n == 0 ? (throttled_ ? 0 : 100) : 0);
-      if (!m) break;
+      if (!m) {
+        waited_for_kafka_ += Clock::now() - t0;
+        break;
+      }
       if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
         const bool fatal_err = m->err == RD_KAFKA_RESP_ERR__FATAL;
@@ -461,17 +476,23 @@ void Pipeline::writer_loop(int w) {
       if (writers_stop_.load()) break;
       continue;
     }
+    // Everything queued goes into this batch, up to the limits: while a transaction commits the
+    // next batch accumulates, so batches grow with the load (large under a backlog, a few rows
+    // and no waiting at a trickle). The optional linger waits for more before a small batch.
     size_t rows = first->rows.size() + first->reject_count;
-    size_t bytes = first->bytes();
+    size_t bytes = first->copy_bytes();
     batch.push_back(std::move(first));
     const auto deadline = Clock::now() + options_.linger;
     while (rows < options_.batch_rows && bytes < options_.batch_bytes) {
-      const auto left = deadline - Clock::now();
-      if (left <= Clock::duration::zero()) break;
-      ChunkPtr next = queue.pop(std::chrono::duration_cast<std::chrono::microseconds>(left));
-      if (!next) break;
+      ChunkPtr next = queue.pop(std::chrono::microseconds(0));
+      if (!next) {
+        const auto left = deadline - Clock::now();
+        if (left <= Clock::duration::zero()) break;
+        next = queue.pop(std::chrono::duration_cast<std::chrono::microseconds>(left));
+        if (!next) break;
+      }
       rows += next->rows.size() + next->reject_count;
-      bytes += next->bytes();
+      bytes += next->copy_bytes();
       batch.push_back(std::move(next));
     }
     write_batch(w, bw, batch);

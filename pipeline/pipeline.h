@@ -31,7 +31,10 @@ struct PipelineOptions {
   size_t chunk_bytes = 256 << 10;
   size_t batch_rows = 50'000;
   size_t batch_bytes = 16 << 20;
-  std::chrono::milliseconds linger{50};
+  /// How long a writer waits for more rows before committing a batch smaller than the limits.
+  /// 0: commit what is queued as soon as the previous transaction is done; batches still grow
+  /// with the load, because rows queue up while a transaction commits.
+  std::chrono::milliseconds linger{0};
   size_t inflight_budget_bytes = 64 << 20;
   /// A writer over its budget first slows the consumer down (messages stay in librdkafka's
   /// fetch queue); only if it stays over this long are its partitions paused. Pausing makes
@@ -117,6 +120,10 @@ class Pipeline final : public RebalanceListener {
   std::vector<std::optional<std::chrono::steady_clock::time_point>> over_budget_since_;
   /// Some writer is over budget and not paused yet: poll slowly, keep chunks open.
   bool throttled_ = false;
+  // Where the consumer thread's time goes, since the last status line: waiting in poll() for
+  // Kafka, and held back because the writers are over their budget.
+  std::chrono::steady_clock::duration waited_for_kafka_{};
+  std::chrono::steady_clock::duration throttled_for_{};
   uint64_t next_epoch_ = 1;
   const std::atomic<bool>* stop_ = nullptr;
 
