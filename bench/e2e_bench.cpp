@@ -274,7 +274,7 @@ struct IngestResult {
   double assigned = 0;      ///< start → every partition assigned (the group join)
   double cpu = 0;           ///< ingestor CPU seconds over `seconds`
   double peak_rss_mib = 0;
-  double commit_p50 = 0, commit_p99 = 0, e2e_p50 = 0, e2e_p99 = 0;
+  double commit_p50 = 0, commit_p99 = 0, e2e_p50 = 0, e2e_p99 = 0, own_p50 = 0, own_p99 = 0;
   double batches = 0;
   std::vector<Sample> samples;
   std::string metrics;
@@ -326,6 +326,8 @@ IngestResult watch(const Child& child, int port, uint64_t expected, int partitio
   r.commit_p99 = histogram_quantile(r.metrics, "sentinel_ingest_batch_commit_seconds", 0.99);
   r.e2e_p50 = histogram_quantile(r.metrics, "sentinel_ingest_end_to_end_latency_seconds", 0.5);
   r.e2e_p99 = histogram_quantile(r.metrics, "sentinel_ingest_end_to_end_latency_seconds", 0.99);
+  r.own_p50 = histogram_quantile(r.metrics, "sentinel_ingest_ingest_latency_seconds", 0.5);
+  r.own_p99 = histogram_quantile(r.metrics, "sentinel_ingest_ingest_latency_seconds", 0.99);
   r.batches = metric_sum(r.metrics, "sentinel_ingest_batch_commit_seconds_count");
   return r;
 }
@@ -672,6 +674,8 @@ int run(const Options& o) {
              r.commit_p99 * 1e3, r.batches);
   fmt::print("  end to end     p50 {:.1f} ms, p99 {:.1f} ms{}\n", r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
              rate_mode ? "" : " (preloaded backlog: waiting time included)");
+  fmt::print("  in the ingestor p50 {:.1f} ms, p99 {:.1f} ms (received by its consumer → committed)\n",
+             r.own_p50 * 1e3, r.own_p99 * 1e3);
 
   std::ofstream json(o.out_dir + "/result.json");
   json << fmt::format(
@@ -688,13 +692,14 @@ int run(const Options& o) {
       "  \"mock_kafka_cpu_seconds\": {:.2f},\n  \"peak_rss_mib\": {:.1f},\n"
       "  \"batch_commit_p50_ms\": {:.2f},\n  \"batch_commit_p99_ms\": {:.2f},\n"
       "  \"end_to_end_p50_ms\": {:.2f},\n  \"end_to_end_p99_ms\": {:.2f},\n"
+      "  \"in_ingestor_p50_ms\": {:.2f},\n  \"in_ingestor_p99_ms\": {:.2f},\n"
       "  \"batches\": {:.0f},\n  \"ingest_args\": \"{}\"\n}}\n",
       rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio, r.complete,
       exact, audit, inv, rejects, r.seconds, r.first_commit, ingest_rate, rate_from_start,
       r.assigned, steady_rate, ceiling, ceiling1, ceiling2, ceiling_direct1, ceiling_direct2,
       o.days_back, ratio, r.cpu, r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu,
       r.peak_rss_mib, r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
-      r.batches, fmt::join(o.ingest_args, " "));
+      r.own_p50 * 1e3, r.own_p99 * 1e3, r.batches, fmt::join(o.ingest_args, " "));
   json.close();
   write_plot(o, r, ceiling);
   fmt::print("\nwrote {0}/result.json, {0}/rate.png, {0}/metrics.txt, {0}/ingest.log\n", o.out_dir);

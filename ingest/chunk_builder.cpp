@@ -61,7 +61,10 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   if (s.next_offset != Chunk::kNoStoredOffset && offset > s.next_offset) {
     offsets_skipped_by_kafka_ += static_cast<uint64_t>(offset - s.next_offset);
   }
-  if (!s.open) s.open = new_chunk(topic_index, partition, s);
+  if (!s.open) {
+    s.open = new_chunk(topic_index, partition, s);
+    s.open->received_unix_micros = now_unix_micros;
+  }
   Chunk& c = *s.open;
 
   // The payload is copied once, into the chunk's arena: that copy is simdjson's padded input

@@ -62,6 +62,7 @@ struct Chunk {
   uint64_t epoch = 0;  ///< the partition's assignment epoch when the chunk was built
   int64_t from_offset = kNoStoredOffset;
   int64_t next_offset = 0;
+  int64_t received_unix_micros = 0;  ///< when its first message came out of the consumer
 
   // What it holds.
   std::string tuples;  ///< binary COPY tuples for `table`, no header or trailer

@@ -52,13 +52,15 @@ double Histogram::quantile(double q) const {
 
 namespace {
 std::vector<double> latency_buckets() {
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25,
+          0.5,   1,      2.5,   5,    10,    30,   60,    300};
 }
 }  // namespace
 
 Metrics::Metrics()
     : batch_commit_seconds(latency_buckets()),
       end_to_end_latency_seconds(latency_buckets()),
+      ingest_latency_seconds(latency_buckets()),
       batch_rows({1, 10, 100, 1000, 5000, 10000, 25000, 50000, 100000}) {}
 
 std::string Metrics::render() {
@@ -90,6 +92,9 @@ std::string Metrics::render() {
                               "Time to store one batch (COPY, costs, offsets, COMMIT).");
   end_to_end_latency_seconds.render(out, "sentinel_ingest_end_to_end_latency_seconds",
                                     "Kafka message timestamp to PostgreSQL commit.");
+  ingest_latency_seconds.render(out, "sentinel_ingest_ingest_latency_seconds",
+                                "From the consumer receiving a message to its PostgreSQL commit "
+                                "(the ingestor's own share of the end-to-end latency).");
   batch_rows.render(out, "sentinel_ingest_batch_rows", "Rows per committed batch.");
   gauge("consumer_lag", "Messages in Kafka not yet committed to PostgreSQL.");
   {
@@ -107,6 +112,11 @@ std::string Metrics::render() {
   out += fmt::format("sentinel_ingest_assigned_partitions {}\n", assigned_partitions.load());
   gauge("paused_partitions", "Assigned partitions paused for backpressure.");
   out += fmt::format("sentinel_ingest_paused_partitions {}\n", paused_partitions.load());
+  counter("backpressure_seconds_total",
+          "Time the consumer was held back because the writers were over the in-flight budget "
+          "(PostgreSQL slower than Kafka).");
+  out += fmt::format("sentinel_ingest_backpressure_seconds_total {:.3f}\n",
+                     static_cast<double>(throttled_micros.load()) / 1e6);
   gauge("last_commit_timestamp_seconds",
         "Unix time of the last batch committed to PostgreSQL (0: none yet).");
   out += fmt::format("sentinel_ingest_last_commit_timestamp_seconds {:.3f}\n",

@@ -45,6 +45,7 @@ struct Metrics {
   std::array<std::atomic<uint64_t>, kRejectReasonCount> rejects{};
   Histogram batch_commit_seconds;
   Histogram end_to_end_latency_seconds;
+  Histogram ingest_latency_seconds;
   Histogram batch_rows;
   std::atomic<int64_t> inflight_bytes{0};
   std::atomic<int> pg_up{0};
@@ -61,6 +62,8 @@ struct Metrics {
   std::atomic<uint64_t> fenced{0};
   std::atomic<uint64_t> duplicates_skipped{0};
   std::atomic<uint64_t> offsets_skipped_by_kafka{0};
+  /// Microseconds the consumer was held back because the writers were over the in-flight budget.
+  std::atomic<uint64_t> throttled_micros{0};
   std::atomic<uint64_t> rebalances{0};
 
   /// (topic index, partition) → lag in messages; guarded by lag_mutex.

@@ -368,15 +368,18 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     if (throttled_) {
       const auto t0 = Clock::now();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      throttled_for_ += Clock::now() - t0;
+      const auto held = Clock::now() - t0;
+      throttled_for_ += held;
+      metrics_.throttled_micros +=
+          std::chrono::duration_cast<std::chrono::microseconds>(held).count();
     }
     for (int n = 0; n < max_per_cycle; ++n) {
-      const auto t0 = Clock::now();
+      // Only the first poll of a cycle can wait; timing the others would cost two clock reads
+      // per message.
+      const auto t0 = n == 0 ? Clock::now() : Clock::time_point{};
       KafkaMessage m = consumer_->poll(n == 0 ? (throttled_ ? 0 : 100) : 0);
-      if (!m) {
-        waited_for_kafka_ += Clock::now() - t0;
-        break;
-      }
+      if (n == 0) waited_for_kafka_ += Clock::now() - t0;
+      if (!m) break;
       if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
         const bool fatal_err = m->err == RD_KAFKA_RESP_ERR__FATAL;
@@ -469,6 +472,7 @@ void Pipeline::writer_loop(int w) {
   } done{writers_done_};
   BatchWriter bw(options_.pg_url, options_.group, topics_);
   ChunkQueue& queue = *queues_[w];
+  const size_t half_share = options_.inflight_budget_bytes / options_.writers / 2;
   std::vector<ChunkPtr> batch;
   while (!failed_.load()) {
     ChunkPtr first = queue.pop(std::chrono::milliseconds(100));
@@ -479,11 +483,15 @@ void Pipeline::writer_loop(int w) {
     // Everything queued goes into this batch, up to the limits: while a transaction commits the
     // next batch accumulates, so batches grow with the load (large under a backlog, a few rows
     // and no waiting at a trickle). The optional linger waits for more before a small batch.
+    // A batch also takes at most half of the writer's share of the in-flight budget: the other
+    // half is where the consumer builds the next batch while this one is written. (Taking the
+    // whole share left the consumer throttled and PostgreSQL idle after every COMMIT.)
     size_t rows = first->rows.size() + first->reject_count;
     size_t bytes = first->copy_bytes();
+    size_t held = first->bytes();
     batch.push_back(std::move(first));
     const auto deadline = Clock::now() + options_.linger;
-    while (rows < options_.batch_rows && bytes < options_.batch_bytes) {
+    while (rows < options_.batch_rows && bytes < options_.batch_bytes && held < half_share) {
       ChunkPtr next = queue.pop(std::chrono::microseconds(0));
       if (!next) {
         const auto left = deadline - Clock::now();
@@ -493,6 +501,7 @@ void Pipeline::writer_loop(int w) {
       }
       rows += next->rows.size() + next->reject_count;
       bytes += next->copy_bytes();
+      held += next->bytes();
       batch.push_back(std::move(next));
     }
     write_batch(w, bw, batch);
@@ -542,6 +551,9 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
           continue;
         }
         metrics_.batch_bytes += c->tuples.size();
+        metrics_.ingest_latency_seconds.observe(
+            static_cast<double>(now_ms * 1000 - c->received_unix_micros) / 1e6,
+            c->rows.size());
         for (const RowRef& row : c->rows) {
           if (row.kafka_timestamp_ms < 0) continue;
           metrics_.end_to_end_latency_seconds.observe(

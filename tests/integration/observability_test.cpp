@@ -197,6 +197,11 @@ TEST(Observability, EveryContractMetricIsServedAndTrueDuringARealIngest) {
   EXPECT_EQ(sum_of(after, "sentinel_ingest_rejects_total"),
             std::stod(db.query("SELECT count(*) FROM ingest_rejects")));
   EXPECT_EQ(sample(after, "sentinel_ingest_end_to_end_latency_seconds_count"), rows);
+  // The ingestor's own share of the latency, for every row; a share of the whole, so smaller.
+  EXPECT_EQ(sample(after, "sentinel_ingest_ingest_latency_seconds_count"), rows);
+  EXPECT_GT(sample(after, "sentinel_ingest_ingest_latency_seconds_sum"), 0);
+  EXPECT_LT(sample(after, "sentinel_ingest_ingest_latency_seconds_sum"),
+            sample(after, "sentinel_ingest_end_to_end_latency_seconds_sum"));
   EXPECT_EQ(sample(after, "sentinel_ingest_batch_commit_seconds_count"),
             sample(after, "sentinel_ingest_batches_total"));
   EXPECT_GT(sample(after, "sentinel_ingest_batch_bytes_total"), 0);

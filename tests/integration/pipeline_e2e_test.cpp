@@ -53,7 +53,7 @@ TEST(PipelineEndToEnd, HundredThousandEventsThroughPgBouncerExactlyOnce) {
       events.size());
 }
 
-TEST(PipelineEndToEnd, SmallMemoryBudgetPausesPartitionsAndLosesNothing) {
+TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
   TestDb db;
   apply_migrations(db.direct_url());
   MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 4);
@@ -63,7 +63,7 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetPausesPartitionsAndLosesNothing) {
   p.pg_url = db.bouncer_url();
   p.brokers = mock.bootstraps();
   p.group = "budget";
-  p.inflight_budget_bytes = 1 << 20;  // far less than the backlog: partitions must pause
+  p.inflight_budget_bytes = 1 << 20;  // far less than the backlog: the consumer must be held
   p.pause_after = std::chrono::milliseconds(0);
   p.chunk_bytes = 32 << 10;
   Metrics metrics;
@@ -83,7 +83,9 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetPausesPartitionsAndLosesNothing) {
   runner.join();
   ASSERT_TRUE(done);
   EXPECT_EQ(code, 0) << pipeline.fatal_message();
-  EXPECT_GT(max_paused, 0) << "backpressure never paused a partition";
+  // Held back: throttled (the ordinary case) or, past pause_after, partitions paused.
+  EXPECT_TRUE(metrics.throttled_micros.load() > 0 || max_paused > 0)
+      << "backpressure never held the consumer back";
   // The budget is per writer and checked between poll cycles: it may overshoot by about one
   // cycle of chunks, not by the backlog.
   EXPECT_LT(max_inflight, 8 << 20);
