@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include "pgconn/connection_defaults.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {
@@ -34,7 +35,7 @@ std::string error_of(PGconn* pg) {
 
 PgHealthCheck::PgHealthCheck(std::string pg_url, Metrics& metrics,
                              std::chrono::milliseconds interval, std::chrono::milliseconds timeout)
-    : url_(with_application_name(pg_url)),
+    : url_(with_connection_defaults(pg_url)),
       metrics_(metrics),
       interval_(interval),
       timeout_(timeout),

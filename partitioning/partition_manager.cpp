@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include "partitioning/month.h"
+#include "pgconn/connection_defaults.h"
 
 namespace sentinel::partitions {
 namespace {
@@ -23,32 +24,10 @@ std::optional<int32_t> month_from_name(std::string_view table, std::string_view 
   return parse_month(text);
 }
 
-// Connects with application_name sentinel-ingest unless the URL (or PGAPPNAME) names one:
-// fallback_application_name is libpq's "use this when nothing else is set". (sinks/pg_connection.h
-// has the same for the data plane; partitioning cannot depend on sinks.)
-std::string connection_url(const std::string& url) {
-  char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
-      PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
-  PQfreemem(error);
-  if (options == nullptr) return url;  // connecting reports what is wrong with it
-  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
-    if (std::string_view(o->keyword).ends_with("application_name") && o->val != nullptr &&
-        *o->val != '\0') {
-      return url;
-    }
-  }
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return url + (url.find('?') == std::string::npos ? "?" : "&") +
-           "fallback_application_name=sentinel-ingest";
-  }
-  return url + (url.empty() ? "" : " ") + "fallback_application_name=sentinel-ingest";
-}
-
 }  // namespace
 
 std::vector<std::string> premake(const std::string& url, int32_t from_month, int count) {
-  pqxx::connection conn(connection_url(url));
+  pqxx::connection conn(with_connection_defaults(url));
   std::vector<std::string> names;
   for (int32_t m = from_month; m < from_month + count; ++m) {
     for (const std::string_view table : kTables) {
@@ -63,7 +42,7 @@ std::vector<std::string> premake(const std::string& url, int32_t from_month, int
 }
 
 std::vector<PartitionInfo> list(const std::string& url) {
-  pqxx::connection conn(connection_url(url));
+  pqxx::connection conn(with_connection_defaults(url));
   pqxx::read_transaction tx(conn);
   const pqxx::result r = tx.exec(
       "SELECT p.relname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
@@ -94,7 +73,7 @@ std::vector<PartitionInfo> drop_older_than(const std::string& url, int32_t keep_
     if (p.month && *p.month < keep_from_month) old.push_back(std::move(p));
   }
   if (dry_run || old.empty()) return old;
-  pqxx::connection conn(connection_url(url));
+  pqxx::connection conn(with_connection_defaults(url));
   for (const PartitionInfo& p : old) {
     pqxx::work tx(conn);
     const std::string parent = "public." + tx.quote_name(p.table);

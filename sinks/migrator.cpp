@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "schemas/migrations.h"
+#include "pgconn/connection_defaults.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {
@@ -117,7 +118,7 @@ std::string missing_problem(const std::vector<int>& missing) {
 }  // namespace
 
 std::vector<int> apply_migrations(const std::string& url) {
-  pqxx::connection conn(with_application_name(url));
+  pqxx::connection conn(with_connection_defaults(url));
   LogNotices notices(conn);
   std::vector<int> applied;
   try {
@@ -164,7 +165,7 @@ std::vector<int> apply_migrations(const std::string& url) {
 }
 
 MigrationStatus check_migrations(const std::string& url) {
-  pqxx::connection conn(with_application_name(url));
+  pqxx::connection conn(with_connection_defaults(url));
   LogNotices notices(conn);
   pqxx::read_transaction tx(conn);
   if (!has_schema_migrations(tx)) {

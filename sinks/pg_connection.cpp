@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "pgconn/connection_defaults.h"
 #include "pipeline/copy_encoder.h"
 
 namespace sentinel {
@@ -24,16 +25,6 @@ bool PgError::configuration() const {
          s == "28000" || s == "28P01";
 }
 
-std::string with_application_name(const std::string& url) {
-  if (url.find("application_name") != std::string::npos) return url;
-  const bool uri = url.starts_with("postgresql://") || url.starts_with("postgres://");
-  if (!uri)
-    return url.empty() ? "application_name=sentinel-ingest"
-                       : url + " application_name=sentinel-ingest";
-  return url + (url.find('?') == std::string::npos ? "?" : "&") +
-         "application_name=sentinel-ingest";
-}
-
 std::string redact_url(std::string_view url) {
   std::string s(url);
   // URI form: scheme://user:password@host
@@ -45,7 +36,7 @@ std::string redact_url(std::string_view url) {
   return s;
 }
 
-PgConnection::PgConnection(std::string url) : url_(with_application_name(url)) {}
+PgConnection::PgConnection(std::string url) : url_(with_connection_defaults(url)) {}
 
 bool PgConnection::connected() const {
   return conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK;

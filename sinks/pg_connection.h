@@ -29,8 +29,6 @@ class PgError : public std::runtime_error {
   std::string sqlstate_;
 };
 
-/// Adds application_name=sentinel-ingest to a libpq connection string or URI that has none.
-std::string with_application_name(const std::string& url);
 
 /// Removes passwords from a connection string or URI before it is shown to a person.
 std::string redact_url(std::string_view url);

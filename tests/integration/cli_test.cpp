@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <tuple>
@@ -65,6 +66,19 @@ TEST(Cli, WrongPasswordIsNeverPrinted) {
        "postgresql://nobody:hunter2-secret@127.0.0.1:1/db?connect_timeout=2", "--brokers", "x:1"},
       seconds(5));
   EXPECT_EQ(out.find("hunter2-secret"), std::string::npos) << out;
+}
+
+TEST(Cli, AServerThatNeverAnswersTimesOutInsteadOfHanging) {
+  const testing::SilentServer server;
+  const std::string pg =
+      "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=nobody dbname=sentinel";
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto [code, out] = run_command({SENTINEL_BINARY, "migrate", "--pg", pg}, seconds(60));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("timeout"), std::string::npos) << out;
+  EXPECT_LT(took, 30) << "the default connect_timeout (10 s) did not apply";
 }
 
 TEST(Cli, HelpListsEveryRunFlagWithItsEnvironmentVariable) {

@@ -1,10 +1,7 @@
 // What an operator watches (DESIGN §7): /metrics, /healthz and /readyz of a real ingest, mock
 // Kafka → Pipeline → PostgreSQL through PgBouncer, scraped over HTTP while events flow.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -233,22 +230,14 @@ TEST(Observability, PgUpFollowsTheServerWhileIdle) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
   // A server that accepts TCP but never answers (a hung PostgreSQL) is down after the timeout.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const testing::SilentServer server;
   metrics.pg_up = 1;
   {
     PgHealthCheck health(
-        "host=127.0.0.1 port=" + std::to_string(ntohs(addr.sin_port)) + " dbname=x user=x", metrics,
+        "host=127.0.0.1 port=" + std::to_string(server.port()) + " dbname=x user=x", metrics,
         std::chrono::milliseconds(100), std::chrono::milliseconds(300));
     EXPECT_TRUE(testing::wait_until(seconds(10), [&] { return metrics.pg_up.load() == 0; }));
   }
-  ::close(fd);
 }
 
 }  // namespace

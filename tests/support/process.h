@@ -43,6 +43,21 @@ bool wait_until(std::chrono::milliseconds timeout, const std::function<bool()>& 
 /// A TCP port on 127.0.0.1 that was free a moment ago (for --metrics-listen and the like).
 int free_port();
 
+/// Listens on 127.0.0.1 and never says a word: the kernel completes every TCP handshake, nobody
+/// reads. What a hung server, or a proxy in front of a dead one, looks like to a client.
+class SilentServer {
+ public:
+  SilentServer();
+  ~SilentServer();
+  SilentServer(const SilentServer&) = delete;
+  SilentServer& operator=(const SilentServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 /// The whole contents of a file ("" if missing).
 std::string read_file(const std::string& path);
 
