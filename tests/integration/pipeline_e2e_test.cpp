@@ -2,12 +2,16 @@
 // transaction mode, 100 000 events with 1% malformed of every kind.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "app/mock_cluster.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
+#include "tests/support/process.h"
 
 namespace sentinel {
 namespace {
@@ -59,6 +63,12 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
   MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 4);
   const auto events = testing::publish_events(mock.bootstraps(), 30'000, 0.01, 9);
 
+  // PostgreSQL stalls the writers (a DBA's lock), so that the backlog must pile up
+  // against the budget whatever the relative speeds of this machine's consumer and server.
+  pqxx::connection locker(db.direct_url());
+  pqxx::work lock(locker);
+  lock.exec0("LOCK TABLE audit_logs, invocations IN ACCESS EXCLUSIVE MODE");
+
   PipelineOptions p;
   p.pg_url = db.bouncer_url();
   p.brokers = mock.bootstraps();
@@ -67,20 +77,30 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
   p.pause_after = std::chrono::milliseconds(0);
   p.chunk_bytes = 32 << 10;
   Metrics metrics;
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false}, sampled{false};
   int code = -1;
   Pipeline pipeline(p, metrics);
   std::thread runner([&] { code = pipeline.run(stop); });
   int max_paused = 0;
   int64_t max_inflight = 0;
-  const bool done = testing::wait_for_stored(
-      db, static_cast<int64_t>(events.size()), std::chrono::seconds(300), [&] {
-        max_paused = std::max(max_paused, metrics.paused_partitions.load());
-        max_inflight = std::max(max_inflight, metrics.inflight_bytes.load());
-        return true;
-      });
+  std::thread sampler([&] {
+    while (!sampled.load()) {
+      max_paused = std::max(max_paused, metrics.paused_partitions.load());
+      max_inflight = std::max(max_inflight, metrics.inflight_bytes.load());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  // Keep them stalled until the consumer is held back (or a minute has passed).
+  testing::wait_until(std::chrono::seconds(60), [&] {
+    return metrics.throttled_micros.load() > 0 || metrics.paused_partitions.load() > 0;
+  });
+  lock.commit();
+  const bool done = testing::wait_for_stored(db, static_cast<int64_t>(events.size()),
+                                             std::chrono::seconds(300));
   stop = true;
   runner.join();
+  sampled = true;
+  sampler.join();
   ASSERT_TRUE(done);
   EXPECT_EQ(code, 0) << pipeline.fatal_message();
   // Held back: throttled (the ordinary case) or, past pause_after, partitions paused.
@@ -89,6 +109,10 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
   // The budget is per writer and checked between poll cycles: it may overshoot by about one
   // cycle of chunks, not by the backlog.
   EXPECT_LT(max_inflight, 8 << 20);
+  std::printf("budget 1 MiB: in flight at most %.2f MiB, %d partitions paused at most, held back "
+              "%.1f s\n",
+              static_cast<double>(max_inflight) / (1 << 20), max_paused,
+              static_cast<double>(metrics.throttled_micros.load()) / 1e6);
   testing::expect_exactly_once(db, events);
 }
 
