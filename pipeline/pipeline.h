@@ -57,9 +57,12 @@ struct PipelineOptions {
 /// `writers` writer threads each owning one PostgreSQL connection and the Kafka partitions that
 /// map to it (so a partition's offsets advance in order).
 ///
-/// Backpressure: each writer has a byte budget (inflight_budget / writers); when its queued and
-/// in-transaction chunks exceed it, the consumer pauses that writer's partitions and keeps
-/// polling (so it stays in the group), and resumes them below half the budget.
+/// Backpressure: each writer has a byte budget (inflight_budget / writers) for its queued and
+/// in-transaction chunks. When the writers still fetching are over their budgets together, the
+/// consumer is throttled (a few messages every 10 ms; prefetched ones wait in librdkafka's
+/// bounded queue). A writer over its share for `pause_after` (stalled) has its partitions paused
+/// while the consumer keeps polling (so it stays in the group); they resume below half its share.
+/// A writer's batch takes at most half its share, so the next batch is built while it commits.
 class Pipeline final : public RebalanceListener {
  public:
   Pipeline(PipelineOptions options, Metrics& metrics);
