@@ -674,8 +674,9 @@ int run(const Options& o) {
              r.commit_p99 * 1e3, r.batches);
   fmt::print("  end to end     p50 {:.1f} ms, p99 {:.1f} ms{}\n", r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
              rate_mode ? "" : " (preloaded backlog: waiting time included)");
-  fmt::print("  in the ingestor p50 {:.1f} ms, p99 {:.1f} ms (received by its consumer → committed)\n",
-             r.own_p50 * 1e3, r.own_p99 * 1e3);
+  fmt::print(
+      "  in the ingestor p50 {:.1f} ms, p99 {:.1f} ms (received by its consumer → committed)\n",
+      r.own_p50 * 1e3, r.own_p99 * 1e3);
 
   std::ofstream json(o.out_dir + "/result.json");
   json << fmt::format(

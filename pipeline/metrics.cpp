@@ -52,8 +52,8 @@ double Histogram::quantile(double q) const {
 
 namespace {
 std::vector<double> latency_buckets() {
-  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25,
-          0.5,   1,      2.5,   5,    10,    30,   60,    300};
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15,
+          0.25,  0.5,    1,     2.5,  5,     10,   30,    60,  300};
 }
 }  // namespace
 

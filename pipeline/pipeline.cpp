@@ -332,8 +332,8 @@ void Pipeline::log_status(Clock::time_point& last, uint64_t& last_messages) {
       static_cast<double>(messages - last_messages) / seconds, messages,
       metrics_.rows_written[0].load(), metrics_.rows_written[1].load(), rejects, lag,
       static_cast<double>(metrics_.inflight_bytes.load()) / (1 << 20), assigned_.size(),
-      metrics_.paused_partitions.load(), metrics_.pg_up ? "up" : "DOWN",
-      share(waited_for_kafka_), share(throttled_for_));
+      metrics_.paused_partitions.load(), metrics_.pg_up ? "up" : "DOWN", share(waited_for_kafka_),
+      share(throttled_for_));
   waited_for_kafka_ = throttled_for_ = Clock::duration::zero();
   last = now;
   last_messages = messages;
@@ -552,8 +552,7 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
         }
         metrics_.batch_bytes += c->tuples.size();
         metrics_.ingest_latency_seconds.observe(
-            static_cast<double>(now_ms * 1000 - c->received_unix_micros) / 1e6,
-            c->rows.size());
+            static_cast<double>(now_ms * 1000 - c->received_unix_micros) / 1e6, c->rows.size());
         for (const RowRef& row : c->rows) {
           if (row.kafka_timestamp_ms < 0) continue;
           metrics_.end_to_end_latency_seconds.observe(

@@ -8,8 +8,8 @@
 #include <pqxx/pqxx>
 #include <string_view>
 
-#include "schemas/migrations.h"
 #include "pgconn/connection_defaults.h"
+#include "schemas/migrations.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {

@@ -29,7 +29,6 @@ class PgError : public std::runtime_error {
   std::string sqlstate_;
 };
 
-
 /// Removes passwords from a connection string or URI before it is shown to a person.
 std::string redact_url(std::string_view url);
 

@@ -74,8 +74,7 @@ TEST(Cli, AServerThatNeverAnswersTimesOutInsteadOfHanging) {
       "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=nobody dbname=sentinel";
   const auto t0 = std::chrono::steady_clock::now();
   const auto [code, out] = run_command({SENTINEL_BINARY, "migrate", "--pg", pg}, seconds(60));
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("timeout"), std::string::npos) << out;
   EXPECT_LT(took, 30) << "the default connect_timeout (10 s) did not apply";

@@ -77,7 +77,8 @@ uint64_t fingerprint(int topic_index, std::string_view payload) {
 class LiveStream {
  public:
   LiveStream(const std::string& brokers, uint64_t count, int rate, uint64_t seed)
-      : publisher_(brokers, {{"request.timeout.ms", "5000"}}), thread_([=, this] { run(count, rate, seed); }) {}
+      : publisher_(brokers, {{"request.timeout.ms", "5000"}}),
+        thread_([=, this] { run(count, rate, seed); }) {}
   ~LiveStream() {
     if (thread_.joinable()) thread_.join();
   }
@@ -329,13 +330,13 @@ void finish(const std::string& brokers, const std::string& scenario, const TestD
   }
   EXPECT_EQ(t.stored, t.distinct) << "doubled";
   EXPECT_EQ(t.distinct, n) << "lost\n"
-                            << (t.distinct == n ? "" : kafka_accounting(brokers, db, events.size()));
+                           << (t.distinct == n ? "" : kafka_accounting(brokers, db, events.size()));
   testing::expect_exactly_once(db, events);
 }
 
 /// Waits until every event is stored, while `alive` holds.
-void wait_all_stored(const std::string& brokers, const TestDb& db, int64_t n, const std::string& log,
-                     const std::function<bool()>& alive = {}) {
+void wait_all_stored(const std::string& brokers, const TestDb& db, int64_t n,
+                     const std::string& log, const std::function<bool()>& alive = {}) {
   const bool done = testing::wait_for_stored(db, n, seconds(size().large ? 900 : 240), alive);
   const std::string text = testing::read_file(log);
   ASSERT_TRUE(done) << "stored " << testing::stored_messages(db) << " of " << n

@@ -95,8 +95,8 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
     return metrics.throttled_micros.load() > 0 || metrics.paused_partitions.load() > 0;
   });
   lock.commit();
-  const bool done = testing::wait_for_stored(db, static_cast<int64_t>(events.size()),
-                                             std::chrono::seconds(300));
+  const bool done =
+      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(300));
   stop = true;
   runner.join();
   sampled = true;
@@ -109,10 +109,11 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
   // The budget is per writer and checked between poll cycles: it may overshoot by about one
   // cycle of chunks, not by the backlog.
   EXPECT_LT(max_inflight, 8 << 20);
-  std::printf("budget 1 MiB: in flight at most %.2f MiB, %d partitions paused at most, held back "
-              "%.1f s\n",
-              static_cast<double>(max_inflight) / (1 << 20), max_paused,
-              static_cast<double>(metrics.throttled_micros.load()) / 1e6);
+  std::printf(
+      "budget 1 MiB: in flight at most %.2f MiB, %d partitions paused at most, held back "
+      "%.1f s\n",
+      static_cast<double>(max_inflight) / (1 << 20), max_paused,
+      static_cast<double>(metrics.throttled_micros.load()) / 1e6);
   testing::expect_exactly_once(db, events);
 }
 
