@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(4, 65536));
   cmd_run
       ->add_option("--inflight-mb", inflight_mb,
-                   "Memory budget for rows not yet committed; over it, partitions pause")
+                   "Memory budget for rows not yet committed; over it, the consumer slows down, "
+                   "then pauses partitions")
       ->capture_default_str()
       ->check(CLI::Range(8, 65536));
   cmd_run

@@ -55,6 +55,7 @@ struct Options {
   uint64_t events = 1'000'000;
   double rate = 0;
   int partitions = 64;
+  int kafka_brokers = 3;
   double invalid_ratio = 0.01;
   uint64_t seed = 42;
   int tenants = 200;
@@ -183,19 +184,27 @@ Child spawn(const std::vector<std::string>& argv, const std::string& log_path) {
   return Child{pid};
 }
 
-/// utime + stime of a process, in seconds.
-double cpu_seconds(pid_t pid) {
+/// What /proc/PID/stat says of a process's work so far.
+struct ProcStat {
+  double cpu_seconds = 0;   ///< utime + stime
+  double minor_faults = 0;  ///< page faults served without I/O (fresh or reclaimed pages)
+};
+
+ProcStat proc_stat(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(in)), {});
   const size_t close = s.rfind(')');
-  if (close == std::string::npos) return 0;
+  ProcStat r;
+  if (close == std::string::npos) return r;
   std::istringstream fields(s.substr(close + 2));
   std::string f;
   double ticks = 0;
   for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 10) r.minor_faults = std::stod(f);
     if (i == 14 || i == 15) ticks += std::stod(f);
   }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  r.cpu_seconds = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return r;
 }
 
 /// VmHWM (peak resident set) of a process, in MiB.
@@ -274,6 +283,7 @@ struct IngestResult {
   double assigned = 0;      ///< start → every partition assigned (the group join)
   double cpu = 0;           ///< ingestor CPU seconds over `seconds`
   double peak_rss_mib = 0;
+  double minor_faults = 0;  ///< the ingestor's page faults over `seconds`
   double commit_p50 = 0, commit_p99 = 0, e2e_p50 = 0, e2e_p99 = 0, own_p50 = 0, own_p99 = 0;
   double batches = 0;
   std::vector<Sample> samples;
@@ -290,7 +300,8 @@ IngestResult watch(const Child& child, int port, uint64_t expected, int partitio
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     const std::string text = get_metrics(port);
-    const double cpu = cpu_seconds(child.pid);
+    const ProcStat ps = proc_stat(child.pid);
+    const double cpu = ps.cpu_seconds;
     const double t = seconds_since(start);
     if (!alive(child.pid)) throw std::runtime_error("the ingestor exited early; see ingest.log");
     if (text.empty()) continue;
@@ -309,6 +320,7 @@ IngestResult watch(const Child& child, int port, uint64_t expected, int partitio
     if (stored >= static_cast<double>(expected)) {
       r.seconds = t;
       r.cpu = cpu;
+      r.minor_faults = ps.minor_faults;
       r.peak_rss_mib = peak_rss_mib(child.pid);
       r.metrics = text;
       r.complete = true;
@@ -475,10 +487,12 @@ int run(const Options& o) {
   const std::vector<std::string> topics = {"sentinel.audit", "sentinel.invocations"};
   const bool rate_mode = o.rate > 0;
   const auto mode = rate_mode ? fmt::format("--rate {:.0f}", o.rate) : std::string("preload");
-  fmt::print("sentinel-e2e-bench: {} events, {}, {} partitions per topic, {:.1f}% invalid\n",
-             o.events, mode, o.partitions, o.invalid_ratio * 100);
+  fmt::print(
+      "sentinel-e2e-bench: {} events, {}, {} partitions per topic on {} mock brokers, {:.1f}% "
+      "invalid\n",
+      o.events, mode, o.partitions, o.kafka_brokers, o.invalid_ratio * 100);
 
-  MockCluster mock(1, topics, o.partitions);
+  MockCluster mock(o.kafka_brokers, topics, o.partitions);
   GeneratorOptions g;
   g.seed = o.seed;
   g.tenants = o.tenants;
@@ -668,6 +682,8 @@ int run(const Options& o) {
   fmt::print("  ingestor CPU   {:>10.2f} s  ({:.2f} cores; {:.2f} µs per message)\n", r.cpu,
              r.cpu / std::max(1e-3, r.seconds - r.assigned),
              r.cpu * 1e6 / static_cast<double>(o.events));
+  fmt::print("  page faults    {:>10.0f}    ({:.3f} per message)\n", r.minor_faults,
+             r.minor_faults / static_cast<double>(o.events));
   fmt::print("  mock Kafka CPU {:>10.2f} s  (this process, same interval)\n", mock_cpu);
   fmt::print("  peak RSS       {:>10.1f} MiB\n", r.peak_rss_mib);
   fmt::print("  batch commit   p50 {:.1f} ms, p99 {:.1f} ms ({:.0f} batches)\n", r.commit_p50 * 1e3,
@@ -691,6 +707,7 @@ int run(const Options& o) {
       "  \"ceiling_direct_2_streams\": {:.0f},\n  \"days_back\": {},\n  \"ratio\": {:.4f},\n"
       "  \"ingest_cpu_seconds\": {:.2f},\n  \"ingest_cpu_cores\": {:.3f},\n"
       "  \"mock_kafka_cpu_seconds\": {:.2f},\n  \"peak_rss_mib\": {:.1f},\n"
+      "  \"ingest_minor_faults\": {:.0f},\n"
       "  \"batch_commit_p50_ms\": {:.2f},\n  \"batch_commit_p99_ms\": {:.2f},\n"
       "  \"end_to_end_p50_ms\": {:.2f},\n  \"end_to_end_p99_ms\": {:.2f},\n"
       "  \"in_ingestor_p50_ms\": {:.2f},\n  \"in_ingestor_p99_ms\": {:.2f},\n"
@@ -699,8 +716,8 @@ int run(const Options& o) {
       exact, audit, inv, rejects, r.seconds, r.first_commit, ingest_rate, rate_from_start,
       r.assigned, steady_rate, ceiling, ceiling1, ceiling2, ceiling_direct1, ceiling_direct2,
       o.days_back, ratio, r.cpu, r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu,
-      r.peak_rss_mib, r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
-      r.own_p50 * 1e3, r.own_p99 * 1e3, r.batches, fmt::join(o.ingest_args, " "));
+      r.peak_rss_mib, r.minor_faults, r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3,
+      r.e2e_p99 * 1e3, r.own_p50 * 1e3, r.own_p99 * 1e3, r.batches, fmt::join(o.ingest_args, " "));
   json.close();
   write_plot(o, r, ceiling);
   fmt::print("\nwrote {0}/result.json, {0}/rate.png, {0}/metrics.txt, {0}/ingest.log\n", o.out_dir);
@@ -721,6 +738,10 @@ int main(int argc, char** argv) {
   app.add_option("--events", o.events, "Events to publish");
   app.add_option("--rate", o.rate, "Publish at this rate while ingesting (latency mode)");
   app.add_option("--partitions", o.partitions, "Partitions per topic in the mock Kafka");
+  app.add_option("--kafka-brokers", o.kafka_brokers,
+                 "Brokers of the mock Kafka; partition leaders are spread over them, so the "
+                 "consumer fetches from each in parallel, as from a real cluster")
+      ->check(CLI::Range(1, 9));
   app.add_option("--invalid-ratio", o.invalid_ratio, "Share of malformed events");
   app.add_option("--seed", o.seed, "Generator seed");
   app.add_option("--tenants", o.tenants, "Tenants");

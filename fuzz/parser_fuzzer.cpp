@@ -53,7 +53,8 @@ int16_t walk_tuple(const std::string& out, size_t at) {
 
 void fuzz_event(bool invocation, const uint8_t* data, size_t size) {
   static EventParser parser;
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end, as it does in a chunk's arena.
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end, as it does in the chunk builder's
+  // scratch buffer.
   static std::vector<char> padded;
   padded.assign(data, data + size);
   padded.resize(size + simdjson::SIMDJSON_PADDING, '\0');

@@ -62,6 +62,7 @@ class ChunkBuilder {
   std::vector<TopicSpec> topics_;
   size_t chunk_bytes_;
   EventParser parser_;
+  std::string scratch_;  ///< the message being parsed, with simdjson's padding
   std::map<std::pair<int, int32_t>, PartitionState> partitions_;
   uint64_t duplicates_skipped_ = 0;
   uint64_t offsets_skipped_by_kafka_ = 0;

@@ -8,7 +8,7 @@ namespace sentinel {
 
 void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::string_view topic,
                    int32_t partition, int64_t offset, RejectReason reason, std::string_view detail,
-                   std::string_view payload) {
+                   const std::string_view* payload) {
   CopyEncoder e(out);
   e.begin_row(kRejectsFieldCount);
   e.timestamptz(rejected_at_unix_micros);
@@ -17,7 +17,11 @@ void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::strin
   e.int8(offset);
   e.text(to_string(reason));
   e.text(detail);
-  e.bytea(payload);
+  if (payload != nullptr) {
+    e.bytea(*payload);
+  } else {
+    e.null();
+  }
 }
 
 int32_t day_of_unix_micros(int64_t unix_micros) {

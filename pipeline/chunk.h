@@ -22,13 +22,11 @@ struct InvocationCost {
   int32_t completion_tokens = 0;
 };
 
-/// One encoded row of a chunk: where its COPY tuple and its source payload are, and where in
-/// Kafka it came from.
+/// One encoded row of a chunk: where its COPY tuple is and where in Kafka it came from. Its raw
+/// payload is not kept (see PayloadSource).
 struct RowRef {
   uint32_t tuple_begin = 0;  ///< into Chunk::tuples
   uint32_t tuple_end = 0;
-  uint32_t payload_begin = 0;  ///< into Chunk::arena
-  uint32_t payload_size = 0;
   int64_t kafka_offset = 0;
   int64_t kafka_timestamp_ms = -1;  ///< producer/broker time, for end-to-end latency
   int32_t month = 0;                ///< UTC month of ts as year*12 + (month-1)
@@ -67,7 +65,7 @@ struct Chunk {
   // What it holds.
   std::string tuples;  ///< binary COPY tuples for `table`, no header or trailer
   std::vector<RowRef> rows;
-  std::string arena;  ///< raw payloads of the rows (for db_rejected) and tenant ids
+  std::string arena;  ///< tenant ids of the costs
   std::vector<CostItem> costs;
   std::string reject_tuples;  ///< binary COPY tuples for ingest_rejects
   uint32_t reject_count = 0;
@@ -84,9 +82,6 @@ struct Chunk {
   std::string_view tuple(const RowRef& r) const {
     return std::string_view(tuples).substr(r.tuple_begin, r.tuple_end - r.tuple_begin);
   }
-  std::string_view payload(const RowRef& r) const {
-    return std::string_view(arena).substr(r.payload_begin, r.payload_size);
-  }
   std::string_view tenant(const CostItem& c) const {
     return std::string_view(arena).substr(c.tenant_begin, c.tenant_size);
   }
@@ -95,9 +90,15 @@ struct Chunk {
 using ChunkPtr = std::unique_ptr<Chunk>;
 
 /// Appends one ingest_rejects tuple (columns as kRejectsColumns) to `out`.
+/// A null `payload` stores NULL (the message is no longer in Kafka).
 void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::string_view topic,
                    int32_t partition, int64_t offset, RejectReason reason, std::string_view detail,
-                   std::string_view payload);
+                   const std::string_view* payload);
+inline void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::string_view topic,
+                          int32_t partition, int64_t offset, RejectReason reason,
+                          std::string_view detail, std::string_view payload) {
+  encode_reject(out, rejected_at_unix_micros, topic, partition, offset, reason, detail, &payload);
+}
 
 /// UTC month index (year*12 + month-1) and day number of a Unix-microsecond timestamp.
 int32_t month_of_unix_micros(int64_t unix_micros);

@@ -19,6 +19,21 @@ void Histogram::observe(double value, uint64_t count) {
   count_.fetch_add(count, std::memory_order_relaxed);
 }
 
+void Histogram::Tally::observe(double value, uint64_t count) {
+  const size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
+  buckets_[i] += count;
+  sum_micros_ += static_cast<uint64_t>(std::max(0.0, value) * 1e6) * count;
+  count_ += count;
+}
+
+void Histogram::add(const Tally& t) {
+  for (size_t i = 0; i < t.buckets_.size(); ++i) {
+    if (t.buckets_[i] != 0) buckets_[i].fetch_add(t.buckets_[i], std::memory_order_relaxed);
+  }
+  sum_micros_.fetch_add(t.sum_micros_, std::memory_order_relaxed);
+  count_.fetch_add(t.count_, std::memory_order_relaxed);
+}
+
 void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
   out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
   uint64_t cumulative = 0;

@@ -20,6 +20,23 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double value, uint64_t count = 1);
+
+  /// Observations counted on one thread without atomics, then added at once: a writer observes
+  /// every row of a batch (three atomic adds per row cost ~3% of the ingestor's CPU).
+  class Tally {
+   public:
+    explicit Tally(const Histogram& h) : bounds_(h.bounds_), buckets_(h.bounds_.size() + 1) {}
+    void observe(double value, uint64_t count = 1);
+
+   private:
+    friend class Histogram;
+    const std::vector<double>& bounds_;
+    std::vector<uint64_t> buckets_;
+    uint64_t sum_micros_ = 0;
+    uint64_t count_ = 0;
+  };
+  void add(const Tally& t);
+
   /// Appends the _bucket/_sum/_count lines for `name` (with HELP and TYPE).
   void render(std::string& out, const std::string& name, const std::string& help) const;
   /// The value below which `q` (0..1) of observations fall, by linear interpolation in buckets.

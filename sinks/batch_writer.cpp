@@ -90,8 +90,9 @@ size_t keep_chained(std::vector<Chunk*>& chunks) {
 }
 
 BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
-                         std::vector<std::string> topics)
+                         std::vector<std::string> topics, PayloadSource* payloads)
     : conn_(std::move(pg_url)),
+      payloads_(payloads),
       consumer_group_(std::move(consumer_group)),
       topics_(std::move(topics)) {
   for (int t = 0; t < kEventTableCount; ++t) {
@@ -163,6 +164,7 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResu
     std::vector<Refused> refused;
     copy_table(chunks, EventTable::kAudit, bisect, refused, result);
     copy_table(chunks, EventTable::kInvocations, bisect, refused, result);
+    read_payloads(chunks, refused);
     copy_rejects(chunks, refused);
     upsert_costs(chunks, refused);
     auto fenced = store_offsets(chunks, result);
@@ -182,7 +184,7 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResu
       ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
     }
     return true;
-  } catch (const PgError&) {
+  } catch (...) {  // PgError, or PayloadUnavailable with the transaction open
     if (conn_.connected()) {
       try {
         conn_.exec("ROLLBACK");
@@ -192,6 +194,19 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResu
     }
     throw;
   }
+}
+
+void BatchWriter::read_payloads(std::span<Chunk* const> chunks, std::vector<Refused>& refused) {
+  if (refused.empty() || payloads_ == nullptr) return;
+  std::vector<MessageId> ids;
+  ids.reserve(refused.size());
+  for (const Refused& r : refused) {
+    const Chunk* c = chunks[r.pos.chunk];
+    ids.push_back({c->topic_index, c->partition, c->rows[r.pos.row].kafka_offset});
+  }
+  std::vector<std::optional<std::string>> got = payloads_->payloads(ids);
+  if (got.size() != refused.size()) throw PayloadUnavailable("payload source answered short");
+  for (size_t i = 0; i < refused.size(); ++i) refused[i].payload = std::move(got[i]);
 }
 
 void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect_rows,
@@ -274,8 +289,17 @@ void BatchWriter::copy_rejects(std::span<Chunk* const> chunks,
     for (const Refused& r : refused) {
       const Chunk* c = chunks[r.pos.chunk];
       const RowRef& row = c->rows[r.pos.row];
-      encode_reject(tuples, now, topics_[c->topic_index], c->partition, row.kafka_offset,
-                    RejectReason::kDbRejected, r.message, c->payload(row));
+      if (r.payload) {
+        encode_reject(tuples, now, topics_[c->topic_index], c->partition, row.kafka_offset,
+                      RejectReason::kDbRejected, r.message, *r.payload);
+      } else {
+        // Not kept in the chunk, and Kafka no longer has it (or nothing could be asked).
+        encode_reject(
+            tuples, now, topics_[c->topic_index], c->partition, row.kafka_offset,
+            RejectReason::kDbRejected,
+            payloads_ != nullptr ? r.message + " (payload no longer in Kafka)" : r.message,
+            nullptr);
+      }
     }
     conn_.put_copy_data(tuples);
   }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "pipeline/chunk.h"
+#include "pipeline/payload_source.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {
@@ -57,17 +59,22 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
 /// of the offsets, then COMMIT.
 ///
 /// Rows PostgreSQL refuses (SQLSTATE classes 22, 23) are isolated by bisection under savepoints
-/// and stored as `db_rejected` rejects; missing month partitions are created through
-/// sentinel_ensure_month_partition outside the data transaction. A call either commits or throws
-/// a PgError; because offsets are compared-and-set, calling write() again with the same chunks
-/// after any failure (even an unknown COMMIT outcome) can never store a row twice.
+/// and stored as `db_rejected` rejects, their payloads read again from Kafka; missing month
+/// partitions are created through sentinel_ensure_month_partition outside the data transaction. A
+/// call either commits or throws a PgError; because offsets are compared-and-set, calling write()
+/// again with the same chunks after any failure (even an unknown COMMIT outcome) can never store a
+/// row twice.
 ///
 /// One BatchWriter per writer thread: it owns its connection. Not thread-safe.
 class BatchWriter {
  public:
-  BatchWriter(std::string pg_url, std::string consumer_group, std::vector<std::string> topics);
+  /// `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do not keep them);
+  /// without one, such a reject's payload is NULL. It must outlive the writer.
+  BatchWriter(std::string pg_url, std::string consumer_group, std::vector<std::string> topics,
+              PayloadSource* payloads = nullptr);
 
-  /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError.
+  /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError,
+  /// or PayloadUnavailable when refused rows' payloads cannot be read (nothing is committed).
   BatchResult write(std::span<Chunk* const> chunks);
 
   PgConnection& connection() { return conn_; }
@@ -80,6 +87,7 @@ class BatchWriter {
   struct Refused {
     RowPos pos;
     std::string message;
+    std::optional<std::string> payload;  ///< read again from Kafka
   };
 
   void ensure_partitions(std::span<Chunk* const> chunks, BatchResult& result);
@@ -91,6 +99,7 @@ class BatchWriter {
   void copy_rows(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows);
   void bisect(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows,
               std::vector<Refused>& refused, BatchResult& result);
+  void read_payloads(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
   void copy_rejects(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
   void upsert_costs(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
   /// Returns the (topic, partition) pairs whose compare-and-set failed.
@@ -98,6 +107,7 @@ class BatchWriter {
                                                      BatchResult& result);
 
   PgConnection conn_;
+  PayloadSource* payloads_;
   std::string consumer_group_;
   std::vector<std::string> topics_;
   std::set<std::pair<EventTable, int32_t>> known_partitions_;  ///< (table, month) that exist

@@ -2,12 +2,16 @@
 // transaction mode, 100 000 events with 1% malformed of every kind.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "app/event_generator.h"
 #include "app/mock_cluster.h"
+#include "app/publisher.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
@@ -115,6 +119,80 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
       static_cast<double>(max_inflight) / (1 << 20), max_paused,
       static_cast<double>(metrics.throttled_micros.load()) / 1e6);
   testing::expect_exactly_once(db, events);
+}
+
+// PostgreSQL refuses rows the parser accepts (here a constraint a DBA added). Each one becomes a
+// db_rejected reject whose payload, read again from Kafka by offset (chunks do not keep
+// payloads), is the message byte for byte; every other event is stored once.
+TEST(PipelineEndToEnd, RowsPostgresRefusesBecomeRejectsWithTheirPayloadReadBackFromKafka) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 4);
+  GeneratorOptions g;
+  g.seed = 11;
+  g.invalid_ratio = 0;
+  g.tenants = 20;
+  EventGenerator gen(g);
+  Publisher publisher(mock.bootstraps(), {{"compression.type", "lz4"}});
+  const std::string topics[2] = {"sentinel.audit", "sentinel.invocations"};
+  std::vector<GeneratedEvent> events;
+  for (int i = 0; i < 5000; ++i) {
+    events.push_back(gen.next());
+    publisher.produce(topics[events.back().topic_index], events.back().key, events.back().payload);
+  }
+  publisher.flush();
+  // Refuse the audit events of the second most popular tenant.
+  const std::string refused_tenant = [&] {
+    std::map<std::string, int> n;
+    for (const auto& e : events) n[e.tenant] += e.topic_index == 0;
+    std::vector<std::pair<int, std::string>> by_count;
+    for (const auto& [t, c] : n) by_count.push_back({c, t});
+    std::sort(by_count.rbegin(), by_count.rend());
+    return by_count.at(1).second;
+  }();
+  db.query("ALTER TABLE audit_logs ADD CONSTRAINT refuse_one_tenant CHECK (tenant_id <> '" +
+           refused_tenant + "')");
+  std::vector<std::string> refused_payloads;
+  int64_t audit = 0, invocations = 0;
+  for (const auto& e : events) {
+    if (e.topic_index == 1) {
+      ++invocations;
+    } else if (e.tenant == refused_tenant) {
+      refused_payloads.push_back(e.payload);
+    } else {
+      ++audit;
+    }
+  }
+  std::sort(refused_payloads.begin(), refused_payloads.end());
+  ASSERT_GT(refused_payloads.size(), 50u);
+
+  PipelineOptions p;
+  p.pg_url = db.bouncer_url();
+  p.brokers = mock.bootstraps();
+  p.group = "refused";
+  Metrics metrics;
+  std::atomic<bool> stop{false};
+  int code = -1;
+  Pipeline pipeline(p, metrics);
+  std::thread runner([&] { code = pipeline.run(stop); });
+  const bool done =
+      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(120));
+  stop = true;
+  runner.join();
+  ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of " << events.size();
+  EXPECT_EQ(code, 0) << pipeline.fatal_message();
+  EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), std::to_string(audit));
+  EXPECT_EQ(db.query("SELECT count(*) FROM invocations"), std::to_string(invocations));
+  EXPECT_EQ(db.query("SELECT count(*) FROM ingest_rejects WHERE reason = 'db_rejected' AND "
+                     "detail LIKE '%refuse_one_tenant%' AND payload IS NOT NULL"),
+            std::to_string(refused_payloads.size()));
+  std::string expected;
+  for (const auto& s : refused_payloads) expected += s + "\n";
+  EXPECT_EQ(db.query("SELECT string_agg(convert_from(payload, 'UTF8') || E'\\n', '' ORDER BY "
+                     "convert_from(payload, 'UTF8') COLLATE \"C\") FROM ingest_rejects"),
+            expected);
+  EXPECT_EQ(metrics.rejects[static_cast<int>(RejectReason::kDbRejected)].load(),
+            refused_payloads.size());
 }
 
 }  // namespace

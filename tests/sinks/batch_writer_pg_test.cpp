@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,10 +61,6 @@ Chunk audit_chunk(int32_t partition, int64_t from, int64_t first, int n,
     e.int4(partition);
     e.int8(offset);
     row.tuple_end = static_cast<uint32_t>(c.tuples.size());
-    const std::string payload = "{\"offset\":" + std::to_string(offset) + "}";
-    row.payload_begin = static_cast<uint32_t>(c.arena.size());
-    row.payload_size = static_cast<uint32_t>(payload.size());
-    c.arena += payload;
     row.kafka_offset = offset;
     row.month = month_of_unix_micros(kNov24);
     c.rows.push_back(row);
@@ -128,13 +126,36 @@ Chunk invocation_chunk(int32_t partition, int64_t from, const std::vector<Call>&
   return c;
 }
 
+/// Kafka as the writer reads refused rows' payloads back: the payload of offset N is
+/// {"offset":N}; `gone` offsets were deleted by retention; `down` means unreachable.
+class FakeKafka : public PayloadSource {
+ public:
+  std::vector<std::optional<std::string>> payloads(std::span<const MessageId> ids) override {
+    if (down) throw PayloadUnavailable("Kafka is down");
+    std::vector<std::optional<std::string>> out;
+    for (const MessageId& id : ids) {
+      asked.push_back(id.offset);
+      if (gone.contains(id.offset)) {
+        out.push_back(std::nullopt);
+      } else {
+        out.push_back("{\"offset\":" + std::to_string(id.offset) + "}");
+      }
+    }
+    return out;
+  }
+  bool down = false;
+  std::set<int64_t> gone;
+  std::vector<int64_t> asked;
+};
+
 class BatchWriterTest : public ::testing::Test {
  protected:
   void SetUp() override { apply_migrations(db_.direct_url()); }
-  BatchWriter writer() { return BatchWriter(db_.bouncer_url(), "g1", kTopics); }
+  BatchWriter writer() { return BatchWriter(db_.bouncer_url(), "g1", kTopics, &kafka_); }
   std::string q(const std::string& sql) { return db_.query(sql); }
 
   TestDb db_;
+  FakeKafka kafka_;
 };
 
 TEST_F(BatchWriterTest, CommitsRowsAndStoresTheNextOffset) {
@@ -234,6 +255,44 @@ TEST_F(BatchWriterTest, RowsPostgresRefusesAreBisectedIntoRejects) {
   EXPECT_NE(q("SELECT detail FROM ingest_rejects WHERE kafka_offset = 3").find("no_evil"),
             std::string::npos);
   EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "40");
+  // Only the refused rows' payloads were read back from Kafka.
+  EXPECT_EQ(kafka_.asked, (std::vector<int64_t>{3, 17, 39}));
+}
+
+TEST_F(BatchWriterTest, ARefusedRowKafkaNoLongerHasIsStoredWithoutPayload) {
+  q("ALTER TABLE audit_logs ADD CONSTRAINT no_evil CHECK (action <> 'evil.action')");
+  kafka_.gone = {17};
+  BatchWriter w = writer();
+  Chunk c = audit_chunk(0, Chunk::kNoStoredOffset, 0, 20, {3, 17});
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[0], 18u);
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_rejects WHERE reason = 'db_rejected'"), "2");
+  EXPECT_EQ(q("SELECT payload IS NULL FROM ingest_rejects WHERE kafka_offset = 17"), "t");
+  EXPECT_NE(q("SELECT detail FROM ingest_rejects WHERE kafka_offset = 17")
+                .find("payload no longer in Kafka"),
+            std::string::npos);
+  EXPECT_EQ(q("SELECT convert_from(payload, 'UTF8') FROM ingest_rejects WHERE kafka_offset = 3"),
+            "{\"offset\":3}");
+}
+
+TEST_F(BatchWriterTest, WhenKafkaCannotGiveRefusedPayloadsBackNothingIsCommitted) {
+  q("ALTER TABLE audit_logs ADD CONSTRAINT no_evil CHECK (action <> 'evil.action')");
+  kafka_.down = true;
+  BatchWriter w = writer();
+  Chunk c = audit_chunk(0, Chunk::kNoStoredOffset, 0, 10, {4});
+  std::vector<Chunk*> batch = {&c};
+  EXPECT_THROW(w.write(batch), PayloadUnavailable);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "0");
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_rejects"), "0");
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_offsets"), "0");
+  // Kafka is back: the same batch stores everything once.
+  kafka_.down = false;
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[0], 9u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "9");
+  EXPECT_EQ(q("SELECT convert_from(payload, 'UTF8') FROM ingest_rejects"), "{\"offset\":4}");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "10");
 }
 
 TEST_F(BatchWriterTest, CostsAreExactPerDayAndMonthAndSkipRefusedRows) {
