@@ -22,6 +22,7 @@ void ChunkBuilder::open(int topic_index, int32_t partition, int64_t from_offset,
 }
 
 void ChunkBuilder::close(int topic_index, int32_t partition) {
+  if (last_key_ == std::make_pair(topic_index, partition)) last_state_ = nullptr;
   partitions_.erase({topic_index, partition});
 }
 
@@ -52,9 +53,14 @@ ChunkPtr ChunkBuilder::new_chunk(int topic_index, int32_t partition, PartitionSt
 ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
                            int64_t kafka_timestamp_ms, std::string_view payload,
                            int64_t now_unix_micros) {
-  auto it = partitions_.find({topic_index, partition});
-  if (it == partitions_.end()) return nullptr;
-  PartitionState& s = it->second;
+  // Messages come in runs of one partition: remember the last one's state (map nodes are stable).
+  if (last_state_ == nullptr || last_key_ != std::make_pair(topic_index, partition)) {
+    auto it = partitions_.find({topic_index, partition});
+    if (it == partitions_.end()) return nullptr;
+    last_key_ = it->first;
+    last_state_ = &it->second;
+  }
+  PartitionState& s = *last_state_;
   if (s.next_offset != Chunk::kNoStoredOffset && offset < s.next_offset) {
     ++duplicates_skipped_;
     return nullptr;

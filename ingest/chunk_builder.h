@@ -64,6 +64,8 @@ class ChunkBuilder {
   EventParser parser_;
   std::string scratch_;  ///< the message being parsed, with simdjson's padding
   std::map<std::pair<int, int32_t>, PartitionState> partitions_;
+  std::pair<int, int32_t> last_key_{-1, -1};  ///< the partition of the last add()
+  PartitionState* last_state_ = nullptr;      ///< its state; null after close()
   uint64_t duplicates_skipped_ = 0;
   uint64_t offsets_skipped_by_kafka_ = 0;
 };

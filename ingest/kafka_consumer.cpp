@@ -70,9 +70,15 @@ KafkaMessage KafkaConsumer::poll(int timeout_ms) {
 
 int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {
   if (m->rkt == nullptr) return -1;
+  // A subscribed topic's handle lives as long as the subscription: compare pointers first.
+  if (m->rkt == last_rkt_) return last_topic_index_;
   const char* name = rd_kafka_topic_name(m->rkt);
   for (size_t i = 0; i < topics_.size(); ++i) {
-    if (topics_[i] == name) return static_cast<int>(i);
+    if (topics_[i] == name) {
+      last_rkt_ = m->rkt;
+      last_topic_index_ = static_cast<int>(i);
+      return last_topic_index_;
+    }
   }
   return -1;
 }

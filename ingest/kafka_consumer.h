@@ -72,6 +72,8 @@ class KafkaConsumer {
 
   std::vector<std::string> topics_;
   RebalanceListener* listener_;
+  mutable const rd_kafka_topic_t* last_rkt_ = nullptr;  ///< topic_index()'s last answer
+  mutable int last_topic_index_ = -1;
   bool closed_ = false;
   KafkaHandle rk_;  // last: destroyed first
 };
