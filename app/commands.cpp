@@ -65,18 +65,18 @@ void install_signal_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-/// Keeps the resident set close to what is live without paying for it in page faults. Chunks
-/// are built by the consumer thread and freed by the writers, and librdkafka's threads allocate
-/// fetch and decompression buffers that another thread frees: with glibc's defaults (an arena
-/// per thread, an mmap threshold that climbs after every large free) that memory stayed resident
-/// long after it was freed. A fixed 2 MiB mmap threshold keeps decompression buffers (a producer
-/// batch each, up to 1 MB by default) in the heap, where the next one reuses their pages: with
-/// 128 KiB each one was a fresh mapping, and zeroing its pages on first touch was ~20% of the
-/// ingestor's CPU (bench/README.md). GLIBC_TUNABLES, when set, wins.
+/// Keeps the resident set close to what is live. Chunks are built by the consumer thread and
+/// freed by the writers, and librdkafka's threads allocate fetch and decompression buffers that
+/// another thread frees: with glibc's defaults (an arena per thread, a threshold for mmap that
+/// climbs after every large free) that memory stayed resident long after it was freed. A fixed
+/// 128 KiB threshold gives large buffers back when they are freed. (Larger thresholds reuse
+/// librdkafka's decompression buffers instead of faulting in fresh pages, ~12% less CPU, but the
+/// resident set then crept up for as long as the backlog lasted: bench/README.md.)
+/// GLIBC_TUNABLES, when set, wins.
 void tune_allocator() {
   if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
   mallopt(M_ARENA_MAX, 2);
-  mallopt(M_MMAP_THRESHOLD, 2 << 20);
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
   mallopt(M_TRIM_THRESHOLD, 1 << 20);
 }
 
