@@ -47,11 +47,15 @@ std::vector<std::optional<std::string>> KafkaPayloadSource::payloads(
   for (size_t i = 0; i < ids.size(); ++i) {
     by_partition[{ids[i].topic_index, ids[i].partition}].push_back({ids[i].offset, i});
   }
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  const auto started = std::chrono::steady_clock::now();
   for (auto& [key, wanted] : by_partition) {
     std::sort(wanted.begin(), wanted.end());
-    read_partition(key.first, key.second, wanted, out, deadline);
+    read_partition(key.first, key.second, wanted, out);
   }
+  spdlog::info("read the payloads of {} refused rows back from Kafka in {} ms", ids.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count());
   return out;
 }
 
@@ -68,8 +72,7 @@ int64_t KafkaPayloadSource::log_start(int topic_index, int32_t partition) {
 
 void KafkaPayloadSource::read_partition(int topic_index, int32_t partition,
                                         const std::vector<std::pair<int64_t, size_t>>& wanted,
-                                        std::vector<std::optional<std::string>>& out,
-                                        std::chrono::steady_clock::time_point deadline) {
+                                        std::vector<std::optional<std::string>>& out) {
   const std::string& topic = topics_[topic_index];
   size_t next = 0;  // first wanted offset not yet settled
   auto assign_at = [&](int64_t offset) {
@@ -86,6 +89,9 @@ void KafkaPayloadSource::read_partition(int topic_index, int32_t partition,
   } unassign{rk_.get()};
   assign_at(wanted[0].first);
   std::string last_error;
+  // Gives up only when Kafka returns nothing of the partition for `timeout_`: reading forward
+  // through many messages to reach the wanted ones is progress, however long it takes.
+  auto deadline = std::chrono::steady_clock::now() + timeout_;
   while (next < wanted.size()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw PayloadUnavailable(fmt::format(
@@ -94,6 +100,9 @@ void KafkaPayloadSource::read_partition(int topic_index, int32_t partition,
     }
     KafkaMessage m(rd_kafka_consumer_poll(rk_.get(), 100));
     if (!m) continue;
+    if (m->partition == partition && m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt)) {
+      deadline = std::chrono::steady_clock::now() + timeout_;
+    }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // The end of the log: whatever is still wanted is not there (compacted away).
       if (m->partition == partition && m->offset > wanted[next].first) {

@@ -16,7 +16,8 @@ namespace sentinel {
 class KafkaPayloadSource : public PayloadSource {
  public:
   /// `properties` are the ingestor's extra librdkafka properties (security settings and the
-  /// like); `group` only names the client's (unused) group.
+  /// like); `group` only names the client's (unused) group. `timeout`: how long Kafka may return
+  /// nothing of a partition being read before PayloadUnavailable.
   KafkaPayloadSource(std::string brokers, std::string group, std::vector<std::string> topics,
                      std::vector<std::pair<std::string, std::string>> properties,
                      std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -27,8 +28,7 @@ class KafkaPayloadSource : public PayloadSource {
   /// Reads the wanted offsets (ascending) of one partition into `out` at their positions.
   void read_partition(int topic_index, int32_t partition,
                       const std::vector<std::pair<int64_t, size_t>>& wanted,
-                      std::vector<std::optional<std::string>>& out,
-                      std::chrono::steady_clock::time_point deadline);
+                      std::vector<std::optional<std::string>>& out);
   int64_t log_start(int topic_index, int32_t partition);
 
   std::string brokers_;

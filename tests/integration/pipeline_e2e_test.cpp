@@ -176,7 +176,7 @@ TEST(PipelineEndToEnd, RowsPostgresRefusesBecomeRejectsWithTheirPayloadReadBackF
   Pipeline pipeline(p, metrics);
   std::thread runner([&] { code = pipeline.run(stop); });
   const bool done =
-      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(120));
+      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(300));
   stop = true;
   runner.join();
   ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of " << events.size();
