@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -39,6 +40,7 @@
 #include "app/publisher.h"
 #include "ingest/event_parser.h"
 #include "partitioning/month.h"
+#include "pipeline/copy_encoder.h"
 #include "pipeline/tables.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
@@ -61,6 +63,7 @@ struct Options {
   int tenants = 200;
   int days_back = 1;
   bool ceiling_direct = false;  ///< COPY the ceiling straight into the month partitions
+  bool ceiling_sorted = false;  ///< also COPY the ceiling's batches in (tenant_id, ts) order
   int metrics_port = 0;
   int ceiling_batch_rows = 50'000;
   bool skip_ceiling = false;
@@ -111,6 +114,38 @@ struct Blocks {
     ++rows.back();
   }
 };
+
+/// The blocks with each block's tuples in (tenant_id, ts) order, as the writer COPYs them.
+Blocks in_index_order(const Blocks& in) {
+  Blocks out;
+  std::vector<std::string_view> tuples;
+  for (size_t b = 0; b < in.tuples.size(); ++b) {
+    const std::string_view block = in.tuples[b];
+    tuples.clear();
+    size_t at = 0;
+    while (at < block.size()) {  // int16 fields, then per field int32 size (-1: NULL) and bytes
+      const size_t begin = at;
+      const int fields =
+          (static_cast<uint8_t>(block[at]) << 8) | static_cast<uint8_t>(block[at + 1]);
+      at += 2;
+      for (int f = 0; f < fields; ++f) {
+        uint32_t size;
+        std::memcpy(&size, block.data() + at, 4);
+        size = __builtin_bswap32(size);
+        at += 4 + (size == 0xFFFFFFFFu ? 0 : size);
+      }
+      tuples.push_back(block.substr(begin, at - begin));
+    }
+    std::stable_sort(tuples.begin(), tuples.end(), [](std::string_view a, std::string_view b) {
+      return event_tuple_key(a) < event_tuple_key(b);
+    });
+    out.tuples.emplace_back();
+    out.tuples.back().reserve(block.size());
+    for (std::string_view t : tuples) out.tuples.back() += t;
+    out.rows.push_back(in.rows[b]);
+  }
+  return out;
+}
 
 struct EncodedRows {
   Blocks audit, invocations, rejects;
@@ -653,12 +688,26 @@ int run(const Options& o) {
   const double steady_rate =
       r.seconds > r.first_commit ? static_cast<double>(o.events) / (r.seconds - r.first_commit) : 0;
   double ceiling1 = 0, ceiling2 = 0, ceiling_direct1 = 0, ceiling_direct2 = 0;
+  double ceiling_sorted1 = 0, ceiling_sorted2 = 0;
   if (!rate_mode && !o.skip_ceiling) {
     fmt::print("4. ceiling: binary COPY of the same {} rows into fresh tables ...\n", o.events);
     ceiling1 = copy_ceiling(o, rows, 1);
     fmt::print("   1 stream : {:.0f} rows/s\n", ceiling1);
     ceiling2 = copy_ceiling(o, rows, 2);
     fmt::print("   2 streams: {:.0f} rows/s\n", ceiling2);
+    if (o.ceiling_sorted) {
+      EncodedRows sorted;
+      sorted.audit = in_index_order(rows.audit);
+      sorted.invocations = in_index_order(rows.invocations);
+      sorted.rejects = rows.rejects;
+      sorted.months = rows.months;
+      ceiling_sorted1 = copy_ceiling(o, sorted, 1);
+      ceiling_sorted2 = copy_ceiling(o, sorted, 2);
+      fmt::print(
+          "   each batch in (tenant_id, ts) order: 1 stream {:.0f} rows/s, 2 streams {:.0f} "
+          "rows/s\n",
+          ceiling_sorted1, ceiling_sorted2);
+    }
     if (o.ceiling_direct && rows.months.size() == 1) {
       ceiling_direct1 = copy_ceiling(o, rows, 1, true);
       ceiling_direct2 = copy_ceiling(o, rows, 2, true);
@@ -710,7 +759,8 @@ int run(const Options& o) {
       "  \"group_join_seconds\": {:.3f},\n  \"ingest_steady_rows_per_s\": {:.0f},\n"
       "  \"ceiling_rows_per_s\": {:.0f},\n  \"ceiling_1_stream\": {:.0f},\n"
       "  \"ceiling_2_streams\": {:.0f},\n  \"ceiling_direct_1_stream\": {:.0f},\n"
-      "  \"ceiling_direct_2_streams\": {:.0f},\n  \"days_back\": {},\n  \"ratio\": {:.4f},\n"
+      "  \"ceiling_direct_2_streams\": {:.0f},\n  \"ceiling_sorted_1_stream\": {:.0f},\n"
+      "  \"ceiling_sorted_2_streams\": {:.0f},\n  \"days_back\": {},\n  \"ratio\": {:.4f},\n"
       "  \"ingest_cpu_seconds\": {:.2f},\n  \"ingest_cpu_cores\": {:.3f},\n"
       "  \"mock_kafka_cpu_seconds\": {:.2f},\n  \"peak_rss_mib\": {:.1f},\n"
       "  \"ingest_minor_faults\": {:.0f},\n  \"kafka_brokers\": {},\n"
@@ -721,10 +771,10 @@ int run(const Options& o) {
       rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio, r.complete,
       exact, audit, inv, rejects, r.seconds, r.first_commit, ingest_rate, rate_from_start,
       r.assigned, steady_rate, ceiling, ceiling1, ceiling2, ceiling_direct1, ceiling_direct2,
-      o.days_back, ratio, r.cpu, r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu,
-      r.peak_rss_mib, r.minor_faults, brokers, r.commit_p50 * 1e3, r.commit_p99 * 1e3,
-      r.e2e_p50 * 1e3, r.e2e_p99 * 1e3, r.own_p50 * 1e3, r.own_p99 * 1e3, r.batches,
-      fmt::join(o.ingest_args, " "));
+      ceiling_sorted1, ceiling_sorted2, o.days_back, ratio, r.cpu,
+      r.cpu / std::max(1e-3, r.seconds - r.assigned), mock_cpu, r.peak_rss_mib, r.minor_faults,
+      brokers, r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3,
+      r.own_p50 * 1e3, r.own_p99 * 1e3, r.batches, fmt::join(o.ingest_args, " "));
   json.close();
   write_plot(o, r, ceiling);
   fmt::print("\nwrote {0}/result.json, {0}/rate.png, {0}/metrics.txt, {0}/ingest.log\n", o.out_dir);
@@ -758,6 +808,9 @@ int main(int argc, char** argv) {
   app.add_flag("--ceiling-direct", o.ceiling_direct,
                "Also measure the ceiling COPYing straight into the month partition (needs all "
                "rows in one month)");
+  app.add_flag("--ceiling-sorted", o.ceiling_sorted,
+               "Also measure the ceiling with each batch's rows in (tenant_id, ts) order, as the "
+               "ingestor COPYs them (the ceiling itself keeps the rows in Kafka order)");
   app.add_option("--metrics-port", o.metrics_port, "Port of the ingestor's /metrics");
   app.add_option("--ceiling-batch-rows", o.ceiling_batch_rows, "Rows per ceiling transaction");
   app.add_flag("--skip-ceiling", o.skip_ceiling, "Measure the ingestor only");

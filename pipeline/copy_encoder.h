@@ -88,4 +88,36 @@ class CopyEncoder {
   std::string& out_;
 };
 
+/// Where an event tuple sorts in its table's (tenant_id, ts) index: both event tables' tuples
+/// start with a 16-byte id, ts and tenant_id (kAuditColumns, kInvocationsColumns).
+struct EventTupleKey {
+  std::string_view tenant;
+  uint64_t ts = 0;  ///< ts with the sign bit flipped: unsigned order is time order
+  friend bool operator<(const EventTupleKey& a, const EventTupleKey& b) {
+    return a.tenant != b.tenant ? a.tenant < b.tenant : a.ts < b.ts;
+  }
+};
+
+/// The key of a tuple written by EventParser; a tuple that does not start with (uuid,
+/// timestamptz, text) gets the empty key.
+inline EventTupleKey event_tuple_key(std::string_view tuple) {
+  // int16 field count | int32 16, uuid | int32 8, int64 ts | int32 n, tenant bytes
+  constexpr size_t kTsAt = 2 + 4 + 16 + 4;
+  constexpr size_t kTenantAt = kTsAt + 8 + 4;
+  const auto be32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, tuple.data() + at, 4);
+    return __builtin_bswap32(v);
+  };
+  EventTupleKey key;
+  if (tuple.size() < kTenantAt || be32(2) != 16 || be32(kTsAt - 4) != 8) return key;
+  const uint32_t tenant_size = be32(kTenantAt - 4);
+  if (tenant_size > tuple.size() - kTenantAt) return key;  // also NULL (0xFFFFFFFF)
+  uint64_t ts;
+  std::memcpy(&ts, tuple.data() + kTsAt, 8);
+  key.ts = __builtin_bswap64(ts) ^ (uint64_t{1} << 63);
+  key.tenant = tuple.substr(kTenantAt, tenant_size);
+  return key;
+}
+
 }  // namespace sentinel

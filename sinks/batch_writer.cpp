@@ -211,43 +211,66 @@ void BatchWriter::read_payloads(std::span<Chunk* const> chunks, std::vector<Refu
 
 void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect_rows,
                              std::vector<Refused>& refused, BatchResult& result) {
+  const std::vector<RowPos>& rows = index_order(chunks, table);
+  if (rows.empty()) return;
   if (!bisect_rows) {
-    bool any = false;
-    for (const Chunk* c : chunks) any |= (c->table == table && !c->rows.empty());
-    if (!any) return;
-    conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
-    for (const Chunk* c : chunks) {
-      if (c->table == table && !c->tuples.empty()) conn_.put_copy_data(c->tuples);
-    }
-    conn_.end_copy();
+    copy_rows(chunks, table, rows);
     return;
-  }
-  std::vector<RowPos> rows;
-  for (uint32_t i = 0; i < chunks.size(); ++i) {
-    if (chunks[i]->table != table) continue;
-    for (uint32_t r = 0; r < chunks[i]->rows.size(); ++r) rows.push_back({i, r});
   }
   bisect(chunks, table, rows, refused, result);
 }
 
+const std::vector<BatchWriter::RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks,
+                                                                 EventTable table) {
+  // A batch holds the rows of many partitions, each in Kafka order: COPYing them so would make
+  // consecutive index insertions land all over the (tenant_id, ts) index. Sorted, each
+  // insertion lands next to the one before it (DESIGN-NOTES "Rows are COPYed in index order").
+  // Tenants are few: number them in order once, then sort by (number, ts) without string compares.
+  keyed_rows_.clear();
+  tenant_numbers_.clear();
+  for (uint32_t i = 0; i < chunks.size(); ++i) {
+    const Chunk* c = chunks[i];
+    if (c->table != table) continue;
+    for (uint32_t r = 0; r < c->rows.size(); ++r) {
+      const EventTupleKey key = event_tuple_key(c->tuple(c->rows[r]));
+      const auto [it, added] =
+          tenant_numbers_.try_emplace(key.tenant, static_cast<uint32_t>(tenant_numbers_.size()));
+      keyed_rows_.push_back({it->second, key.ts, {i, r}});
+    }
+  }
+  tenants_.clear();
+  for (const auto& [tenant, number] : tenant_numbers_) tenants_.push_back({tenant, number});
+  std::sort(tenants_.begin(), tenants_.end());
+  tenant_rank_.resize(tenants_.size());
+  for (uint32_t rank = 0; rank < tenants_.size(); ++rank)
+    tenant_rank_[tenants_[rank].second] = rank;
+  for (KeyedRow& k : keyed_rows_) k.tenant = tenant_rank_[k.tenant];
+  std::sort(keyed_rows_.begin(), keyed_rows_.end(), [](const KeyedRow& a, const KeyedRow& b) {
+    return a.tenant != b.tenant ? a.tenant < b.tenant : a.ts < b.ts;
+  });
+  ordered_rows_.clear();
+  for (const KeyedRow& k : keyed_rows_) ordered_rows_.push_back(k.pos);
+  return ordered_rows_;
+}
+
 void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
                             std::span<const RowPos> rows) {
+  // Rows come one by one in index order: gather them into pieces of ~256 KiB (a call into libpq
+  // per row would cost more than the copy).
+  constexpr size_t kPiece = 256 * 1024;
   conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
-  // Rows of a chunk are contiguous in its tuple buffer: send runs, not rows.
-  size_t i = 0;
-  while (i < rows.size()) {
-    const Chunk* c = chunks[rows[i].chunk];
-    size_t j = i + 1;
-    while (j < rows.size() && rows[j].chunk == rows[i].chunk &&
-           rows[j].row == rows[j - 1].row + 1) {
-      ++j;
+  send_buffer_.clear();
+  for (const RowPos& pos : rows) {
+    const Chunk* c = chunks[pos.chunk];
+    send_buffer_.append(c->tuple(c->rows[pos.row]));
+    if (send_buffer_.size() >= kPiece) {
+      conn_.put_copy_data(send_buffer_);
+      send_buffer_.clear();
     }
-    const uint32_t begin = c->rows[rows[i].row].tuple_begin;
-    const uint32_t end = c->rows[rows[j - 1].row].tuple_end;
-    conn_.put_copy_data(std::string_view(c->tuples).substr(begin, end - begin));
-    i = j;
   }
+  if (!send_buffer_.empty()) conn_.put_copy_data(send_buffer_);
   conn_.end_copy();
+  if (send_buffer_.capacity() > 2 * kPiece) std::string().swap(send_buffer_);
 }
 
 void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
@@ -265,7 +288,7 @@ void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
     conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
     ++result.bisections;
     if (rows.size() == 1) {
-      refused.push_back({rows[0], e.what()});
+      refused.push_back({rows[0], e.what(), std::nullopt});
       return;
     }
   }

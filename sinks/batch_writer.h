@@ -8,10 +8,12 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "pipeline/chunk.h"
+#include "pipeline/copy_encoder.h"
 #include "pipeline/payload_source.h"
 #include "sinks/pg_connection.h"
 
@@ -96,6 +98,8 @@ class BatchWriter {
   bool attempt(std::span<Chunk* const> chunks, bool bisect, BatchResult& result);
   void copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect,
                   std::vector<Refused>& refused, BatchResult& result);
+  /// The table's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
+  const std::vector<RowPos>& index_order(std::span<Chunk* const> chunks, EventTable table);
   void copy_rows(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows);
   void bisect(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows,
               std::vector<Refused>& refused, BatchResult& result);
@@ -113,6 +117,18 @@ class BatchWriter {
   std::set<std::pair<EventTable, int32_t>> known_partitions_;  ///< (table, month) that exist
   std::array<std::string, kEventTableCount> copy_sql_;
   std::string rejects_copy_sql_;
+  // Reused per batch.
+  struct KeyedRow {
+    uint32_t tenant;  ///< its number, then its rank in the batch's tenants
+    uint64_t ts;      ///< as EventTupleKey::ts
+    RowPos pos;
+  };
+  std::vector<KeyedRow> keyed_rows_;
+  std::unordered_map<std::string_view, uint32_t> tenant_numbers_;
+  std::vector<std::pair<std::string_view, uint32_t>> tenants_;
+  std::vector<uint32_t> tenant_rank_;
+  std::vector<RowPos> ordered_rows_;
+  std::string send_buffer_;
 };
 
 /// Keeps, for each partition, only the newest run of chunks whose offsets chain (from_offset of

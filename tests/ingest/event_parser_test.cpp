@@ -333,6 +333,51 @@ TEST(EventParserAudit, FieldOrderDoesNotMatter) {
   EXPECT_EQ(reversed.tuple, forward);
 }
 
+TEST(EventParser, TuplesKeyByTenantThenTimeAsTheIndexOrdersThem) {
+  // The writer COPYs a batch in (tenant_id, ts) order, read straight from the encoded tuples.
+  EventParser parser;
+  const auto audit = [&](std::string_view tenant, std::string_view ts) {
+    const AuditResult r = run_audit(
+        parser, to_json(with(with(valid_audit(), "tenant_id", quote(tenant)), "ts", quote(ts))));
+    EXPECT_FALSE(r.rejection);
+    return r.tuple;
+  };
+  const auto invocation = [&](std::string_view tenant, std::string_view ts) {
+    const InvocationResult r = run_invocation(
+        parser,
+        to_json(with(with(valid_invocation(), "tenant_id", quote(tenant)), "ts", quote(ts))));
+    EXPECT_FALSE(r.rejection);
+    return r.tuple;
+  };
+  const std::string a = audit("acme-corp", "2026-11-15T12:34:56.789012Z");
+  EXPECT_EQ(event_tuple_key(a).tenant, "acme-corp");
+  EXPECT_EQ(event_tuple_key(invocation("globex", "2026-11-15T00:00:00Z")).tenant, "globex");
+  // Tenant first, then time, for both tables.
+  EXPECT_LT(event_tuple_key(a), event_tuple_key(audit("acme-corp", "2026-11-15T12:34:56.789013Z")));
+  // Before 2000-01-01 (negative in PostgreSQL's epoch; the parser's window refuses it, the key
+  // still orders it).
+  const auto tuple_at = [](int64_t unix_micros) {
+    std::string t;
+    CopyEncoder e(t);
+    e.begin_row(3);
+    e.uuid(kEventIdBytes);
+    e.timestamptz(unix_micros);
+    e.text("acme-corp");
+    return t;
+  };
+  EXPECT_LT(event_tuple_key(tuple_at(kPgEpochOffsetMicros - 1)),
+            event_tuple_key(tuple_at(kPgEpochOffsetMicros)));
+  EXPECT_LT(event_tuple_key(tuple_at(0)), event_tuple_key(a));
+  EXPECT_LT(event_tuple_key(audit("acme-corp", "2026-11-16T00:00:00Z")),
+            event_tuple_key(audit("acme-corpus", "2026-11-01T00:00:00Z")));
+  EXPECT_LT(event_tuple_key(invocation("acme", "2026-11-20T00:00:00Z")),
+            event_tuple_key(invocation("globex", "2026-11-01T00:00:00Z")));
+  // Anything else gets the empty key rather than a read past its end.
+  EXPECT_EQ(event_tuple_key(a.substr(0, 30)).tenant, "");
+  EXPECT_EQ(event_tuple_key(a.substr(0, 40)).tenant, "");
+  EXPECT_EQ(event_tuple_key("").ts, 0u);
+}
+
 TEST(EventParserAudit, AcceptsEpochMillisecondsAndOffsets) {
   EventParser parser;
   const int64_t expected = at("2026-11-15T10:00:00.123Z");

@@ -329,6 +329,50 @@ TEST_F(BatchWriterTest, CostsAreExactPerDayAndMonthAndSkipRefusedRows) {
             "0.000000015/2");
 }
 
+TEST_F(BatchWriterTest, ABatchIsStoredInIndexOrderEachTenantsRowsTogether) {
+  // Kafka order interleaves tenants across partitions and times; the batch is stored sorted by
+  // (tenant_id, ts), so each tenant's rows of the batch share heap pages and index leaves.
+  BatchWriter w = writer();
+  Chunk p0 = invocation_chunk(0, Chunk::kNoStoredOffset,
+                              {{"globex", kNov24 + 3, 1},
+                               {"acme", kNov24 + 2, 1},
+                               {"globex", kNov24 + 1, 1},
+                               {"acme", kNov24 + 4, 1}});
+  Chunk p1 =
+      invocation_chunk(1, Chunk::kNoStoredOffset,
+                       {{"acme", kNov24 + 1, 1}, {"initech", kNov24, 1}, {"acme", kNov24 + 3, 1}});
+  std::vector<Chunk*> batch = {&p0, &p1};
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[1], 7u);
+  EXPECT_EQ(q("SELECT string_agg(tenant_id || '+' || extract(microseconds FROM ts)::int || '@' || "
+              "kafka_partition || ':' || kafka_offset, ' ' ORDER BY ctid) FROM invocations"),
+            "acme+1@1:0 acme+2@0:1 acme+3@1:2 acme+4@0:3 globex+1@0:2 globex+3@0:0 initech+0@1:1");
+  // Offsets and costs are as for any order.
+  EXPECT_EQ(q("SELECT string_agg(kafka_partition || ':' || next_offset, ' ' ORDER BY "
+              "kafka_partition) FROM ingest_offsets"),
+            "0:4 1:3");
+  EXPECT_EQ(q("SELECT invocations FROM costs WHERE tenant_id = 'acme' AND period = 'day'"), "4");
+}
+
+TEST_F(BatchWriterTest, ARefusedRowAmongSortedOnesIsStillTheOneRejected) {
+  q("ALTER TABLE invocations ADD CONSTRAINT no_bad_model CHECK (model <> 'bad-model')");
+  BatchWriter w = writer();
+  Chunk p0 = invocation_chunk(
+      0, Chunk::kNoStoredOffset,
+      {{"globex", kNov24 + 3, 1}, {"acme", kNov24 + 9, 1, "bad-model"}, {"acme", kNov24 + 1, 1}});
+  Chunk p1 = invocation_chunk(1, Chunk::kNoStoredOffset,
+                              {{"acme", kNov24 + 5, 1}, {"globex", kNov24, 1, "bad-model"}});
+  std::vector<Chunk*> batch = {&p0, &p1};
+  w.write(batch);
+  EXPECT_EQ(q("SELECT string_agg(kafka_partition || ':' || kafka_offset, ' ' ORDER BY "
+              "kafka_partition, kafka_offset) FROM ingest_rejects"),
+            "0:1 1:1");
+  EXPECT_EQ(q("SELECT string_agg(tenant_id || '@' || kafka_partition || ':' || kafka_offset, ' ' "
+              "ORDER BY ctid) FROM invocations"),
+            "acme@0:2 acme@1:0 globex@0:0");
+  EXPECT_EQ(q("SELECT invocations FROM costs WHERE tenant_id = 'acme' AND period = 'day'"), "2");
+}
+
 TEST_F(BatchWriterTest, MonthPartitionsAreCreatedOnDemand) {
   BatchWriter w = writer();
   const int64_t far = kNov24 - 200LL * 86'400'000'000;  // 2026-05-08
