@@ -100,9 +100,9 @@ void KafkaPayloadSource::read_partition(int topic_index, int32_t partition,
     }
     KafkaMessage m(rd_kafka_consumer_poll(rk_.get(), 100));
     if (!m) continue;
-    if (m->partition == partition && m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt)) {
-      deadline = std::chrono::steady_clock::now() + timeout_;
-    }
+    const bool ours =
+        m->partition == partition && m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt);
+    if (ours) deadline = std::chrono::steady_clock::now() + timeout_;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // The end of the log: whatever is still wanted is not there (compacted away).
       if (m->partition == partition && m->offset > wanted[next].first) {
@@ -122,9 +122,7 @@ void KafkaPayloadSource::read_partition(int topic_index, int32_t partition,
       last_error = rd_kafka_message_errstr(m.get());
       continue;
     }
-    if (m->partition != partition || m->rkt == nullptr || topic != rd_kafka_topic_name(m->rkt)) {
-      continue;
-    }
+    if (!ours) continue;
     // Skip what is not wanted (a compressed batch starts before the wanted offset); a wanted
     // offset passed over was compacted away.
     while (next < wanted.size() && wanted[next].first < m->offset) {

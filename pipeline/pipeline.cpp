@@ -365,7 +365,7 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     handle_fences();
     resolve_pending();
     apply_backpressure();
-    const int64_t now_us = now_unix_micros();
+    int64_t now_us = 0;  // when the cycle's messages came out of the consumer
     // Over budget: take a little at a time (rebalances are still served) and keep chunks open.
     const int max_per_cycle = throttled_ ? 64 : kMaxPerCycle;
     if (throttled_) {
@@ -382,7 +382,11 @@ int Pipeline::run(const std::atomic<bool>& stop) {
       // per message.
       const auto t0 = n == 0 ? Clock::now() : Clock::time_point{};
       KafkaMessage m = consumer_->poll(n == 0 ? (throttled_ ? 0 : 100) : 0);
-      if (n == 0) waited_for_kafka_ += Clock::now() - t0;
+      if (n == 0) {
+        // After the wait: a message that arrived 90 ms into it was received then, not before.
+        waited_for_kafka_ += Clock::now() - t0;
+        now_us = now_unix_micros();
+      }
       if (!m) {
         drained = true;
         break;
@@ -529,6 +533,7 @@ void Pipeline::writer_loop(int w) {
 void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch) {
   auto backoff = std::chrono::milliseconds(100);
   bool reconnecting = false;
+  bool payloads_missing = false;  // warned once; retried with backoff until Kafka answers
   for (;;) {
     std::vector<Chunk*> live;
     for (auto& c : batch) {
@@ -544,6 +549,7 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
         ++metrics_.reconnects;
         spdlog::info("writer {}: PostgreSQL is back", w);
       }
+      if (payloads_missing) spdlog::info("writer {}: refused rows' payloads read from Kafka", w);
       metrics_.pg_up = 1;
       metrics_.last_commit_unix_ms = now_unix_ms();
       metrics_.batch_commit_seconds.observe(seconds);
@@ -606,7 +612,8 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
       // PostgreSQL refused rows and Kafka could not give their payloads back: nothing was
       // committed; try the batch again (the rows are not dropped without their payloads).
       ++metrics_.retries;
-      spdlog::warn("writer {}: {}; retrying", w, e.what());
+      if (!payloads_missing) spdlog::warn("writer {}: {}; retrying", w, e.what());
+      payloads_missing = true;
     } catch (const std::exception& e) {
       fatal(1, std::string("writer ") + std::to_string(w) + ": " + e.what());
       return;

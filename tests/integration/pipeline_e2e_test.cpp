@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <pqxx/pqxx>
 #include <thread>
@@ -22,28 +23,41 @@ namespace {
 
 using testing::TestDb;
 
+PipelineOptions options_for(TestDb& db, MockCluster& mock, std::string group) {
+  PipelineOptions p;
+  p.pg_url = db.bouncer_url();
+  p.brokers = mock.bootstraps();
+  p.group = std::move(group);
+  return p;
+}
+
+/// Runs `pipeline` until `expected` messages are stored (300 s at most), doing `meanwhile` first,
+/// then stops it. Returns whether all were stored; `code` gets what run() returned.
+bool run_until_stored(Pipeline& pipeline, TestDb& db, size_t expected, int& code,
+                      const std::function<void()>& meanwhile = {}) {
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { code = pipeline.run(stop); });
+  if (meanwhile) meanwhile();
+  const bool done =
+      testing::wait_for_stored(db, static_cast<int64_t>(expected), std::chrono::seconds(300));
+  stop = true;
+  runner.join();
+  return done;
+}
+
 TEST(PipelineEndToEnd, HundredThousandEventsThroughPgBouncerExactlyOnce) {
   TestDb db;
   apply_migrations(db.direct_url());
   MockCluster mock(3, {"sentinel.audit", "sentinel.invocations"}, 8);
   const auto events = testing::publish_events(mock.bootstraps(), 100'000, 0.01, 42);
 
-  PipelineOptions p;
-  p.pg_url = db.bouncer_url();
-  p.brokers = mock.bootstraps();
-  p.group = "e2e";
   Metrics metrics;
-  std::atomic<bool> stop{false};
   int code = -1;
   const auto started = std::chrono::steady_clock::now();
-  Pipeline pipeline(p, metrics);
-  std::thread runner([&] { code = pipeline.run(stop); });
-  const bool done =
-      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(300));
+  Pipeline pipeline(options_for(db, mock, "e2e"), metrics);
+  const bool done = run_until_stored(pipeline, db, events.size(), code);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  stop = true;
-  runner.join();
   ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of " << events.size()
                     << " messages stored";
   EXPECT_EQ(code, 0) << pipeline.fatal_message();
@@ -73,18 +87,14 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
   pqxx::work lock(locker);
   lock.exec0("LOCK TABLE audit_logs, invocations IN ACCESS EXCLUSIVE MODE");
 
-  PipelineOptions p;
-  p.pg_url = db.bouncer_url();
-  p.brokers = mock.bootstraps();
-  p.group = "budget";
+  PipelineOptions p = options_for(db, mock, "budget");
   p.inflight_budget_bytes = 1 << 20;  // far less than the backlog: the consumer must be held
   p.pause_after = std::chrono::milliseconds(0);
   p.chunk_bytes = 32 << 10;
   Metrics metrics;
-  std::atomic<bool> stop{false}, sampled{false};
+  std::atomic<bool> sampled{false};
   int code = -1;
   Pipeline pipeline(p, metrics);
-  std::thread runner([&] { code = pipeline.run(stop); });
   int max_paused = 0;
   int64_t max_inflight = 0;
   std::thread sampler([&] {
@@ -94,15 +104,13 @@ TEST(PipelineEndToEnd, SmallMemoryBudgetHoldsTheConsumerBackAndLosesNothing) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   });
-  // Keep them stalled until the consumer is held back (or a minute has passed).
-  testing::wait_until(std::chrono::seconds(60), [&] {
-    return metrics.throttled_micros.load() > 0 || metrics.paused_partitions.load() > 0;
+  const bool done = run_until_stored(pipeline, db, events.size(), code, [&] {
+    // Keep them stalled until the consumer is held back (or a minute has passed).
+    testing::wait_until(std::chrono::seconds(60), [&] {
+      return metrics.throttled_micros.load() > 0 || metrics.paused_partitions.load() > 0;
+    });
+    lock.commit();
   });
-  lock.commit();
-  const bool done =
-      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(300));
-  stop = true;
-  runner.join();
   sampled = true;
   sampler.join();
   ASSERT_TRUE(done);
@@ -166,19 +174,10 @@ TEST(PipelineEndToEnd, RowsPostgresRefusesBecomeRejectsWithTheirPayloadReadBackF
   std::sort(refused_payloads.begin(), refused_payloads.end());
   ASSERT_GT(refused_payloads.size(), 50u);
 
-  PipelineOptions p;
-  p.pg_url = db.bouncer_url();
-  p.brokers = mock.bootstraps();
-  p.group = "refused";
   Metrics metrics;
-  std::atomic<bool> stop{false};
   int code = -1;
-  Pipeline pipeline(p, metrics);
-  std::thread runner([&] { code = pipeline.run(stop); });
-  const bool done =
-      testing::wait_for_stored(db, static_cast<int64_t>(events.size()), std::chrono::seconds(300));
-  stop = true;
-  runner.join();
+  Pipeline pipeline(options_for(db, mock, "refused"), metrics);
+  const bool done = run_until_stored(pipeline, db, events.size(), code);
   ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of " << events.size();
   EXPECT_EQ(code, 0) << pipeline.fatal_message();
   EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), std::to_string(audit));
