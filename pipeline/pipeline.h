@@ -35,7 +35,7 @@ struct PipelineOptions {
   /// 0: commit what is queued as soon as the previous transaction is done; batches still grow
   /// with the load, because rows queue up while a transaction commits.
   std::chrono::milliseconds linger{0};
-  size_t inflight_budget_bytes = 40 << 20;
+  size_t inflight_budget_bytes = 64 << 20;
   /// A writer over its budget first slows the consumer down (messages stay in librdkafka's
   /// fetch queue); only if it stays over this long are its partitions paused. Pausing makes
   /// librdkafka drop what it had fetched and fetch it again on resume, so it is kept for
