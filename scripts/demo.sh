@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh release
-exec build/release/sentinel-ingest demo "$@"
+exec build/release/app/sentinel-ingest demo "$@"
