@@ -36,6 +36,25 @@ void Publisher::delivery_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaq
   }
 }
 
+void Publisher::await_topics(const std::vector<std::string>& topics, int timeout_ms) {
+  for (const std::string& topic : topics) {
+    KafkaTopic rkt(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr));
+    if (!rkt) throw KafkaError("topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw KafkaError("metadata of " + topic + ": " + rd_kafka_err2str(err));
+    }
+    const rd_kafka_resp_err_t topic_err =
+        md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    rd_kafka_metadata_destroy(md);
+    if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw KafkaError("metadata of " + topic + ": " + rd_kafka_err2str(topic_err));
+    }
+    topics_.push_back(std::move(rkt));  // kept, with the leaders just learned
+  }
+}
+
 void Publisher::produce(const std::string& topic, std::string_view key, std::string_view payload) {
   for (;;) {
     const rd_kafka_resp_err_t err =

@@ -21,6 +21,10 @@ class Publisher {
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
 
+  /// Looks the topics' partition leaders up now, so the first produce() sends at once instead of
+  /// queueing behind the producer's own metadata request. Throws KafkaError if a topic is
+  /// unknown or the cluster does not answer within `timeout_ms`.
+  void await_topics(const std::vector<std::string>& topics, int timeout_ms);
   void produce(const std::string& topic, std::string_view key, std::string_view payload);
   /// Waits until every message is acknowledged; throws KafkaError if any failed.
   void flush();
@@ -35,6 +39,7 @@ class Publisher {
   std::atomic<uint64_t> failed_{0};
   std::string first_error_;
   KafkaHandle rk_;
+  std::vector<KafkaTopic> topics_;  ///< released before rk_
 };
 
 }  // namespace sentinel

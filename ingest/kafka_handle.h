@@ -24,11 +24,13 @@ struct KafkaDeleter {
     rd_kafka_topic_partition_list_destroy(l);
   }
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
 using KafkaMessage = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
 using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
+using KafkaTopic = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
 
 /// A new configuration with `props` set; throws KafkaError naming the property that was refused.
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props);
