@@ -39,6 +39,12 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
   if (!rk_) throw KafkaError(std::string("Kafka consumer: ") + err);
   conf.release();  // owned by rk_ now
   rd_kafka_poll_set_consumer(rk_.get());
+  for (const auto& t : topics_) {
+    handles_.emplace_back(rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr));
+    if (!handles_.back()) {
+      throw KafkaError("Kafka topic " + t + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+    }
+  }
 
   KafkaPartitionList subscription(
       rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size())));
@@ -69,16 +75,9 @@ KafkaMessage KafkaConsumer::poll(int timeout_ms) {
 }
 
 int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {
-  if (m->rkt == nullptr) return -1;
-  // A subscribed topic's handle lives as long as the subscription: compare pointers first.
-  if (m->rkt == last_rkt_) return last_topic_index_;
-  const char* name = rd_kafka_topic_name(m->rkt);
-  for (size_t i = 0; i < topics_.size(); ++i) {
-    if (topics_[i] == name) {
-      last_rkt_ = m->rkt;
-      last_topic_index_ = static_cast<int>(i);
-      return last_topic_index_;
-    }
+  // Compares pointers and reads nothing of librdkafka's topic object, which its threads update.
+  for (size_t i = 0; i < handles_.size(); ++i) {
+    if (m->rkt == handles_[i].get()) return static_cast<int>(i);
   }
   return -1;
 }

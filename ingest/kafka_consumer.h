@@ -72,10 +72,11 @@ class KafkaConsumer {
 
   std::vector<std::string> topics_;
   RebalanceListener* listener_;
-  mutable const rd_kafka_topic_t* last_rkt_ = nullptr;  ///< topic_index()'s last answer
-  mutable int last_topic_index_ = -1;
   bool closed_ = false;
-  KafkaHandle rk_;  // last: destroyed first
+  KafkaHandle rk_;
+  /// One handle per topic, in topics_ order, taken before subscribing: librdkafka keeps one
+  /// topic object per name, and messages point at it. Destroyed before rk_.
+  std::vector<KafkaTopic> handles_;
 };
 
 }  // namespace sentinel

@@ -400,7 +400,14 @@ int Pipeline::run(const std::atomic<bool>& stop) {
         continue;
       }
       const int t = consumer_->topic_index(m.get());
-      if (t < 0) continue;
+      if (t < 0) {
+        // Never expected: skipping it would lose the message, so stop before anything after it
+        // is stored; a restart resumes at the stored offsets.
+        fatal(1, fmt::format("Kafka: a message from unsubscribed topic {} [{}] at offset {}",
+                             m->rkt ? rd_kafka_topic_name(m->rkt) : "(none)", m->partition,
+                             m->offset));
+        break;
+      }
       const std::string_view payload(static_cast<const char*>(m->payload), m->payload ? m->len : 0);
       rd_kafka_timestamp_type_t ts_type;
       const int64_t ts = rd_kafka_message_timestamp(m.get(), &ts_type);
