@@ -26,7 +26,8 @@ bool wait_for_stored(const TestDb& db, int64_t expected, std::chrono::seconds ti
 /// Asserts (GoogleTest) that the database holds exactly what `events` must produce: every valid
 /// event once with its values, every malformed one once as a reject with the expected reason,
 /// costs equal to sums computed here from the generator's truth, rows in their month partition,
-/// and the stored offsets covering every message.
+/// and the stored offsets covering every message. An event listed n times is owed n times (Kafka
+/// held n records of it).
 void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& events);
 
 }  // namespace sentinel::testing
