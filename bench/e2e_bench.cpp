@@ -258,26 +258,26 @@ bool alive(pid_t pid) {
   return waitpid(pid, &status, WNOHANG) == 0;
 }
 
-/// Sum of every sample of a metric family whose line starts with `prefix`.
-double metric_sum(const std::string& text, std::string_view prefix) {
+/// The samples of a metric family whose lines start with `prefix`: how many, and their sum.
+struct MetricSamples {
+  int count = 0;
   double sum = 0;
+};
+
+MetricSamples metric_samples(const std::string& text, std::string_view prefix) {
+  MetricSamples m;
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind(prefix, 0) != 0) continue;
-    const size_t space = line.rfind(' ');
-    sum += std::stod(line.substr(space + 1));
+    ++m.count;
+    m.sum += std::stod(line.substr(line.rfind(' ') + 1));
   }
-  return sum;
+  return m;
 }
 
-/// How many samples of a metric family have a line starting with `prefix`.
-int metric_count(const std::string& text, std::string_view prefix) {
-  int n = 0;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) n += line.rfind(prefix, 0) == 0;
-  return n;
+double metric_sum(const std::string& text, std::string_view prefix) {
+  return metric_samples(text, prefix).sum;
 }
 
 /// A Prometheus histogram's cumulative buckets: (upper bound, count), +Inf as 1e300.
@@ -689,7 +689,7 @@ int run(const Options& o) {
       for (;;) {
         const std::string text = get_metrics(port);
         if (metric_sum(text, "sentinel_ingest_assigned_partitions ") >= 2.0 * o.partitions &&
-            metric_count(text, "sentinel_ingest_consumer_lag{") >= 2 * o.partitions) {
+            metric_samples(text, "sentinel_ingest_consumer_lag{").count >= 2 * o.partitions) {
           break;
         }
         if (!alive(child.pid)) throw std::runtime_error("the ingestor exited; see ingest.log");
