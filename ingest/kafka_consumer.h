@@ -1,7 +1,12 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -37,7 +42,16 @@ struct ConsumerOptions {
 
 /// A librdkafka KafkaConsumer in a consumer group with the cooperative-sticky assignor, auto
 /// commit and auto offset store off: offsets are ours (stored in PostgreSQL). All calls but
-/// commit_async() belong to the one consumer thread.
+/// commit_async() and set_backlog() belong to the one consumer thread.
+///
+/// It also runs a "fetch nudger" thread. librdkafka stops fetching while its prefetch queue is
+/// over `queued.max.messages.kbytes`, and a broker thread with nothing in flight looks again only
+/// when something wakes it: in librdkafka 2.0 (Debian 12's) that is after up to 1 s, a fixed
+/// wait that 2.2 made configurable as `fetch.queue.backoff.ms`. Under a backlog the queue is
+/// full most of the time, so the fetchers slept for a large part of it (bench/README.md, sixth
+/// session). While set_backlog(true), the nudger asks each partition leader for its log end
+/// (ListOffsets, through rd_kafka_offsets_for_times) every 50 ms: sending the request wakes the
+/// broker thread, which then fetches if the queue has room. The answers are not used.
 class KafkaConsumer {
  public:
   KafkaConsumer(const ConsumerOptions& options, RebalanceListener* listener);
@@ -58,6 +72,11 @@ class KafkaConsumer {
   void commit_async(const std::vector<TopicPartition>& partitions);
   /// High watermark (log end) last seen for a partition, -1 if unknown. No network call.
   int64_t high_watermark(const TopicPartition& tp);
+  /// Whether messages are still waiting after a poll cycle (a backlog): the nudger runs only
+  /// then. Thread-safe.
+  void set_backlog(bool backlog) { backlog_.store(backlog, std::memory_order_relaxed); }
+  /// How many nudges were sent (for tests).
+  uint64_t nudges() const { return nudges_.load(std::memory_order_relaxed); }
   /// Leaves the group (revokes everything through the listener first).
   void close();
 
@@ -69,6 +88,9 @@ class KafkaConsumer {
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   KafkaPartitionList to_list(const std::vector<TopicPartition>& partitions) const;
   std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) const;
+  void remember_assignment();
+  void nudge_loop();
+  void stop_nudger();
 
   std::vector<std::string> topics_;
   RebalanceListener* listener_;
@@ -77,6 +99,16 @@ class KafkaConsumer {
   /// One handle per topic, in topics_ order, taken before subscribing: librdkafka keeps one
   /// topic object per name, and messages point at it. Destroyed before rk_.
   std::vector<KafkaTopic> handles_;
+
+  // The fetch nudger (see the class comment).
+  static constexpr std::chrono::milliseconds kNudgeInterval{50};
+  std::mutex nudge_mutex_;
+  std::condition_variable nudge_cv_;
+  std::vector<TopicPartition> assignment_;  ///< under nudge_mutex_
+  bool nudge_stop_ = false;                 ///< under nudge_mutex_
+  std::atomic<bool> backlog_{false};
+  std::atomic<uint64_t> nudges_{0};
+  std::thread nudger_;  ///< started last in the constructor, joined by close()
 };
 
 }  // namespace sentinel

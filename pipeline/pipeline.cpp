@@ -415,6 +415,7 @@ int Pipeline::run(const std::atomic<bool>& stop) {
         dispatch(std::move(full));
       }
     }
+    consumer_->set_backlog(!drained);
     // Hand over partly filled chunks when nothing more is waiting (a trickle must not wait for
     // a chunk to fill) or every kFlushInterval under a backlog: flushing after every cycle of
     // 2 000 messages cut chunks at ~60% full, and the budget counts their reserved capacity.
