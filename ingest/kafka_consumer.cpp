@@ -193,9 +193,8 @@ void KafkaConsumer::nudge_loop() {
     lock.unlock();
     for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_END;  // "latest", as a timestamp
     KafkaPartitionList list = to_list(partitions);
-    // Waits for the answers (a reply to an abandoned request would have nowhere to go); they
-    // take a round trip. A broker that does not answer is not a reason to log: the consumer
-    // reports it.
+    // Waits for the answers (a round trip, at most 500 ms), so that no request is left
+    // outstanding. A broker that does not answer is not logged here: the consumer reports it.
     rd_kafka_offsets_for_times(rk_.get(), list.get(), 500);
     nudges_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
