@@ -126,7 +126,6 @@ void KafkaConsumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       spdlog::error("Kafka incremental assign: {}", rd_kafka_error_string(e));
       rd_kafka_error_destroy(e);
     }
-    self->remember_assignment();
     return;
   }
   // Revoked, lost, or an error: stop working on these partitions before giving them up.
@@ -139,7 +138,6 @@ void KafkaConsumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   } else {
     rd_kafka_assign(rk, nullptr);
   }
-  self->remember_assignment();
 }
 
 void KafkaConsumer::pause(const std::vector<TopicPartition>& partitions) {
@@ -175,28 +173,23 @@ void KafkaConsumer::commit_async(const std::vector<TopicPartition>& partitions) 
   rd_kafka_commit(rk_.get(), list.get(), 1);
 }
 
-void KafkaConsumer::remember_assignment() {
-  rd_kafka_topic_partition_list_t* current = nullptr;
-  if (rd_kafka_assignment(rk_.get(), &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  KafkaPartitionList owned(current);
-  auto partitions = from_list(owned.get());
-  std::lock_guard lock(nudge_mutex_);
-  assignment_ = std::move(partitions);
-}
-
 void KafkaConsumer::nudge_loop() {
   std::unique_lock lock(nudge_mutex_);
   while (!nudge_stop_) {
     nudge_cv_.wait_for(lock, kNudgeInterval, [this] { return nudge_stop_; });
-    if (nudge_stop_ || assignment_.empty() || !backlog_.load(std::memory_order_relaxed)) continue;
-    std::vector<TopicPartition> partitions = assignment_;
+    if (nudge_stop_ || !backlog_.load(std::memory_order_relaxed)) continue;
     lock.unlock();
-    for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_END;  // "latest", as a timestamp
-    KafkaPartitionList list = to_list(partitions);
-    // Waits for the answers (a round trip, at most 500 ms), so that no request is left
-    // outstanding. A broker that does not answer is not logged here: the consumer reports it.
-    rd_kafka_offsets_for_times(rk_.get(), list.get(), 500);
-    nudges_.fetch_add(1, std::memory_order_relaxed);
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(rk_.get(), &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      KafkaPartitionList list(assigned);
+      for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = RD_KAFKA_OFFSET_END;  // latest
+      // Waits for the answers (a round trip, at most 500 ms), so that no request is left
+      // outstanding. A broker that does not answer is not logged here: the consumer reports it.
+      if (list->cnt > 0) {
+        rd_kafka_offsets_for_times(rk_.get(), list.get(), 500);
+        nudges_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
     lock.lock();
   }
 }

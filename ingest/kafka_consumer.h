@@ -88,7 +88,6 @@ class KafkaConsumer {
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   KafkaPartitionList to_list(const std::vector<TopicPartition>& partitions) const;
   std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) const;
-  void remember_assignment();
   void nudge_loop();
   void stop_nudger();
 
@@ -104,8 +103,7 @@ class KafkaConsumer {
   static constexpr std::chrono::milliseconds kNudgeInterval{50};
   std::mutex nudge_mutex_;
   std::condition_variable nudge_cv_;
-  std::vector<TopicPartition> assignment_;  ///< under nudge_mutex_
-  bool nudge_stop_ = false;                 ///< under nudge_mutex_
+  bool nudge_stop_ = false;  ///< under nudge_mutex_
   std::atomic<bool> backlog_{false};
   std::atomic<uint64_t> nudges_{0};
   std::thread nudger_;  ///< started last in the constructor, joined by close()
