@@ -183,10 +183,15 @@ void KafkaConsumer::nudge_loop() {
     if (rd_kafka_assignment(rk_.get(), &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       KafkaPartitionList list(assigned);
       for (int i = 0; i < list->cnt; ++i) list->elems[i].offset = RD_KAFKA_OFFSET_END;  // latest
-      // Waits for the answers (a round trip, at most 500 ms), so that no request is left
-      // outstanding. A broker that does not answer is not logged here: the consumer reports it.
+      // Sending the requests is the nudge; the answers are not needed. A broker answers a
+      // connection's requests in order, so one holding a fetch for fetch.wait.max.ms (it has
+      // nothing to send) would hold this call as long, and the other brokers' fetchers would
+      // wait for their next nudge (bench/README.md, seventh session). So the call waits only
+      // kNudgeAnswerWait: librdkafka drops answers that come later. A broker that does not
+      // answer at all is not logged here: the consumer reports it.
       if (list->cnt > 0) {
-        rd_kafka_offsets_for_times(rk_.get(), list.get(), 500);
+        rd_kafka_offsets_for_times(rk_.get(), list.get(),
+                                   static_cast<int>(kNudgeAnswerWait.count()));
         nudges_.fetch_add(1, std::memory_order_relaxed);
       }
     }

@@ -51,7 +51,9 @@ struct ConsumerOptions {
 /// full most of the time, so the fetchers slept for a large part of it (bench/README.md, sixth
 /// session). While set_backlog(true), the nudger asks each partition leader for its log end
 /// (ListOffsets, through rd_kafka_offsets_for_times) every 50 ms: sending the request wakes the
-/// broker thread, which then fetches if the queue has room. The answers are not used.
+/// broker thread, which then fetches if the queue has room. The answers are not used, and not
+/// waited for beyond 10 ms: a broker with nothing to send holds each fetch, and with it the
+/// answers on that connection, for fetch.wait.max.ms.
 class KafkaConsumer {
  public:
   KafkaConsumer(const ConsumerOptions& options, RebalanceListener* listener);
@@ -101,6 +103,7 @@ class KafkaConsumer {
 
   // The fetch nudger (see the class comment).
   static constexpr std::chrono::milliseconds kNudgeInterval{50};
+  static constexpr std::chrono::milliseconds kNudgeAnswerWait{10};
   std::mutex nudge_mutex_;
   std::condition_variable nudge_cv_;
   bool nudge_stop_ = false;  ///< under nudge_mutex_
