@@ -24,5 +24,8 @@ scripts/pg.sh start "$pgdir" \
   -c maintenance_work_mem=1GB -c fsync=on -c synchronous_commit=on >/dev/null
 # shellcheck disable=SC1091
 . "$pgdir/env"
+out=${BENCH_OUT:-bench-out}
+mkdir -p "$out"
+# What it prints is kept next to result.json (bench.txt); pipefail keeps its exit status.
 "$build/bench/sentinel-e2e-bench" --pg "$SENTINEL_TEST_PG_URL" --ingest-bin "$build/app/sentinel-ingest" \
-  --out "${BENCH_OUT:-bench-out}" "$@"
+  --out "$out" "$@" | tee "$out/bench.txt"
