@@ -721,11 +721,14 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
     throw;
   }
   const IngestResult& r = p.r;
-  // Over the measured interval, from the assignment on.
-  p.load = machine_load(r.machine_at_assigned, r.machine_at_done, r.seconds - r.assigned);
-  const double events = static_cast<double>(o.events);
-  p.ingestor_us_per_row = (r.cpu - r.cpu_at_assigned) * 1e6 / events;
-  p.rest_us_per_row = p.load.busy * (r.seconds - r.assigned) * 1e6 / events - p.ingestor_us_per_row;
+  // Over the measured interval, from the assignment on (left at 0 for a run that did not finish).
+  if (r.complete && r.assigned > 0) {
+    p.load = machine_load(r.machine_at_assigned, r.machine_at_done, r.seconds - r.assigned);
+    const double events = static_cast<double>(o.events);
+    p.ingestor_us_per_row = (r.cpu - r.cpu_at_assigned) * 1e6 / events;
+    p.rest_us_per_row =
+        p.load.busy * (r.seconds - r.assigned) * 1e6 / events - p.ingestor_us_per_row;
+  }
   rusage after{};
   getrusage(RUSAGE_SELF, &after);
   auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
