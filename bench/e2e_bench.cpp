@@ -809,14 +809,6 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string json_list(const std::vector<double>& v, int decimals) {
-  std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) {
-    s += fmt::format("{}{:.{}f}", i == 0 ? "" : ", ", v[i], decimals);
-  }
-  return s + "]";
-}
-
 int run(const Options& o) {
   std::system(("mkdir -p '" + o.out_dir + "'").c_str());
   const std::vector<std::string> topics = {"sentinel.audit", "sentinel.invocations"};
@@ -1046,9 +1038,10 @@ int run(const Options& o) {
       "  \"steady_in_ingestor_p99_ms\": {:.2f},\n  \"steady_batch_commit_p99_ms\": {:.2f},\n"
       "  \"batches\": {:.0f},\n  \"machine_busy_cores\": {:.2f},\n"
       "  \"machine_iowait_cores\": {:.2f},\n  \"machine_steal_cores\": {:.2f},\n"
-      "  \"rounds\": {},\n  \"median_round\": {},\n  \"rounds_ingest_rows_per_s\": {},\n"
-      "  \"rounds_ceiling_1_stream\": {},\n  \"rounds_ceiling_2_streams\": {},\n"
-      "  \"rounds_ratio\": {},\n  \"rounds_peak_rss_mib\": {},\n  \"ingest_args\": \"{}\"\n}}\n",
+      "  \"rounds\": {},\n  \"median_round\": {},\n  \"rounds_ingest_rows_per_s\": [{:.0f}],\n"
+      "  \"rounds_ceiling_1_stream\": [{:.0f}],\n  \"rounds_ceiling_2_streams\": [{:.0f}],\n"
+      "  \"rounds_ratio\": [{:.4f}],\n  \"rounds_peak_rss_mib\": [{:.1f}],\n"
+      "  \"ingest_args\": \"{}\"\n}}\n",
       rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio, complete,
       exact, p.audit, p.invocations, p.rejects, r.seconds, r.first_commit, p.rate,
       p.rate_from_start, r.assigned, p.steady_rate, c.best(), c.one, c.two, c.direct1, c.direct2,
@@ -1058,8 +1051,8 @@ int run(const Options& o) {
       r.own_p99 * 1e3, r.warm_metrics.empty() ? 0 : o.warmup_seconds, r.steady_e2e_p50 * 1e3,
       r.steady_e2e_p99 * 1e3, r.steady_own_p50 * 1e3, r.steady_own_p99 * 1e3,
       r.steady_commit_p99 * 1e3, r.batches, p.load.busy, p.load.iowait, p.load.steal, runs.size(),
-      mid + 1, json_list(rates, 0), json_list(ones, 0), json_list(twos, 0), json_list(ratios, 4),
-      json_list(peaks, 1), fmt::join(o.ingest_args, " "));
+      mid + 1, fmt::join(rates, ", "), fmt::join(ones, ", "), fmt::join(twos, ", "),
+      fmt::join(ratios, ", "), fmt::join(peaks, ", "), fmt::join(o.ingest_args, " "));
   json.close();
   write_plot(o, runs, median(bests));
   const std::string each = runs.size() == 1 ? "" : "-N";
