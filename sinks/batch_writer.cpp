@@ -220,8 +220,8 @@ void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, b
   bisect(chunks, table, rows, refused, result);
 }
 
-const std::vector<BatchWriter::RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks,
-                                                                 EventTable table) {
+const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks,
+                                                    EventTable table) {
   // A batch holds the rows of many partitions, each in Kafka order: COPYing them so would make
   // consecutive index insertions land all over the (tenant_id, ts) index. Sorted, each
   // insertion lands next to the one before it (DESIGN-NOTES "Rows are COPYed in index order").
@@ -256,18 +256,13 @@ const std::vector<BatchWriter::RowPos>& BatchWriter::index_order(std::span<Chunk
 void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
                             std::span<const RowPos> rows) {
   // Rows come one by one in index order: gather them into pieces of ~256 KiB (a call into libpq
-  // per row would cost more than the copy).
+  // per row would cost more than the copy), asking for each row's memory 8 rows ahead.
   constexpr size_t kPiece = 256 * 1024;
+  constexpr size_t kPrefetchAhead = 8;
   conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
   send_buffer_.clear();
-  for (const RowPos& pos : rows) {
-    const Chunk* c = chunks[pos.chunk];
-    send_buffer_.append(c->tuple(c->rows[pos.row]));
-    if (send_buffer_.size() >= kPiece) {
-      conn_.put_copy_data(send_buffer_);
-      send_buffer_.clear();
-    }
-  }
+  gather_tuples(chunks, rows, kPrefetchAhead, kPiece, send_buffer_,
+                [&](std::string_view piece) { conn_.put_copy_data(piece); });
   if (!send_buffer_.empty()) conn_.put_copy_data(send_buffer_);
   conn_.end_copy();
   if (send_buffer_.capacity() > 2 * kPiece) std::string().swap(send_buffer_);

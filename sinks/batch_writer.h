@@ -14,6 +14,7 @@
 
 #include "pipeline/chunk.h"
 #include "pipeline/copy_encoder.h"
+#include "pipeline/gather.h"
 #include "pipeline/payload_source.h"
 #include "sinks/pg_connection.h"
 
@@ -82,10 +83,6 @@ class BatchWriter {
   PgConnection& connection() { return conn_; }
 
  private:
-  struct RowPos {
-    uint32_t chunk;
-    uint32_t row;
-  };
   struct Refused {
     RowPos pos;
     std::string message;
