@@ -248,8 +248,8 @@ error_code walk(od::value& v, int depth, const WalkLimits& limits, bool& saw_nul
       od::object object;
       SIMDJSON_TRY(v.get_object().get(object));
       for (auto field_result : object) {
-        od::field field;
-        SIMDJSON_TRY(std::move(field_result).get(field));
+        SIMDJSON_TRY(field_result.error());
+        od::field&& field = std::move(field_result).value_unsafe();
         std::string_view key;
         SIMDJSON_TRY(field.unescaped_key().get(key));
         if (limits.check_nul && has_nul(key)) saw_nul = true;
@@ -262,8 +262,8 @@ error_code walk(od::value& v, int depth, const WalkLimits& limits, bool& saw_nul
       od::array array;
       SIMDJSON_TRY(v.get_array().get(array));
       for (auto element_result : array) {
-        od::value element;
-        SIMDJSON_TRY(std::move(element_result).get(element));
+        SIMDJSON_TRY(element_result.error());
+        od::value&& element = std::move(element_result).value_unsafe();
         SIMDJSON_TRY(walk(element, depth + 1, limits, saw_nul));
       }
       return simdjson::SUCCESS;
@@ -368,8 +368,10 @@ std::optional<Rejection> EventParser::Impl::scan(const char* json, size_t size,
   od::object object;
   if ((err = doc.get_object().get(object))) return invalid_json(err);
   for (auto field_result : object) {
-    od::field field;
-    if ((err = std::move(field_result).get(field))) return invalid_json(err);
+    if ((err = field_result.error())) return invalid_json(err);
+    // Used in place: copying the field out (get()) cost ~10% of the parse with GCC, a 16-byte
+    // load of two fields just stored separately, which the CPU cannot forward.
+    od::field&& field = std::move(field_result).value_unsafe();
     std::string_view key;
     if ((err = field.unescaped_key().get(key))) return invalid_json(err);
     const int index = lookup.find(key);

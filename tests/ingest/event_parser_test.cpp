@@ -98,7 +98,12 @@ Event with(Event e, const std::string& key, std::optional<std::string> raw) {
   return e;
 }
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  out.append(s);
+  out += '"';
+  return out;
+}
 
 constexpr std::string_view kEventId = "6f1c1b9e-8d2a-4c59-9f0e-2b7a4d1e3c55";
 constexpr std::string_view kSessionId = "0b9a7c2e-1f3d-4e5a-8b6c-7d8e9f0a1b2c";
@@ -321,6 +326,20 @@ TEST(EventParserAudit, StoresIpv6AndEscapedText) {
   EXPECT_EQ(f[2], "t\xc3\xa9nant \"q\" \\ /");
   // jsonb gets the raw text, without the whitespace around it.
   EXPECT_EQ(jsonb_text(*f[11]), R"({ "k" : "\u00e9" , "nested":{"a":[1,{"b":null}]}})");
+}
+
+TEST(EventParserAudit, KeysWithEscapesAreTheKeysTheySpell) {
+  EventParser parser;
+  const Event plain = with(valid_audit(), "tenant_id", quote("acme"));
+  Event escaped = with(plain, "tenant_id", std::nullopt);
+  escaped = with(escaped, "ten\\u0061nt_id", quote("acme"));         // "tenant_id"
+  escaped = with(escaped, "a\\\"b", "1");                            // unknown: "a\"b"
+  escaped = with(escaped, "metadata", R"({"k\"ey":1,"\u00e9":2})");  // stored as written
+  const AuditResult r = run_audit(parser, to_json(escaped));
+  ASSERT_FALSE(r.rejection) << r.rejection->detail;
+  const auto f = decode_tuple(r.tuple);
+  EXPECT_EQ(f[2], "acme");
+  EXPECT_EQ(jsonb_text(*f[11]), R"({"k\"ey":1,"\u00e9":2})");
 }
 
 TEST(EventParserAudit, FieldOrderDoesNotMatter) {
@@ -555,6 +574,10 @@ std::vector<Case> common_cases(const std::string& id_field) {
       {"extra", "-", R::kInvalidJson, "invalid JSON: in field \"extra\""},
       {"extra", "1.", R::kInvalidJson, "invalid JSON: in field \"extra\""},
       {"extra", "[1 2]", R::kInvalidJson, "invalid JSON"},
+      // Keys are read in place unless they hold an escape; a bad one is still invalid JSON.
+      {"extra", "{\"b\\x\":1}", R::kInvalidJson, "invalid JSON: in field \"extra\""},
+      {"ext\\x", "1", R::kInvalidJson, "invalid JSON"},
+      {"ten\\u0061nt_id", "\"again\"", R::kInvalidJson, "duplicate field: tenant_id"},
   };
 }
 
