@@ -29,6 +29,12 @@ void gather_tuples(std::span<Chunk* const> chunks, std::span<const RowPos> rows,
   constexpr size_t kPrefetchBytes = 512;
   constexpr size_t kCacheLine = 64;
   for (size_t i = 0; i < rows.size(); ++i) {
+    // Two steps: the row's RowRef twice as far ahead (reading it there would wait for memory
+    // too), then its tuple, whose place that RowRef gives.
+    if (prefetch_ahead > 0 && i + 2 * prefetch_ahead < rows.size()) {
+      const RowPos& far = rows[i + 2 * prefetch_ahead];
+      __builtin_prefetch(chunks[far.chunk]->rows.data() + far.row);
+    }
     if (prefetch_ahead > 0 && i + prefetch_ahead < rows.size()) {
       const RowPos& ahead = rows[i + prefetch_ahead];
       const Chunk& c = *chunks[ahead.chunk];
