@@ -67,6 +67,8 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   }
   if (s.next_offset != Chunk::kNoStoredOffset && offset > s.next_offset) {
     offsets_skipped_by_kafka_ += static_cast<uint64_t>(offset - s.next_offset);
+  } else if (s.next_offset == Chunk::kNoStoredOffset && offset > 0) {
+    late_starts_.push_back({topic_index, partition, offset});
   }
   if (!s.open) {
     s.open = new_chunk(topic_index, partition, s);

@@ -49,6 +49,16 @@ class ChunkBuilder {
   /// (retention deleted them before they were read, compaction, or transaction markers).
   uint64_t offsets_skipped_by_kafka() const { return offsets_skipped_by_kafka_; }
 
+  /// A partition with nothing stored whose first message came at an offset above 0: the offsets
+  /// below it are not in Kafka any more (retention, compaction) or were not delivered.
+  struct FirstOffset {
+    int topic_index;
+    int32_t partition;
+    int64_t offset;
+  };
+  /// The FirstOffsets seen since the last call (for a log line each).
+  std::vector<FirstOffset> take_late_starts() { return std::exchange(late_starts_, {}); }
+
  private:
   struct PartitionState {
     int64_t next_offset = Chunk::kNoStoredOffset;
@@ -68,6 +78,7 @@ class ChunkBuilder {
   PartitionState* last_state_ = nullptr;      ///< its state; null after close()
   uint64_t duplicates_skipped_ = 0;
   uint64_t offsets_skipped_by_kafka_ = 0;
+  std::vector<FirstOffset> late_starts_;
 };
 
 }  // namespace sentinel

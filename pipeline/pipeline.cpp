@@ -426,6 +426,14 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     for (auto& c : ready) dispatch(std::move(c));
     ready.clear();
     metrics_.duplicates_skipped = builder_.duplicates_skipped();
+    for (const auto& first : builder_.take_late_starts()) {
+      // With "latest" a first message past 0 is the point: only "earliest" promised the start.
+      if (options_.offset_reset != "earliest") continue;
+      spdlog::info(
+          "{} [{}]: nothing was stored, and the first message Kafka delivered is at offset {}: "
+          "the {} before it are gone (retention or compaction) or were never delivered",
+          topics_[first.topic_index], first.partition, first.offset, first.offset);
+    }
     if (builder_.offsets_skipped_by_kafka() != metrics_.offsets_skipped_by_kafka) {
       spdlog::warn(
           "Kafka skipped {} offsets in total that were never delivered (deleted by retention "

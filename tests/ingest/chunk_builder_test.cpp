@@ -1,0 +1,63 @@
+#include "ingest/chunk_builder.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace sentinel {
+namespace {
+
+constexpr int64_t kNow = 1'790'000'000'000'000;
+
+ChunkBuilder builder() {
+  return ChunkBuilder({{"sentinel.audit", EventTable::kAudit}}, ParserLimits{}, 256 << 10);
+}
+
+/// Adds a message whose content does not matter here (it becomes a reject).
+void add(ChunkBuilder& b, int32_t partition, int64_t offset) {
+  b.add(0, partition, offset, -1, "{}", kNow);
+}
+
+TEST(ChunkBuilder, APartitionWithNothingStoredThatStartsPastZeroIsReportedOnce) {
+  ChunkBuilder b = builder();
+  b.open(0, 3, Chunk::kNoStoredOffset, 1);
+  add(b, 3, 1042);
+  add(b, 3, 1043);
+  const auto late = b.take_late_starts();
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].topic_index, 0);
+  EXPECT_EQ(late[0].partition, 3);
+  EXPECT_EQ(late[0].offset, 1042);
+  EXPECT_TRUE(b.take_late_starts().empty()) << "reported once";
+  EXPECT_EQ(b.offsets_skipped_by_kafka(), 0u) << "before the first message is not a gap";
+}
+
+TEST(ChunkBuilder, StartsAtZeroOrAtTheStoredOffsetAreNotLate) {
+  ChunkBuilder b = builder();
+  b.open(0, 0, Chunk::kNoStoredOffset, 1);
+  b.open(0, 1, 500, 2);
+  add(b, 0, 0);
+  add(b, 1, 500);
+  EXPECT_TRUE(b.take_late_starts().empty());
+}
+
+TEST(ChunkBuilder, GapsAfterTheStartAreCountedAsSkippedAndRepeatsAsDuplicates) {
+  ChunkBuilder b = builder();
+  b.open(0, 2, 100, 1);
+  add(b, 2, 100);
+  add(b, 2, 104);  // 101..103 never delivered
+  add(b, 2, 104);  // delivered twice
+  add(b, 2, 90);   // below the stored offset
+  EXPECT_EQ(b.offsets_skipped_by_kafka(), 3u);
+  EXPECT_EQ(b.duplicates_skipped(), 2u);
+  EXPECT_TRUE(b.take_late_starts().empty());
+  std::vector<ChunkPtr> out;
+  b.flush(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->from_offset, 100);
+  EXPECT_EQ(out[0]->next_offset, 105);
+  EXPECT_EQ(out[0]->messages, 2u);
+}
+
+}  // namespace
+}  // namespace sentinel
