@@ -430,9 +430,11 @@ int Pipeline::run(const std::atomic<bool>& stop) {
       // With "latest" a first message past 0 is the point: only "earliest" promised the start.
       if (options_.offset_reset != "earliest") continue;
       spdlog::info(
-          "{} [{}]: nothing was stored, and the first message Kafka delivered is at offset {}: "
-          "the {} before it are gone (retention or compaction) or were never delivered",
-          topics_[first.topic_index], first.partition, first.offset, first.offset);
+          "{} [{}]: nothing was stored, and the first message Kafka delivered is at offset {}: {} "
+          "gone (retention or compaction) or never delivered",
+          topics_[first.topic_index], first.partition, first.offset,
+          first.offset == 1 ? std::string("offset 0 is")
+                            : fmt::format("offsets 0 to {} are", first.offset - 1));
     }
     if (builder_.offsets_skipped_by_kafka() != metrics_.offsets_skipped_by_kafka) {
       spdlog::warn(
