@@ -2,16 +2,13 @@
 // order, into the pieces handed to libpq. Real sample events, encoded by the parser into 256 KiB
 // chunks as the consumer builds them, then ordered by (tenant_id, ts) as BatchWriter does.
 #include <benchmark/benchmark.h>
-#include <simdjson.h>
 
 #include <algorithm>
-#include <chrono>
-#include <fstream>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench/samples.h"
 #include "ingest/event_parser.h"
 #include "pipeline/copy_encoder.h"
 #include "pipeline/gather.h"
@@ -28,15 +25,8 @@ struct Batch {
 };
 
 Batch make_batch(size_t rows) {
-  std::ifstream in(std::string(SENTINEL_TEST_DATA_DIR) + "/audit_sample.jsonl");
-  if (!in) throw std::runtime_error("cannot read tests/data/audit_sample.jsonl");
-  std::vector<std::string> samples;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) samples.push_back(line + std::string(simdjson::SIMDJSON_PADDING, '\0'));
-  }
-  const int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const bench::Samples samples = bench::load("audit_sample.jsonl");
+  const int64_t now = bench::now_micros();
   EventParser parser;
   Batch b;
   // Chunks of a few partitions interleave in memory as the consumer builds them at once.
@@ -52,8 +42,8 @@ Batch make_batch(size_t rows) {
       b.chunks.push_back(open[p]);
     }
     Chunk& c = *open[p];
-    const std::string& json = samples[i % samples.size()];
-    const size_t size = json.size() - simdjson::SIMDJSON_PADDING;
+    const std::string& json = samples.padded[i % samples.padded.size()];
+    const size_t size = samples.sizes[i % samples.sizes.size()];
     RowRef row;
     row.tuple_begin = static_cast<uint32_t>(c.tuples.size());
     int64_t ts = 0;

@@ -2,45 +2,19 @@
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
 
-#include <chrono>
-#include <fstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench/samples.h"
 #include "ingest/chunk_builder.h"
 #include "ingest/event_parser.h"
 
 namespace sentinel {
 namespace {
 
-/// The sample events of one file, each in its own padded buffer (as the chunk arena gives them).
-struct Samples {
-  std::vector<std::string> padded;
-  std::vector<size_t> sizes;
-  size_t total_bytes = 0;
-};
-
-Samples load(const std::string& name) {
-  std::ifstream in(std::string(SENTINEL_TEST_DATA_DIR) + "/" + name);
-  if (!in) throw std::runtime_error("cannot read tests/data/" + name);
-  Samples s;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    s.sizes.push_back(line.size());
-    s.total_bytes += line.size();
-    line.append(simdjson::SIMDJSON_PADDING, '\0');
-    s.padded.push_back(line);
-  }
-  return s;
-}
-
-int64_t now_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using bench::load;
+using bench::now_micros;
+using bench::Samples;
 
 void BM_ParseAudit(benchmark::State& state) {
   const Samples s = load("audit_sample.jsonl");

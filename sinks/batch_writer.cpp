@@ -256,7 +256,7 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
 void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
                             std::span<const RowPos> rows) {
   // Rows come one by one in index order: gather them into pieces of ~256 KiB (a call into libpq
-  // per row would cost more than the copy), asking for each row's memory 8 rows ahead.
+  // per row would cost more than the copy), prefetching each row's memory ahead of its copy.
   constexpr size_t kPiece = 256 * 1024;
   constexpr size_t kPrefetchAhead = 8;
   conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
