@@ -1,7 +1,6 @@
 #include "app/commands.h"
 
 #include <fmt/format.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -65,24 +64,7 @@ void install_signal_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-/// Keeps the resident set close to what is live. Chunks are built by the consumer thread and
-/// freed by the writers, and librdkafka's threads allocate fetch and decompression buffers that
-/// another thread frees: with glibc's defaults (an arena per thread, a threshold for mmap that
-/// climbs after every large free) that memory stayed resident long after it was freed. A fixed
-/// 128 KiB threshold gives large buffers back when they are freed. (Larger thresholds reuse
-/// librdkafka's decompression buffers instead of faulting in fresh pages, ~12% less CPU, but the
-/// resident set then crept up for as long as the backlog lasted: bench/README.md.) One arena:
-/// with a second one, a 64 MiB arena heap stayed fully resident next to the main heap (~25 MiB
-/// more at the peak, same speed). GLIBC_TUNABLES, when set, wins.
-void tune_allocator() {
-  if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
-  mallopt(M_ARENA_MAX, 1);
-  mallopt(M_MMAP_THRESHOLD, 128 << 10);
-  mallopt(M_TRIM_THRESHOLD, 1 << 20);
-}
-
 int cmd_run(RunArgs args) {
-  tune_allocator();
   PipelineOptions& p = args.pipeline;
   spdlog::info("sentinel-ingest starting: PostgreSQL {}, Kafka {}", redact_url(p.pg_url),
                p.brokers);

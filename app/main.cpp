@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/allocator.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/costs_command.h"
@@ -28,6 +29,7 @@ void require(const std::string& value, const std::string& flag) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sentinel::tune_allocator(argv);  // may start the binary once more, with the same arguments
   CLI::App app{
       "sentinel-ingest: streams Sentinel audit and LLM-invocation events from Kafka into\n"
       "PostgreSQL exactly once (rows, rejects with reasons, per-tenant daily and monthly costs).\n"

@@ -24,12 +24,12 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
       // A fetch response is decompressed at once: with lz4 ~4x, 4 MiB per broker and request
       // is ~16 MiB of messages, enough to keep the writers fed without bursts of memory.
       {"fetch.max.bytes", "4194304"},
-      // Prefetch up to 32 MiB of messages, counted in bytes only (the default 100 000-message
+      // Prefetch up to 16 MiB of messages, counted in bytes only (the default 100 000-message
       // floor stopped fetching at ~45 MB of these events). With the nudger (see the header)
-      // librdkafka fetches again as soon as the queue has room, so 32 MiB keeps the writers as
-      // busy as 64 MiB did, and a 3 000 000-event backlog peaked at ~200 MiB instead of ~245
-      // (bench/README.md, sixth session).
-      {"queued.max.messages.kbytes", "32768"},
+      // librdkafka fetches again as soon as the queue has room. Since decompression buffers are
+      // reused from the heap (app/allocator.h) the fetchers keep ahead with 16 MiB as they did
+      // with 32, and the process peaks ~40 MiB lower (bench/README.md, ninth session).
+      {"queued.max.messages.kbytes", "16384"},
       {"queued.min.messages", "1000000"},
   };
   props.insert(props.end(), options.properties.begin(), options.properties.end());

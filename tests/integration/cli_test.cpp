@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 #include <tuple>
 
+#include "app/allocator.h"
 #include "sinks/migrator.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
@@ -78,6 +80,51 @@ TEST(Cli, AServerThatNeverAnswersTimesOutInsteadOfHanging) {
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("timeout"), std::string::npos) << out;
   EXPECT_LT(took, 30) << "the default connect_timeout (10 s) did not apply";
+}
+
+/// GLIBC_TUNABLES in the environment process `pid` was started with ("" when absent).
+std::string tunables_of(pid_t pid) {
+  const std::string env = testing::read_file("/proc/" + std::to_string(pid) + "/environ");
+  const std::string key = "GLIBC_TUNABLES=";
+  for (size_t at = 0; at < env.size();) {
+    const size_t end = std::min(env.find('\0', at), env.size());
+    if (env.compare(at, key.size(), key) == 0)
+      return env.substr(at + key.size(), end - at - key.size());
+    at = end + 1;
+  }
+  return "";
+}
+
+// The allocator's settings (app/allocator.h) can only be read by glibc at start: the binary
+// starts itself once more with them, under the PID the operator sees. An operator's own
+// GLIBC_TUNABLES is left as it is.
+TEST(Cli, StartsWithItsAllocatorSettingsUnlessTheOperatorSetsTheirOwn) {
+  const testing::SilentServer server;  // keeps `migrate` waiting while we look
+  const std::string pg =
+      "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=nobody dbname=sentinel";
+  const std::string log = ::testing::TempDir() + "sentinel-allocator.log";
+  {
+    ASSERT_EQ(unsetenv("GLIBC_TUNABLES"), 0);
+    testing::Process ingest({SENTINEL_BINARY, "migrate", "--pg", pg}, log);
+    // glibc cuts the variable up where it stands while reading it at start, so /proc shows
+    // only its first setting.
+    EXPECT_TRUE(testing::wait_until(std::chrono::seconds(5),
+                                    [&] {
+                                      const std::string seen = tunables_of(ingest.pid());
+                                      return !seen.empty() &&
+                                             std::string_view(kAllocatorTunables).starts_with(seen);
+                                    }))
+        << "started with GLIBC_TUNABLES=" << tunables_of(ingest.pid());
+    EXPECT_FALSE(ingest.wait(std::chrono::milliseconds(0)).has_value()) << "it should still wait";
+  }
+  {
+    ASSERT_EQ(setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2", 1), 0);
+    testing::Process ingest({SENTINEL_BINARY, "migrate", "--pg", pg}, log);
+    unsetenv("GLIBC_TUNABLES");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(tunables_of(ingest.pid()), "glibc.malloc.arena_max=2");
+    EXPECT_FALSE(ingest.wait(std::chrono::milliseconds(0)).has_value()) << "it should still wait";
+  }
 }
 
 TEST(Cli, HelpListsEveryRunFlagWithItsEnvironmentVariable) {
