@@ -669,6 +669,9 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
   if (rate_mode && !given("fetch.wait.max.ms=")) {
     argv.insert(argv.end(), {"--kafka-prop", "fetch.wait.max.ms=10"});
   }
+  // A status line every second in ingest-N.log: what the consumer waited for (Kafka or the
+  // writers), second by second, tells a slow round's cause from the log.
+  if (!given("--status-interval")) argv.insert(argv.end(), {"--status-interval", "1"});
   argv.insert(argv.end(), o.ingest_args.begin(), o.ingest_args.end());
   fmt::print("   running {} run ... {}\n", o.ingest_bin, fmt::join(o.ingest_args, " "));
   IngestPhase p;

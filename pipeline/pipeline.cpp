@@ -102,6 +102,15 @@ std::optional<std::map<Pipeline::Key, int64_t>> Pipeline::try_load_stored_offset
   }
 }
 
+int64_t Pipeline::start_when_nothing_stored() const {
+  // "earliest" is offset 0, not RD_KAFKA_OFFSET_BEGINNING: librdkafka 2.0 looks BEGINNING up
+  // first and, when it does not know the partition's leader yet in that millisecond, tries again
+  // only after a fixed 500 ms. Offset 0 is fetched at once. Where retention has deleted it, the
+  // broker answers "out of range", auto.offset.reset (earliest) starts at the oldest message left,
+  // and the late start is reported (take_late_starts).
+  return options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : 0;
+}
+
 void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
   ++metrics_.rebalances;
   std::vector<Key> keys;
@@ -109,8 +118,7 @@ void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
   // One attempt only: a rebalance callback runs inside poll(), and blocking there while
   // PostgreSQL is away would stop the poll loop (max.poll.interval.ms, SIGTERM, status).
   const auto stored = try_load_stored_offsets(keys);
-  const int64_t reset =
-      options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+  const int64_t reset = start_when_nothing_stored();
   std::lock_guard lock(epochs_mutex_);
   for (auto& tp : partitions) {
     const Key key{tp.topic_index, tp.partition};
@@ -151,8 +159,7 @@ void Pipeline::resolve_pending() {
     pending_backoff_ = std::min(pending_backoff_ * 2, options_.max_backoff);
     return;
   }
-  const int64_t reset =
-      options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+  const int64_t reset = start_when_nothing_stored();
   std::vector<TopicPartition> seeks;
   {
     std::lock_guard lock(epochs_mutex_);

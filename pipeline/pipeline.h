@@ -84,6 +84,8 @@ class Pipeline final : public RebalanceListener {
 
  private:
   using Key = std::pair<int, int32_t>;  // (topic index, partition)
+  /// The offset a partition with nothing stored in PostgreSQL is assigned at (--offset-reset).
+  int64_t start_when_nothing_stored() const;
   struct Assigned {
     bool paused = false;
   };

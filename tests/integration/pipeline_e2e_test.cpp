@@ -13,6 +13,7 @@
 #include "app/event_generator.h"
 #include "app/mock_cluster.h"
 #include "app/publisher.h"
+#include "ingest/kafka_handle.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
@@ -73,6 +74,55 @@ TEST(PipelineEndToEnd, HundredThousandEventsThroughPgBouncerExactlyOnce) {
             return r;
           }(),
       events.size());
+}
+
+// A new group, nothing stored, and retention has deleted the partition's oldest messages: the
+// assignment asks for offset 0, the broker answers "out of range", and the ingestor starts at the
+// oldest message left and stores each one still there exactly once.
+TEST(PipelineEndToEnd, NothingStoredAndOffsetZeroDeletedStartsAtTheOldestMessageLeft) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 1);
+  // The mock keeps ~5 MB per partition and drops the oldest batches beyond that.
+  GeneratorOptions g;
+  g.seed = 7;
+  g.invalid_ratio = 0;
+  g.tenants = 20;
+  EventGenerator gen(g);
+  {
+    Publisher publisher(mock.bootstraps(), {{"compression.codec", "none"}});
+    for (size_t bytes = 0; bytes < (8u << 20);) {
+      const GeneratedEvent e = gen.next();
+      if (e.topic_index != 0) continue;
+      bytes += e.payload.size();
+      publisher.produce("sentinel.audit", e.key, e.payload);
+    }
+    publisher.flush();
+  }
+  int64_t low = -1, high = -1;
+  {
+    KafkaConf conf = make_kafka_conf({{"bootstrap.servers", mock.bootstraps()}});
+    char err[512];
+    KafkaHandle rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
+    ASSERT_TRUE(rk) << err;
+    conf.release();
+    ASSERT_EQ(rd_kafka_query_watermark_offsets(rk.get(), "sentinel.audit", 0, &low, &high, 10000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  ASSERT_GT(low, 0) << "the mock kept every message: publish more";
+
+  Metrics metrics;
+  int code = -1;
+  Pipeline pipeline(options_for(db, mock, "late-start"), metrics);
+  ASSERT_TRUE(run_until_stored(pipeline, db, static_cast<size_t>(high - low), code))
+      << "only " << testing::stored_messages(db) << " of " << high - low << " stored";
+  EXPECT_EQ(code, 0) << pipeline.fatal_message();
+  EXPECT_EQ(db.query("SELECT min(kafka_offset) FROM audit_logs"), std::to_string(low));
+  EXPECT_EQ(db.query("SELECT count(DISTINCT kafka_offset) FROM audit_logs"),
+            std::to_string(high - low));
+  EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), std::to_string(high - low));
+  EXPECT_EQ(db.query("SELECT next_offset FROM ingest_offsets WHERE topic = 'sentinel.audit'"),
+            std::to_string(high));
 }
 
 // Exactly-once is per Kafka record. A producer that retries without idempotence (or librdkafka's
