@@ -32,6 +32,15 @@ PipelineOptions options_for(TestDb& db, MockCluster& mock, std::string group) {
   return p;
 }
 
+/// Well-formed events of 20 tenants.
+EventGenerator valid_events(uint64_t seed) {
+  GeneratorOptions g;
+  g.seed = seed;
+  g.invalid_ratio = 0;
+  g.tenants = 20;
+  return EventGenerator(g);
+}
+
 /// Runs `pipeline` until `expected` messages are stored (300 s at most), doing `meanwhile` first,
 /// then stops it. Returns whether all were stored; `code` gets what run() returned.
 bool run_until_stored(Pipeline& pipeline, TestDb& db, size_t expected, int& code,
@@ -84,11 +93,7 @@ TEST(PipelineEndToEnd, NothingStoredAndOffsetZeroDeletedStartsAtTheOldestMessage
   apply_migrations(db.direct_url());
   MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 1);
   // The mock keeps ~5 MB per partition and drops the oldest batches beyond that.
-  GeneratorOptions g;
-  g.seed = 7;
-  g.invalid_ratio = 0;
-  g.tenants = 20;
-  EventGenerator gen(g);
+  EventGenerator gen = valid_events(7);
   {
     Publisher publisher(mock.bootstraps(), {{"compression.codec", "none"}});
     for (size_t bytes = 0; bytes < (8u << 20);) {
@@ -224,11 +229,7 @@ TEST(PipelineEndToEnd, RowsPostgresRefusesBecomeRejectsWithTheirPayloadReadBackF
   TestDb db;
   apply_migrations(db.direct_url());
   MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 4);
-  GeneratorOptions g;
-  g.seed = 11;
-  g.invalid_ratio = 0;
-  g.tenants = 20;
-  EventGenerator gen(g);
+  EventGenerator gen = valid_events(11);
   Publisher publisher(mock.bootstraps(), {{"compression.type", "lz4"}});
   const std::string topics[2] = {"sentinel.audit", "sentinel.invocations"};
   std::vector<GeneratedEvent> events;
