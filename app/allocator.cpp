@@ -1,5 +1,6 @@
 #include "app/allocator.h"
 
+#include <fmt/format.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -8,16 +9,23 @@
 
 namespace sentinel {
 
-const char* const kAllocatorTunables =
-    "glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=8388608:"
-    "glibc.malloc.trim_threshold=16777216:glibc.malloc.hugetlb=1";
-
 namespace {
+
+constexpr int kArenas = 1;
+constexpr int kMmapThreshold = 8 << 20;
+constexpr int kTrimThreshold = 16 << 20;
 
 /// Set beside GLIBC_TUNABLES for the second start: the tunables are ours, not the operator's.
 constexpr const char* kReexecMarker = "SENTINEL_INGEST_ALLOCATOR_TUNED";
 
 }  // namespace
+
+std::string allocator_tunables() {
+  return fmt::format(
+      "glibc.malloc.arena_max={}:glibc.malloc.mmap_threshold={}:glibc.malloc.trim_threshold={}:"
+      "glibc.malloc.hugetlb=1",
+      kArenas, kMmapThreshold, kTrimThreshold);
+}
 
 void tune_allocator(char** argv) {
   if (std::getenv(kReexecMarker) != nullptr) {
@@ -32,16 +40,16 @@ void tune_allocator(char** argv) {
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) {
     self[n] = '\0';
-    setenv("GLIBC_TUNABLES", kAllocatorTunables, 1);
+    setenv("GLIBC_TUNABLES", allocator_tunables().c_str(), 1);
     setenv(kReexecMarker, "1", 1);
     execv(self, argv);  // returns only on failure
     unsetenv(kReexecMarker);
     unsetenv("GLIBC_TUNABLES");
   }
   // Without a second start: the same settings, less the huge pages.
-  mallopt(M_ARENA_MAX, 1);
-  mallopt(M_MMAP_THRESHOLD, 8 << 20);
-  mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  mallopt(M_ARENA_MAX, kArenas);
+  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
 }
 
 }  // namespace sentinel

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 namespace sentinel {
 
 /// glibc's malloc, set up for a process that streams large buffers between threads; called first
@@ -19,7 +21,8 @@ namespace sentinel {
 ///   GLIBC_TUNABLES is set, it wins and nothing here changes.
 void tune_allocator(char** argv);
 
-/// The GLIBC_TUNABLES value tune_allocator() sets.
-extern const char* const kAllocatorTunables;
+/// The GLIBC_TUNABLES value tune_allocator() sets (the same settings it falls back to mallopt()
+/// for when it cannot start the binary again).
+std::string allocator_tunables();
 
 }  // namespace sentinel

@@ -112,7 +112,7 @@ TEST(Cli, StartsWithItsAllocatorSettingsUnlessTheOperatorSetsTheirOwn) {
                                     [&] {
                                       const std::string seen = tunables_of(ingest.pid());
                                       return !seen.empty() &&
-                                             std::string_view(kAllocatorTunables).starts_with(seen);
+                                             allocator_tunables().starts_with(seen);
                                     }))
         << "started with GLIBC_TUNABLES=" << tunables_of(ingest.pid());
     EXPECT_FALSE(ingest.wait(std::chrono::milliseconds(0)).has_value()) << "it should still wait";
