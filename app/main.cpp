@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
     std::cerr << "sentinel-ingest: " << e.what() << "\n";
     return 2;
   } catch (const sentinel::ConnectionStringError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", sentinel::redact_url(e.what()));  // libpq may quote the whole URI
     return 2;
   } catch (const sentinel::KafkaError& e) {
     spdlog::error("{}", e.what());
