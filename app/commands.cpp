@@ -21,6 +21,7 @@
 #include "app/throwaway_postgres.h"
 #include "partitioning/month.h"
 #include "partitioning/partition_manager.h"
+#include "pgconn/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
 
@@ -34,13 +35,13 @@ using Clock = std::chrono::steady_clock;
 
 void on_signal(int) { g_stop.store(true); }
 
-/// libpq reports connection failures without an SQLSTATE; these are the ones no retry fixes.
+/// libpq reports the server's refusal of a connection without an SQLSTATE; these are the ones no
+/// retry fixes. (A string libpq cannot parse never gets here: with_connection_defaults refuses
+/// it by PQconninfoParse's verdict, before any connection.)
 bool connection_misconfigured(std::string_view message) {
   for (std::string_view needle :
-       {"authentication failed", "does not exist", "no pg_hba.conf entry",
-        "invalid connection option", "invalid URI", "missing \"=\"", "unterminated quoted string",
-        "invalid sslmode", "certificate verify failed", "root certificate file",
-        "server certificate"}) {
+       {"authentication failed", "does not exist", "no pg_hba.conf entry", "invalid sslmode",
+        "certificate verify failed", "root certificate file", "server certificate"}) {
     if (message.find(needle) != std::string_view::npos) return true;
   }
   return false;
@@ -80,10 +81,12 @@ int cmd_run(RunArgs args) {
       }
       break;
     } catch (const MigrationError& e) {
-      spdlog::error("{}", e.what());
+      spdlog::error("{}", one_line(e.what()));
       return 2;
+    } catch (const ConnectionStringError&) {
+      throw;
     } catch (const std::exception& e) {
-      const std::string message = redact_url(e.what());
+      const std::string message = redact_url(one_line(e.what()));
       if (connection_misconfigured(message)) {
         spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
         return 2;
@@ -100,7 +103,7 @@ int cmd_run(RunArgs args) {
     partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
   } catch (const std::exception& e) {
     spdlog::warn("premaking month partitions: {} (they will be created on demand)",
-                 redact_url(e.what()));
+                 redact_url(one_line(e.what())));
   }
 
   Metrics metrics;
@@ -128,9 +131,11 @@ int cmd_migrate(const std::string& pg_url) {
     applied = apply_migrations(pg_url);
   } catch (const MigrationError&) {
     throw;
+  } catch (const ConnectionStringError&) {
+    throw;
   } catch (const std::exception& e) {
     // A wrong password, CA or database is a configuration error (exit 2), like for `run`.
-    const std::string message = redact_url(e.what());
+    const std::string message = redact_url(one_line(e.what()));
     if (!connection_misconfigured(message)) throw;
     spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
     return 2;

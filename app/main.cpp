@@ -12,6 +12,7 @@
 #include "app/logging.h"
 #include "app/partitions_command.h"
 #include "ingest/kafka_handle.h"
+#include "pgconn/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
 
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
     if (cmd_run->parsed()) {
       sentinel::apply_config_file(*cmd_run, run_config);
       require(p.pg_url, "--pg");
+      sentinel::with_connection_defaults(p.pg_url);  // a string that can never connect: exit 2
       require(p.brokers, "--brokers");
       for (const auto& kv : run_props) p.kafka_properties.push_back(sentinel::parse_kafka_prop(kv));
       p.linger = std::chrono::milliseconds(linger_ms);
@@ -217,6 +219,7 @@ int main(int argc, char** argv) {
     if (cmd_migrate->parsed()) {
       sentinel::apply_config_file(*cmd_migrate, migrate_config);
       require(migrate_pg, "--pg");
+      sentinel::with_connection_defaults(migrate_pg);  // a string that can never connect: exit 2
       return sentinel::cmd_migrate(migrate_pg);
     }
     if (cmd_publish->parsed()) {
@@ -239,17 +242,21 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "sentinel-ingest: " << e.what() << "\n";
     return 2;
+  } catch (const sentinel::ConnectionStringError& e) {
+    spdlog::error("{}", sentinel::redact_url(e.what()));  // libpq may quote the whole URI
+    return 2;
   } catch (const sentinel::KafkaError& e) {
     spdlog::error("{}", e.what());
     return 2;
   } catch (const sentinel::MigrationError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", sentinel::one_line(e.what()));  // may quote a multi-line server error
     return 2;
   } catch (const sentinel::PgError& e) {
     spdlog::error("{}", e.what());
     return e.configuration() ? 2 : 1;
   } catch (const std::exception& e) {
-    spdlog::error("{}", sentinel::redact_url(e.what()));  // libpqxx errors may quote the URL
+    // libpqxx errors may quote the URL and carry libpq's line breaks.
+    spdlog::error("{}", sentinel::redact_url(sentinel::one_line(e.what())));
     return 1;
   }
   return 0;

@@ -5,12 +5,14 @@
 
 #include <cctype>
 #include <memory>
+#include <pqxx/except>
 #include <string>
 
 #include "app/config.h"
 #include "app/report_format.h"
 #include "partitioning/month.h"
 #include "partitioning/partition_manager.h"
+#include "pgconn/connection_defaults.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {
@@ -103,22 +105,20 @@ std::function<int()> add_partitions_command(CLI::App& app) {
     if (a->dry_run && a->drop_older_than.empty()) {
       throw UsageError("--dry-run goes with --drop-older-than");
     }
+    with_connection_defaults(a->pg_url);  // a string that can never connect: exit 2 at once
     try {
       return run_partitions(*a);
     } catch (const UsageError&) {
       throw;
+    } catch (const ConnectionStringError&) {
+      throw;
+    } catch (const pqxx::insufficient_privilege& e) {
+      // SQLSTATE 42501 (must be owner, permission denied), whatever the server's lc_messages.
+      throw UsageError(redact_url(one_line(e.what())) +
+                       " (connect --pg as the tables' owner: sentinel_owner or a member of it, "
+                       "e.g. the role that ran `sentinel-ingest migrate`)");
     } catch (const std::exception& e) {
-      std::string message = redact_url(e.what());
-      while (!message.empty() && std::isspace(static_cast<unsigned char>(message.back()))) {
-        message.pop_back();
-      }
-      if (message.find("must be owner") != std::string::npos ||
-          message.find("permission denied") != std::string::npos) {
-        throw UsageError(message +
-                         " (connect --pg as the tables' owner: sentinel_owner or a member of it, "
-                         "e.g. the role that ran `sentinel-ingest migrate`)");
-      }
-      throw std::runtime_error(message);
+      throw std::runtime_error(redact_url(one_line(e.what())));
     }
   };
 }

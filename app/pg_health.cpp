@@ -26,9 +26,7 @@ bool wait_socket(PGconn* pg, bool for_write, Clock::time_point deadline) {
 }
 
 std::string error_of(PGconn* pg) {
-  std::string msg = pg ? PQerrorMessage(pg) : "out of memory";
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  return redact_url(msg);
+  return redact_url(one_line(pg ? PQerrorMessage(pg) : "out of memory"));
 }
 
 }  // namespace
@@ -94,7 +92,7 @@ bool PgHealthCheck::ping() {
       return fail("no answer to SELECT 1 within the health-check timeout");
     }
   }
-  if (!ok) return fail(redact_url(error));
+  if (!ok) return fail(redact_url(one_line(error)));
   if (!last_error_.empty()) {
     spdlog::info("PostgreSQL health check: reachable again");
     last_error_.clear();

@@ -1,6 +1,29 @@
 #include "ingest/kafka_handle.h"
 
+#include <cctype>
+#include <string_view>
+
 namespace sentinel {
+
+bool kafka_property_sensitive(std::string_view key) {
+  std::string k;
+  for (char c : key) k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // librdkafka's properties marked sensitive (CONFIGURATION.md), and the certificates.
+  for (std::string_view name :
+       {"sasl.password", "sasl.oauthbearer.config", "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.client.id", "sasl.oauthbearer.extensions", "ssl.key.password",
+        "ssl.key.pem", "ssl_key", "ssl.keystore.password", "ssl.certificate.pem", "ssl_certificate",
+        "ssl.ca.pem", "ssl_ca", "sasl.kerberos.keytab"}) {
+    if (k == name) return true;
+  }
+  // And anything that looks like one, including misspellings librdkafka refuses (which is
+  // exactly when the value would be printed) and Java client names such as sasl.jaas.config.
+  for (std::string_view part : {"password", "passwd", "secret", "key", "token", "pem", "jaas",
+                                "oauthbearer", "credential", "cert"}) {
+    if (k.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
 
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props) {
   KafkaConf conf(rd_kafka_conf_new());
@@ -8,9 +31,13 @@ KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>
   for (const auto& [key, value] : props) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) !=
         RD_KAFKA_CONF_OK) {
-      const bool secret =
-          key.find("password") != std::string::npos || key.find("secret") != std::string::npos;
-      throw KafkaError("Kafka property " + key + "=" + (secret ? "***" : value) + ": " + err);
+      const bool secret = kafka_property_sensitive(key);
+      std::string why = err;
+      // librdkafka may quote the value it refused.
+      for (size_t at; secret && !value.empty() && (at = why.find(value)) != std::string::npos;) {
+        why.replace(at, value.size(), "***");
+      }
+      throw KafkaError("Kafka property " + key + "=" + (secret ? "***" : value) + ": " + why);
     }
   }
   return conf;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,7 +33,13 @@ using KafkaMessage = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
 using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
 using KafkaTopic = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
 
-/// A new configuration with `props` set; throws KafkaError naming the property that was refused.
+/// Whether the value of librdkafka property `key` must never be shown (logged, printed in an
+/// error): librdkafka's sensitive properties, certificates and keys, and any key containing
+/// password, secret, key, token, pem, jaas, oauthbearer, credential or cert.
+bool kafka_property_sensitive(std::string_view key);
+
+/// A new configuration with `props` set; throws KafkaError naming the property that was refused
+/// (and its value, unless kafka_property_sensitive).
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props);
 
 /// Parses `KEY=VALUE` (as given to --kafka-prop); throws KafkaError without '='.

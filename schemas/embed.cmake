@@ -1,5 +1,7 @@
-# Writes OUT: a C++ file defining sentinel::embedded_migrations() from the SQL files in FILES.
+# Writes OUT: a C++ file defining sentinel::embedded_migrations() from the SQL files in FILES
+# (paths joined by '|').
 set(body "#include \"schemas/migrations.h\"\n\nnamespace sentinel {\n\nconst std::vector<EmbeddedMigration>& embedded_migrations() {\n  static const std::vector<EmbeddedMigration> k = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(SUBSTRING ${name} 0 3 version)

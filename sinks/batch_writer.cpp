@@ -159,7 +159,10 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
 }
 
 bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResult& result) {
-  conn_.exec("BEGIN");
+  // Bounded on the server: if this process stalls or the network parts mid-transaction, the
+  // server ends the session after 60 s idle and releases its row locks (ingest_offsets, costs)
+  // for the next instance. SET LOCAL is transaction-scoped, so PgBouncer transaction mode is fine.
+  conn_.exec("BEGIN; SET LOCAL idle_in_transaction_session_timeout = '60s'");
   try {
     std::vector<Refused> refused;
     copy_table(chunks, EventTable::kAudit, bisect, refused, result);

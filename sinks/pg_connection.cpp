@@ -8,6 +8,7 @@
 namespace sentinel {
 
 bool PgError::transient() const {
+  if (misconfigured_) return false;
   if (sqlstate_.empty()) return true;  // no server answer: connection trouble
   const std::string_view s = sqlstate_;
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "40001" ||
@@ -20,6 +21,7 @@ bool PgError::row_refused() const {
 }
 
 bool PgError::configuration() const {
+  if (misconfigured_) return true;
   const std::string_view s = sqlstate_;
   return s == "42501" || s == "42P01" || s == "42703" || s == "42883" || s == "3D000" ||
          s == "28000" || s == "28P01";
@@ -49,14 +51,24 @@ void PgConnection::connect() {
     conn_.reset();
     throw e;
   }
+  // Binary COPY still converts text by the client encoding: anything but UTF8 would store
+  // mojibake. Ours is in the startup packet; this catches a pooler or server that ignored it.
+  const char* encoding = PQparameterStatus(conn_.get(), "client_encoding");
+  if (encoding == nullptr || std::string_view(encoding) != "UTF8") {
+    conn_.reset();
+    throw PgError::misconfigured(
+        std::string("connect to PostgreSQL: the connection's client_encoding is ") +
+        (encoding ? encoding : "unknown") +
+        ", not UTF8, although sentinel-ingest asked for UTF8 (does a pooler between us and "
+        "PostgreSQL rewrite it?)");
+  }
 }
 
 PgError PgConnection::connection_error(std::string_view what) const {
   std::string msg(what);
   msg += ": ";
   msg += conn_ ? PQerrorMessage(conn_.get()) : "not connected";
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  return PgError(redact_url(msg), "");
+  return PgError(redact_url(one_line(msg)), "");
 }
 
 PgError PgConnection::error_from(PGresult* r, std::string_view what) const {
@@ -74,8 +86,7 @@ PgError PgConnection::error_from(PGresult* r, std::string_view what) const {
   } else {
     msg += conn_ ? PQerrorMessage(conn_.get()) : "not connected";
   }
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  return PgError(redact_url(msg), state ? state : "");
+  return PgError(redact_url(one_line(msg)), state ? state : "");
 }
 
 PgResult PgConnection::check(PGresult* raw, std::string_view what) {

@@ -10,11 +10,19 @@
 
 namespace sentinel {
 
-/// A PostgreSQL error with its SQLSTATE ("" when the connection itself failed).
+/// A PostgreSQL error with its SQLSTATE ("" when the connection itself failed). The message is
+/// one line (libpq's line breaks become "; ") and never contains a password.
 class PgError : public std::runtime_error {
  public:
   PgError(std::string message, std::string sqlstate)
       : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate)) {}
+  /// A failure without an SQLSTATE that no retry fixes (a connection that cannot be used as
+  /// configured, e.g. one that does not talk UTF-8).
+  static PgError misconfigured(std::string message) {
+    PgError e(std::move(message), "");
+    e.misconfigured_ = true;
+    return e;
+  }
   const std::string& sqlstate() const { return sqlstate_; }
 
   /// Lost connection, admin shutdown, serialization failure, deadlock, out of resources: roll
@@ -27,6 +35,7 @@ class PgError : public std::runtime_error {
 
  private:
   std::string sqlstate_;
+  bool misconfigured_ = false;
 };
 
 /// Removes passwords from a connection string or URI before it is shown to a person.
@@ -41,11 +50,14 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 /// transaction-scoped state are used, so it works through PgBouncer in transaction mode.
 class PgConnection {
  public:
+  /// Completes `url` with with_connection_defaults (throws ConnectionStringError for a string
+  /// that can never connect).
   explicit PgConnection(std::string url);
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 
-  /// Connects (or reconnects). Throws PgError.
+  /// Connects (or reconnects). Throws PgError; a connection whose client_encoding is not UTF8
+  /// after all (a pooler or server that ignored ours) is closed and refused as misconfigured.
   void connect();
   bool connected() const;
   void close() { conn_.reset(); }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "app/allocator.h"
 #include "sinks/migrator.h"
@@ -68,6 +69,64 @@ TEST(Cli, WrongPasswordIsNeverPrinted) {
        "postgresql://nobody:hunter2-secret@127.0.0.1:1/db?connect_timeout=2", "--brokers", "x:1"},
       seconds(5));
   EXPECT_EQ(out.find("hunter2-secret"), std::string::npos) << out;
+}
+
+// A connection string libpq cannot parse, or with a port that is not one, used to look like an
+// unreachable server: `run` retried it forever. It is a configuration error, exit 2, at once,
+// for every sub-command that takes --pg.
+TEST(Cli, MalformedPgIsAConfigurationErrorAtOnce) {
+  const std::vector<std::string> malformed = {
+      "postgresql://u@host:notaport/db",
+      "postgresql://u:pw@[::1/db",
+      "postgresql://[::1",
+      "host=db port",
+      "host=127.0.0.1 port=99999 dbname=x",
+      "postgresql://u:pw@127.0.0.1/db?client_encoding=LATIN1",
+      "host=127.0.0.1 connect_timeout=soon"};
+  const std::vector<std::vector<std::string>> commands = {
+      {"run", "--brokers", "127.0.0.1:1", "--pg"}, {"migrate", "--pg"}, {"partitions", "--pg"},
+      {"partitions", "--premake", "1", "--pg"},    {"costs", "--pg"},   {"costs", "--replica"}};
+  for (const auto& pg : malformed) {
+    for (const auto& command : commands) {
+      std::vector<std::string> argv = {SENTINEL_BINARY};
+      argv.insert(argv.end(), command.begin(), command.end());
+      argv.push_back(pg);
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto [code, out] = run_command(argv, seconds(20));
+      const double took =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_EQ(code, 2) << command[0] << " " << pg << ": " << out;
+      EXPECT_LT(took, 3.0) << command[0] << " " << pg;
+      EXPECT_NE(out.find("--pg"), std::string::npos) << command[0] << " " << pg << ": " << out;
+      EXPECT_EQ(out.find("retrying"), std::string::npos) << out;
+      EXPECT_EQ(out.find(":pw@"), std::string::npos) << out;
+    }
+  }
+}
+
+// libpq puts a line break between the attempts at several addresses (and before hints): a log
+// line must stay one line, or log shippers split it and the second half loses its context.
+TEST(Cli, AMultiLineLibpqErrorIsLoggedAsOneLine) {
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"migrate", "--pg"}, std::vector<std::string>{"costs", "--pg"}}) {
+    std::vector<std::string> argv = {SENTINEL_BINARY};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.push_back("host=127.0.0.1,127.0.0.1 port=1 user=nobody dbname=x connect_timeout=2");
+    const auto [code, out] = run_command(argv, seconds(30));
+    EXPECT_NE(code, 0) << out;
+    // Both attempts are reported, on the same line.
+    bool one_line = false;
+    size_t lines = 0;
+    for (size_t at = 0; at < out.size();) {
+      const size_t end = std::min(out.find('\n', at), out.size());
+      const std::string line = out.substr(at, end - at);
+      if (!line.empty()) ++lines;
+      if (testing::count_occurrences(line, "Connection refused") == 2) one_line = true;
+      at = end + 1;
+    }
+    EXPECT_TRUE(one_line) << command[0] << ":\n" << out;
+    EXPECT_EQ(lines, 1u) << command[0] << ":\n" << out;
+  }
 }
 
 TEST(Cli, AServerThatNeverAnswersTimesOutInsteadOfHanging) {

@@ -1,6 +1,7 @@
 // The whole pipeline in-process: mock Kafka → Pipeline → PostgreSQL through PgBouncer in
 // transaction mode, 100 000 events with 1% malformed of every kind.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/support/process.h"
+#include "tests/support/test_db.h"
 
 namespace sentinel {
 namespace {
@@ -281,6 +283,105 @@ TEST(PipelineEndToEnd, RowsPostgresRefusesBecomeRejectsWithTheirPayloadReadBackF
             expected);
   EXPECT_EQ(metrics.rejects[static_cast<int>(RejectReason::kDbRejected)].load(),
             refused_payloads.size());
+}
+
+std::string hex_of(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+/// SQL for the UTF-8 text whose bytes are `utf8`, whatever the client encoding of the session
+/// that runs it.
+std::string utf8_literal(const std::string& utf8) {
+  return "convert_from(decode('" + hex_of(utf8) + "', 'hex'), 'UTF8')";
+}
+
+// PGCLIENTENCODING=LATIN1 in the environment, or ALTER ROLE ... SET client_encoding, made
+// PostgreSQL read our UTF-8 as LATIN1: "café ☕" stored as mojibake, jsonb altered. The rows must
+// say exactly what the events said, through PgBouncer and directly.
+TEST(PipelineEndToEnd, TextIsStoredByteForByteWhateverTheClientEncodingSettings) {
+  const std::string action = "caf\xc3\xa9 \xe2\x98\x95";
+  const std::string agent = "Z\xc3\xbcrich-Client/1.0 (\xe6\x97\xa5\xe6\x9c\xac) \xf0\x9f\x98\x80";
+  const std::string audit_meta = R"({"note": "na\u00efve \u2014 )"
+                                 "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xe2\x98\x95"
+                                 R"(", )"
+                                 R"("caf)"
+                                 "\xc3\xa9"
+                                 R"(": ["\u00fc", ")"
+                                 "\xf0\x9f\x98\x80"
+                                 R"("]})";
+  const std::string model = "mod\xc3\xa8le-\xe2\x98\x95";
+  const std::string inv_meta = R"({"route": "/caf)"
+                               "\xc3\xa9"
+                               R"(", "n": 1})";
+  struct Setting {
+    const char* name;
+    bool environment;
+    bool role;
+    bool through_bouncer;
+  };
+  for (const Setting& setting :
+       {Setting{"PGCLIENTENCODING=LATIN1, through PgBouncer", true, false, true},
+        Setting{"ALTER ROLE ... SET client_encoding, through PgBouncer", false, true, true},
+        Setting{"ALTER ROLE ... SET client_encoding, direct", false, true, false}}) {
+    SCOPED_TRACE(setting.name);
+    TestDb db;
+    apply_migrations(db.direct_url());
+    if (setting.role) {
+      db.query("ALTER ROLE CURRENT_USER IN DATABASE " + db.name() +
+               " SET client_encoding = 'LATIN1'");
+      // The setting is in force for a connection that does not ask for an encoding.
+      ASSERT_EQ(testing::query_one(db.direct_url(), "SHOW client_encoding"), "LATIN1");
+    }
+    MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 2);
+    {
+      Publisher publisher(mock.bootstraps(), {});
+      publisher.produce("sentinel.audit", "k",
+                        R"({"event_id": "0b5f3c1e-3f0a-4d1e-9a43-1d2b9c7e5a01", )"
+                        R"("ts": "2026-11-03T08:45:07Z", "tenant_id": "t1", "action": ")" +
+                            action + R"(", "outcome": "success", "user_agent": ")" + agent +
+                            R"(", "metadata": )" + audit_meta + "}");
+      publisher.produce("sentinel.invocations", "k",
+                        R"({"invocation_id": "0b5f3c1e-3f0a-4d1e-9a43-1d2b9c7e5a02", )"
+                        R"("ts": "2026-11-03T08:45:07Z", "tenant_id": "t1", "provider": "p", )"
+                        R"("model": ")" +
+                            model +
+                            R"(", "prompt_tokens": 1, "completion_tokens": 2, "status": "ok", )"
+                            R"("cost_usd": "0.5", "metadata": )" +
+                            inv_meta + "}");
+      publisher.flush();
+    }
+    if (setting.environment) setenv("PGCLIENTENCODING", "LATIN1", 1);
+    Metrics metrics;
+    int code = -1;
+    PipelineOptions options = options_for(db, mock, "encoding");
+    if (!setting.through_bouncer) options.pg_url = db.direct_url();
+    Pipeline pipeline(options, metrics);
+    const bool done = run_until_stored(pipeline, db, 2, code);
+    unsetenv("PGCLIENTENCODING");
+    ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of 2";
+    EXPECT_EQ(code, 0) << pipeline.fatal_message();
+    EXPECT_EQ(db.query("SELECT count(*) FROM ingest_rejects"), "0");
+    EXPECT_EQ(db.query("SELECT encode(convert_to(action, 'UTF8'), 'hex') || ' ' || "
+                       "encode(convert_to(user_agent, 'UTF8'), 'hex') FROM audit_logs"),
+              hex_of(action) + " " + hex_of(agent));
+    EXPECT_EQ(db.query("SELECT encode(convert_to(model, 'UTF8'), 'hex') FROM invocations"),
+              hex_of(model));
+    EXPECT_EQ(db.query("SELECT encode(convert_to(metadata::text, 'UTF8'), 'hex') FROM audit_logs"),
+              db.query("SELECT encode(convert_to((" + utf8_literal(audit_meta) +
+                       ")::jsonb::text, 'UTF8'), 'hex')"));
+    EXPECT_EQ(
+        db.query("SELECT metadata = (" + utf8_literal(audit_meta) + ")::jsonb FROM audit_logs"),
+        "t");
+    EXPECT_EQ(
+        db.query("SELECT metadata = (" + utf8_literal(inv_meta) + ")::jsonb FROM invocations"),
+        "t");
+  }
 }
 
 }  // namespace

@@ -1,18 +1,29 @@
 // What every connection string is completed with (pgconn/connection_defaults.h): a name the DBA
-// recognises and a connect timeout, never overriding what the user wrote.
+// recognises, a connect timeout, TCP keepalives and UTF-8, never overriding what the user wrote
+// (but refusing another client encoding), and which strings can never connect.
 #include "pgconn/connection_defaults.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <string>
+
 namespace sentinel {
 namespace {
+
+const std::string kKv =
+    " client_encoding=UTF8 keepalives=1 keepalives_idle=30 keepalives_interval=10 "
+    "keepalives_count=3 tcp_user_timeout=60000";
+const std::string kUri =
+    "&client_encoding=UTF8&keepalives=1&keepalives_idle=30&keepalives_interval=10&"
+    "keepalives_count=3&tcp_user_timeout=60000";
 
 class ConnectionDefaults : public ::testing::Test {
  protected:
   void SetUp() override {
     unsetenv("PGCONNECT_TIMEOUT");
     unsetenv("PGAPPNAME");
+    unsetenv("PGCLIENTENCODING");
   }
   void TearDown() override { unsetenv("PGCONNECT_TIMEOUT"); }
 };
@@ -20,39 +31,108 @@ class ConnectionDefaults : public ::testing::Test {
 TEST_F(ConnectionDefaults, KeyValueStringGetsANameAndATimeout) {
   EXPECT_EQ(with_connection_defaults("host=db port=6432 dbname=sentinel"),
             "host=db port=6432 dbname=sentinel fallback_application_name=sentinel-ingest "
-            "connect_timeout=10");
+            "connect_timeout=10" +
+                kKv);
   EXPECT_EQ(with_connection_defaults(""),
-            "fallback_application_name=sentinel-ingest connect_timeout=10");
+            "fallback_application_name=sentinel-ingest connect_timeout=10" + kKv);
 }
 
 TEST_F(ConnectionDefaults, UriGetsThemAsQueryParameters) {
   EXPECT_EQ(with_connection_defaults("postgresql://u@db:6432/sentinel"),
             "postgresql://u@db:6432/sentinel?fallback_application_name=sentinel-ingest&"
-            "connect_timeout=10");
+            "connect_timeout=10" +
+                kUri);
   EXPECT_EQ(with_connection_defaults("postgres://db/sentinel?sslmode=verify-full"),
             "postgres://db/sentinel?sslmode=verify-full&fallback_application_name=sentinel-ingest&"
-            "connect_timeout=10");
+            "connect_timeout=10" +
+                kUri);
 }
 
 TEST_F(ConnectionDefaults, WhatTheUserSetWins) {
   EXPECT_EQ(with_connection_defaults("host=db connect_timeout=3"),
-            "host=db connect_timeout=3 fallback_application_name=sentinel-ingest");
+            "host=db connect_timeout=3 fallback_application_name=sentinel-ingest" + kKv);
   EXPECT_EQ(with_connection_defaults("postgresql://db/x?connect_timeout=3"),
-            "postgresql://db/x?connect_timeout=3&fallback_application_name=sentinel-ingest");
+            "postgresql://db/x?connect_timeout=3&fallback_application_name=sentinel-ingest" + kUri);
   setenv("PGCONNECT_TIMEOUT", "5", 1);
   EXPECT_EQ(with_connection_defaults("host=db"),
-            "host=db fallback_application_name=sentinel-ingest");
+            "host=db fallback_application_name=sentinel-ingest" + kKv);
 }
 
 TEST_F(ConnectionDefaults, AWordInAPasswordIsNotMistakenForASetting) {
   // A substring search would have found "connect_timeout" in the password.
   EXPECT_EQ(with_connection_defaults("host=db password='connect_timeout=1'"),
             "host=db password='connect_timeout=1' fallback_application_name=sentinel-ingest "
-            "connect_timeout=10");
+            "connect_timeout=10" +
+                kKv);
 }
 
-TEST_F(ConnectionDefaults, UnparsableStringIsLeftForLibpqToReport) {
-  EXPECT_EQ(with_connection_defaults("host=db port"), "host=db port");
+TEST_F(ConnectionDefaults, KeepalivesTheUserSetWin) {
+  EXPECT_EQ(with_connection_defaults("host=db keepalives=0 tcp_user_timeout=5000"),
+            "host=db keepalives=0 tcp_user_timeout=5000 fallback_application_name=sentinel-ingest "
+            "connect_timeout=10 client_encoding=UTF8 keepalives_idle=30 keepalives_interval=10 "
+            "keepalives_count=3");
+}
+
+// PGCLIENTENCODING or ALTER ROLE ... SET client_encoding would otherwise turn text into mojibake.
+TEST_F(ConnectionDefaults, ClientEncodingIsAlwaysUtf8) {
+  setenv("PGCLIENTENCODING", "LATIN1", 1);
+  EXPECT_NE(with_connection_defaults("host=db").find(" client_encoding=UTF8"), std::string::npos);
+  unsetenv("PGCLIENTENCODING");
+  for (const char* utf8 : {"UTF8", "utf-8", "Unicode"}) {
+    const std::string url = std::string("host=db client_encoding=") + utf8;
+    EXPECT_EQ(with_connection_defaults(url).find("client_encoding", url.size()), std::string::npos)
+        << url;
+  }
+  for (const char* other :
+       {"host=db client_encoding=LATIN1", "postgresql://db/x?client_encoding=SQL_ASCII",
+        "host=db client_encoding=auto"}) {
+    try {
+      with_connection_defaults(other);
+      ADD_FAILURE() << other << " was accepted";
+    } catch (const ConnectionStringError& e) {
+      EXPECT_NE(std::string(e.what()).find("remove client_encoding from --pg"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+// These used to be passed on to libpq, whose failure looked like an unreachable server: retried
+// forever.
+TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
+  for (const char* bad : {"host=db port", "postgresql://u@host:notaport/db", "postgresql://[::1",
+                          "postgresql://[::1/db", "host=db port=0", "host=db port=70000",
+                          "host=db port=54x32", "host=a,b port=5432,x", "host='db", "hots=db",
+                          "postgresql://db/x?nosuchoption=1", "host=db connect_timeout=ten",
+                          "host=db keepalives_idle=soon", "postgresql://u:pw@db:5432/x?port=abc"}) {
+    try {
+      with_connection_defaults(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const ConnectionStringError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("--pg"), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  }
+  // Several hosts with one port each, or one port for all, are fine.
+  EXPECT_NO_THROW(with_connection_defaults("host=a,b port=5432,6432"));
+  EXPECT_NO_THROW(with_connection_defaults("postgresql://a:5432,b:6432/db"));
+  EXPECT_NO_THROW(with_connection_defaults("host=a,b port=,6432"));
+  EXPECT_NO_THROW(with_connection_defaults("host=/var/run/postgresql"));
+}
+
+TEST(OneLine, LibpqLineBreaksBecomeSeparators) {
+  EXPECT_EQ(one_line("connection to server at \"localhost\" (::1), port 1 failed: Connection "
+                     "refused\n\tIs the server running on that host and accepting TCP/IP "
+                     "connections?\nconnection to server at \"localhost\" (127.0.0.1), port 1 "
+                     "failed: Connection refused\n\tIs the server running?\n"),
+            "connection to server at \"localhost\" (::1), port 1 failed: Connection refused; Is "
+            "the server running on that host and accepting TCP/IP connections?; connection to "
+            "server at \"localhost\" (127.0.0.1), port 1 failed: Connection refused; Is the "
+            "server running?");
+  EXPECT_EQ(one_line("ERROR:  syntax error\nLINE 1: SELEC\n        ^\n"),
+            "ERROR:  syntax error; LINE 1: SELEC; ^");
+  EXPECT_EQ(one_line("plain"), "plain");
+  EXPECT_EQ(one_line("\n"), "");
 }
 
 }  // namespace

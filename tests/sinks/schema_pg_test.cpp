@@ -217,6 +217,69 @@ TEST_F(IngestRole, CannotChangeRemoveReadOrRedefineAnything) {
             "22023");
 }
 
+// A member of sentinel_ingest shadows every catalog relation the definer function reads with
+// a temporary view that calls a temporary function of its own. Were the caller's temporary schema
+// searched before pg_catalog (search_path without pg_temp named last), that function would run as
+// sentinel_owner: it disables the append-only triggers, rewrites the audit row and leaves a
+// marker table. None of that may happen.
+TEST_F(IngestRole, DefinerFunctionIgnoresCallersTempObjects) {
+  db_.query("SELECT sentinel_ensure_month_partition('audit_logs', '2026-11-01')");
+  db_.query(kCases[0].insert);
+  const std::string before = db_.query("SELECT action || '/' || tenant_id FROM audit_logs");
+  const std::string attack = R"sql(
+    CREATE FUNCTION pg_temp.as_owner() RETURNS boolean LANGUAGE plpgsql AS $$
+    BEGIN
+      IF current_user = 'sentinel_owner' THEN
+        CREATE TABLE IF NOT EXISTS public.sentinel_pwned AS SELECT current_user AS who;
+        ALTER TABLE public.audit_logs_2026_11 DISABLE TRIGGER USER;
+        UPDATE public.audit_logs_2026_11 SET action = 'forged';
+      END IF;
+      RETURN true;
+    END $$;
+    CREATE TEMP VIEW pg_class AS
+      SELECT c.oid, c.relname, c.relnamespace, c.relkind FROM pg_catalog.pg_class c
+      WHERE pg_temp.as_owner();
+    CREATE TEMP VIEW pg_namespace AS
+      SELECT n.oid, n.nspname FROM pg_catalog.pg_namespace n WHERE pg_temp.as_owner();
+    CREATE TEMP VIEW pg_inherits AS
+      SELECT i.inhrelid, i.inhparent FROM pg_catalog.pg_inherits i WHERE pg_temp.as_owner();
+    CREATE TEMP VIEW pg_roles AS
+      SELECT r.rolname FROM pg_catalog.pg_roles r WHERE pg_temp.as_owner();
+    GRANT SELECT ON pg_temp.pg_class, pg_temp.pg_namespace, pg_temp.pg_inherits,
+      pg_temp.pg_roles TO PUBLIC;
+    CREATE DOMAIN pg_temp.regclass AS oid CHECK (pg_temp.as_owner());
+    CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.as_owner());
+    CREATE DOMAIN pg_temp.oid AS pg_catalog.oid CHECK (pg_temp.as_owner());
+  )sql";
+  for (const char* call : {"SELECT sentinel_ensure_month_partition('audit_logs', '2026-11-01')",
+                           "SELECT sentinel_ensure_month_partition('audit_logs', '2026-12-01')",
+                           "SELECT sentinel_ensure_month_partition('invocations', '2026-11-01')"}) {
+    // One session: the temporary objects, then the call. The call itself must still work.
+    const SqlOutcome r = as_ingest(attack + call);
+    EXPECT_TRUE(r.ok) << call << ": " << r.sqlstate << " " << r.message;
+  }
+  EXPECT_EQ(db_.query("SELECT count(*) FROM pg_class WHERE relname = 'sentinel_pwned'"), "0");
+  EXPECT_EQ(db_.query("SELECT action || '/' || tenant_id FROM audit_logs"), before);
+  EXPECT_EQ(db_.query("SELECT count(*) FROM pg_trigger WHERE tgrelid IN "
+                      "('audit_logs'::regclass, 'audit_logs_2026_11'::regclass) "
+                      "AND NOT tgisinternal AND tgenabled <> 'O'"),
+            "0");
+  // The triggers still fire.
+  const SqlOutcome update = try_sql(db_.direct_url(), "UPDATE audit_logs_2026_11 SET action = 'x'");
+  EXPECT_EQ(update.sqlstate, "42501") << update.message;
+  EXPECT_THAT(update.message, HasSubstr("append-only"));
+  EXPECT_EQ(db_.query("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE "
+                      "relname IN ('audit_logs_2026_12', 'invocations_2026_11')"),
+            "audit_logs_2026_12,invocations_2026_11");
+  // Every function of ours pins its search_path with pg_temp last.
+  EXPECT_EQ(db_.query("SELECT string_agg(p.proname || ':' || coalesce(array_to_string(p.proconfig, "
+                      "','), ''), ' ' ORDER BY p.proname) FROM pg_proc p "
+                      "WHERE p.pronamespace = 'public'::regnamespace"),
+            "sentinel_apply_roles:search_path=pg_catalog, pg_temp "
+            "sentinel_ensure_month_partition:search_path=pg_catalog, pg_temp "
+            "sentinel_forbid_modification:search_path=pg_catalog, pg_temp");
+}
+
 TEST_F(IngestRole, ALoginWithoutTheRoleMayNotEvenCreatePartitions) {
   TestRole stranger(db_, "stranger");
   const SqlOutcome r =
