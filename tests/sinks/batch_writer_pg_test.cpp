@@ -534,7 +534,11 @@ TEST_F(BatchWriterTest, MissingPartitionIsRecognisedWhateverTheServersLanguage) 
   // A dropped month partition was recognised by the English "no partition of relation": with
   // lc_messages in another language its rows became db_rejected rejects. The error's fields
   // (23514 naming no constraint) tell it apart from a CHECK violation in any language.
-  q("ALTER DATABASE " + db_.name() + " SET lc_messages = 'de_DE.UTF-8'");
+  try {
+    q("ALTER DATABASE " + db_.name() + " SET lc_messages = 'de_DE.UTF-8'");
+  } catch (const std::exception& e) {
+    FAIL() << e.what() << "\n(the de_DE.UTF-8 locale is missing: scripts/setup.sh generates it)";
+  }
   const testing::SqlOutcome german =
       testing::try_sql(db_.direct_url(),
                        "INSERT INTO audit_logs (event_id, ts, tenant_id, action, outcome, "
