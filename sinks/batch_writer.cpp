@@ -208,7 +208,13 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
     result.partitions_ensured = ensured;
     failure_ = Failure::kOther;
     try {
-      if (live.empty() || attempt(live, bisect, isolate_costs, result)) break;
+      if (live.empty()) break;
+      if (attempt(live, bisect, isolate_costs, result)) {
+        // Stored without a fence: an earlier COMMIT with an unknown outcome did not land (it
+        // would have moved these offsets).
+        pending_.reset();
+        break;
+      }
     } catch (const PgError& e) {
       if (failure_ == Failure::kCommitUnknown) {
         // The COMMIT may have landed: remember what it stored, the next call finds out.
@@ -254,9 +260,6 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
                        std::make_pair(c->topic_index, c->partition)) != result.fenced.end();
     });
   }
-  // Stored without a fence: an earlier COMMIT with an unknown outcome did not land (it would
-  // have moved these offsets).
-  pending_.reset();
   result.fenced.insert(result.fenced.end(), fenced.begin(), fenced.end());
   if (recovered) merge_into(result, *recovered);
   return result;
