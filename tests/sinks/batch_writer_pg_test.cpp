@@ -507,6 +507,68 @@ TEST_F(BatchWriterTest, CommitReplyLostCountsTheBatchOnceAndBlamesNoOne) {
   EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "35");
 }
 
+TEST_F(BatchWriterTest, CommitReplyLostWhileThatCommitStillRunsIsFoundAfterTheCompareAndSet) {
+  // The retry can reach the server before the COMMIT whose reply was lost has finished (here a
+  // deferred trigger makes it take a second): the token is not visible yet, so the retry writes
+  // the batch, its compare-and-set waits for the old transaction, is fenced by it, and the token,
+  // asked again, says it was this writer's own commit.
+  BatchWriter w = writer();
+  Chunk warmup = audit_chunk(6, Chunk::kNoStoredOffset, 0, 2);
+  std::vector<Chunk*> b0 = {&warmup};
+  w.write(b0);
+  q("CREATE SEQUENCE slow_once");
+  q("CREATE FUNCTION slow_first_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+    "nextval('slow_once') = 1 THEN PERFORM pg_sleep(1); END IF; RETURN NULL; END $$");
+  q("CREATE CONSTRAINT TRIGGER slow_first_commit AFTER INSERT OR UPDATE ON ingest_offsets "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_first_commit()");
+  q("GRANT USAGE ON SEQUENCE slow_once TO PUBLIC");
+  Chunk existing = audit_chunk(6, 2, 2, 10);  // moves a stored offset (UPDATE)
+  Chunk fresh = invocation_chunk(3, Chunk::kNoStoredOffset, {{"acme", kNov24, 5}});  // INSERT
+  std::vector<Chunk*> batch = {&existing, &fresh};
+  bool cut = false;
+  w.set_after_commit_sent_for_testing([&](PGconn* conn) {
+    if (cut) return;
+    cut = true;
+    ::shutdown(PQsocket(conn), SHUT_RDWR);
+  });
+  EXPECT_THROW(w.write(batch), PgError);
+  w.connection().close();
+  const auto started = std::chrono::steady_clock::now();
+  const BatchResult r = w.write(batch);
+  EXPECT_TRUE(r.fenced.empty());
+  EXPECT_TRUE(r.recovered_lost_commit);
+  EXPECT_EQ(r.rows[0], 10u);
+  EXPECT_EQ(r.rows[1], 1u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "12");
+  EXPECT_EQ(q("SELECT count(*) FROM invocations"), "1");
+  EXPECT_EQ(q("SELECT invocations FROM costs WHERE period = 'day'"), "1");
+  EXPECT_EQ(q("SELECT string_agg(topic || ':' || next_offset, ' ' ORDER BY topic) FROM "
+              "ingest_offsets"),
+            "sentinel.audit:12 sentinel.invocations:1");
+  // It did wait for the slow COMMIT (had it not, it could not have known).
+  EXPECT_GT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));
+}
+
+TEST_F(BatchWriterTest, CostOverflowAndARefusedRowInOneBatchAreBothRejectsAndCostsStayExact) {
+  q("ALTER TABLE invocations ADD CONSTRAINT no_bad_model CHECK (model <> 'bad-model')");
+  BatchWriter w = writer();
+  std::vector<Call> calls;
+  for (int i = 0; i < 12; ++i) calls.push_back({"t1", kDec4 + i, kPoison});
+  calls.push_back({"t1", kDec4 + 20, 1, "bad-model"});
+  calls.push_back({"t1", kDec4 + 21, 1'000'000'000});
+  Chunk c = invocation_chunk(0, Chunk::kNoStoredOffset, calls);
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[1], 11u);
+  EXPECT_EQ(r.rejects[static_cast<int>(RejectReason::kDbRejected)], 3u);
+  EXPECT_EQ(q("SELECT string_agg(kafka_offset::text, ',' ORDER BY kafka_offset) FROM "
+              "ingest_rejects"),
+            "10,11,12");
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE period = 'month'"),
+            "92000000001.000000000/11");
+  EXPECT_EQ(q("SELECT sum(cost_usd)::text FROM invocations"), "92000000001.000000000");
+}
+
 TEST_F(BatchWriterTest, ACommitThatDidNotLandIsWrittenOnceOnRetry) {
   // The other outcome of a COMMIT that failed: it did not land (here the server refuses it once,
   // through a deferred trigger). The retry finds no commit token, writes the batch, counts it once.
