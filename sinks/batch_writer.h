@@ -32,8 +32,9 @@ struct BatchResult {
   /// Partitions whose stored offset did not match the batch (another writer or instance moved
   /// it, or a chunk was stale): their chunks were left out. The caller reloads and seeks.
   std::vector<std::pair<int, int32_t>> fenced;  ///< (topic index, partition)
-  /// True when this is the result of an earlier call whose COMMIT reply was lost: the commit was
-  /// found to have landed (its commit token is stored), so nothing was written again.
+  /// True when this result includes an earlier call's COMMIT whose reply was lost and which was
+  /// found to have landed (its commit token is stored): its rows are counted here, once, and
+  /// were not written again.
   bool recovered_lost_commit = false;
   /// Committed offsets: (topic index, partition, next offset).
   struct Offset {
@@ -75,8 +76,9 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
 /// A call either commits or throws a PgError; because offsets are compared-and-set, calling
 /// write() again with the same chunks after any failure can never store a row twice. Every
 /// attempt stores a unique commit token with its offsets: when a COMMIT's outcome is unknown (its
-/// reply was lost), the next write() first looks for that token and, if the commit landed,
-/// returns that attempt's result instead of reporting the batch as fenced.
+/// reply was lost), the next write() looks for that token (before writing, and again once its
+/// compare-and-set has waited for that COMMIT to finish) and, if the commit landed, returns that
+/// attempt's result instead of reporting its partitions as fenced.
 ///
 /// One BatchWriter per writer thread: it owns its connection. Not thread-safe.
 class BatchWriter {
