@@ -12,6 +12,7 @@
 #include "app/logging.h"
 #include "app/partitions_command.h"
 #include "ingest/kafka_handle.h"
+#include "ingest/scalars.h"
 #include "pgconn/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
@@ -25,6 +26,16 @@ void require(const std::string& value, const std::string& flag) {
     throw UsageError("missing " + flag + " (or " + sentinel::env_name_for(flag.substr(2)) +
                      ", or `" + flag.substr(2) + ":` in the --config file)");
   }
+}
+
+/// --max-cost-usd: a positive decimal (read exactly, as cost_usd itself is).
+int64_t parse_max_cost(const std::string& text) {
+  const sentinel::DecimalResult r = sentinel::parse_decimal_nanos(text);
+  if (!r.ok() || r.nanos <= 0) {
+    throw UsageError("--max-cost-usd: expected a positive decimal number of USD (at most " +
+                     sentinel::format_decimal_nanos(INT64_MAX) + "), got '" + text + "'");
+  }
+  return r.nanos;
 }
 
 }  // namespace
@@ -105,6 +116,12 @@ int main(int argc, char** argv) {
   cmd_run
       ->add_option("--max-message-bytes", p.limits.max_message_bytes,
                    "Largest message accepted; larger ones become too_large rejects")
+      ->capture_default_str();
+  std::string max_cost_usd = sentinel::format_decimal_nanos(p.limits.max_cost_nanos);
+  cmd_run
+      ->add_option("--max-cost-usd", max_cost_usd,
+                   "Largest cost_usd of one invocation; larger ones become invalid_value rejects "
+                   "(keeps a tenant's monthly costs row far from its numeric(20,9) limit)")
       ->capture_default_str();
   cmd_run->add_option("--status-interval", status_s, "Seconds between status log lines")
       ->capture_default_str()
@@ -214,6 +231,7 @@ int main(int argc, char** argv) {
       p.chunk_bytes = chunk_kb << 10;
       p.batch_bytes = batch_mb << 20;
       p.status_interval = std::chrono::seconds(status_s);
+      p.limits.max_cost_nanos = parse_max_cost(max_cost_usd);
       return sentinel::cmd_run(std::move(run));
     }
     if (cmd_migrate->parsed()) {

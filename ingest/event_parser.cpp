@@ -636,6 +636,12 @@ std::optional<Rejection> EventParser::Impl::cost(const Slot& s, int64_t& nanos) 
         kName, fmt::format("{}: {}", describe(r.error),
                            s.kind == Kind::kString ? quoted(s.text) : std::string(s.text)));
   }
+  if (r.nanos > limits_.max_cost_nanos) {
+    return invalid_value(kName,
+                         fmt::format("{} is above the limit {} (--max-cost-usd)",
+                                     s.kind == Kind::kString ? quoted(s.text) : std::string(s.text),
+                                     format_decimal_nanos(limits_.max_cost_nanos)));
+  }
   nanos = r.nanos;
   return std::nullopt;
 }

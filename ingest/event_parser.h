@@ -18,6 +18,10 @@ struct ParserLimits {
   int max_depth = 32;                    ///< nesting of `metadata`; the object itself is 1
   int64_t max_age_micros = 400LL * 86400 * 1000000;
   int64_t max_future_micros = 86400LL * 1000000;
+  /// Largest `cost_usd` of one invocation, in nano-dollars (USD 10 000 by default). The costliest
+  /// single LLM call today is a few hundred dollars; a month's `costs` row (numeric(20,9), below
+  /// USD 10^11) still holds ten million invocations at this limit.
+  int64_t max_cost_nanos = 10'000LL * 1'000'000'000;
 };
 
 /// Where a message came from and when it is being parsed.

@@ -333,4 +333,14 @@ size_t utf8_length(std::string_view text) {
   return count;
 }
 
+std::string format_decimal_nanos(int64_t nanos) {
+  std::string out = std::to_string(nanos / 1'000'000'000);
+  int64_t fraction = nanos % 1'000'000'000;
+  if (fraction == 0) return out;
+  std::string digits = std::to_string(fraction);
+  digits.insert(0, 9 - digits.size(), '0');
+  while (digits.back() == '0') digits.pop_back();
+  return out + "." + digits;
+}
+
 }  // namespace sentinel

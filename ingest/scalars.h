@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "pipeline/copy_encoder.h"
@@ -32,6 +33,10 @@ struct DecimalResult {
 /// of nano-units. Never goes through a binary float: digits beyond the 9th fraction digit are
 /// rounded half-even, exponents of any size are applied exactly.
 DecimalResult parse_decimal_nanos(std::string_view text);
+
+/// A non-negative count of nano-units as the shortest exact decimal: 1500000000 → "1.5",
+/// 10000000000000 → "10000".
+std::string format_decimal_nanos(int64_t nanos);
 
 /// True when `text` is exactly one number in JSON's grammar.
 bool is_json_number(std::string_view text);

@@ -575,6 +575,12 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
         spdlog::info("writer {}: PostgreSQL is back", w);
       }
       if (payloads_missing) spdlog::info("writer {}: refused rows' payloads read from Kafka", w);
+      if (r.recovered_lost_commit) {
+        spdlog::info(
+            "writer {}: the COMMIT whose reply was lost had landed (its commit token is stored); "
+            "its rows are counted once, nothing was written twice",
+            w);
+      }
       metrics_.pg_up = 1;
       metrics_.last_commit_unix_ms = now_unix_ms();
       metrics_.batch_commit_seconds.observe(seconds);
@@ -609,8 +615,10 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
         metrics_.fenced += r.fenced.size();
         for (const auto& [t, p] : r.fenced) {
           spdlog::warn(
-              "writer {}: {} [{}] fenced: its stored offset moved (another instance "
-              "committed it); dropped this batch's rows of it",
+              "writer {}: {} [{}] fenced: its stored offset is not where this batch starts "
+              "(another instance or the partition's previous owner stored past it, or the "
+              "database is behind after a failover); this batch's rows of it were not stored; "
+              "reloading the stored offset",
               w, topics_[t], p);
         }
         std::lock_guard lock(fence_mutex_);

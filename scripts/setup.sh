@@ -11,7 +11,11 @@ packages=(
   postgresql-15 postgresql-client-15 pgbouncer kcat gnuplot-nox
   clang-14 libclang-rt-14-dev python3 procps openssl
   docker-compose  # tests/docker: validates docker-compose.yml without a Docker engine
+  locales         # a non-English lc_messages for tests (de_DE.UTF-8, generated below)
 )
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,14 +23,21 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  # Debian starts a cluster and a PgBouncer service on install; the project never uses them.
 fi
 
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-echo "setup: installing ${missing[*]}"
-"${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-  "${missing[@]}" >/dev/null
-# Debian starts a cluster and a PgBouncer service on install; the project never uses them.
+# tests/sinks/batch_writer_pg_test runs PostgreSQL with lc_messages = de_DE.UTF-8: errors must be
+# classified by their fields, not their (translated) text. PostgreSQL needs the OS locale.
+if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+  echo "setup: generating the de_DE.UTF-8 locale"
+  "${sudo[@]}" sed -i 's/^# *\(de_DE\.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -q '^de_DE\.UTF-8 UTF-8' /etc/locale.gen ||
+    echo 'de_DE.UTF-8 UTF-8' | "${sudo[@]}" tee -a /etc/locale.gen >/dev/null
+  "${sudo[@]}" locale-gen >/dev/null
+fi
 echo "setup: done"

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
+#include <random>
 #include <tuple>
 #include <unordered_map>
 
@@ -14,10 +16,81 @@ namespace sentinel {
 namespace {
 
 // PostgreSQL routes a row to a partition that does not exist with 23514; that is not the row's
-// fault, so it must not be bisected into a reject.
+// fault, so it must not be bisected into a reject. Told apart from a CHECK violation (also 23514)
+// by the error's fields, not by its text (which follows lc_messages): a CHECK violation names its
+// constraint, a failed routing names no constraint, only the partitioned table (PostgreSQL 15's
+// ExecFindPartition: errtable() of the parent; older servers name no table at all).
 bool missing_partition(const PgError& e) {
-  return e.sqlstate() == "23514" &&
-         std::string_view(e.what()).find("no partition of relation") != std::string_view::npos;
+  if (e.sqlstate() != "23514" || !e.fields().constraint.empty()) return false;
+  const std::string& table = e.fields().table;
+  if (table.empty()) return true;
+  for (int t = 0; t < kEventTableCount; ++t) {
+    if (table == table_name(static_cast<EventTable>(t))) return true;
+  }
+  return false;
+}
+
+// A refused row's reject detail: the server's message, and the table, column and constraint it
+// named, so that the detail says which field was refused whatever the message language.
+std::string refusal_detail(const PgError& e) {
+  std::string out = e.what();
+  const PgErrorFields& f = e.fields();
+  std::string named;
+  const auto add = [&](std::string_view what, const std::string& value) {
+    if (value.empty()) return;
+    named += named.empty() ? "" : ", ";
+    named += what;
+    named += ' ';
+    named += value;
+  };
+  add("table", f.table);
+  add("column", f.column);
+  add("constraint", f.constraint);
+  add("type", f.datatype);
+  if (!named.empty()) out += " [" + named + "]";
+  if (!f.context.empty()) {
+    std::string where = f.context;
+    std::replace(where.begin(), where.end(), '\n', ';');
+    out += " (where: " + where + ")";
+  }
+  return out;
+}
+
+// Largest value, in nano-units, of a numeric column with this typmod; -1: unbounded.
+__int128 numeric_max_nanos(int typmod) {
+  if (typmod < 4) return -1;
+  const int precision = ((typmod - 4) >> 16) & 0xffff;
+  const int scale = (typmod - 4) & 0xffff;
+  if (scale > 9 || precision - scale + 9 > 38) return -1;
+  __int128 whole = 1;
+  for (int i = 0; i < precision - scale + 9; ++i) whole *= 10;
+  __int128 step = 1;
+  for (int i = 0; i < 9 - scale; ++i) step *= 10;
+  return whole - step;
+}
+
+// A numeric's text (as PostgreSQL prints numeric: [-]digits[.digits]) in nano-units; digits past
+// the 9th fraction digit are dropped.
+__int128 parse_nanos(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && text.front() == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  __int128 v = 0;
+  int fraction_digits = -1;
+  for (char c : text) {
+    if (c == '.') {
+      fraction_digits = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') break;
+    if (fraction_digits >= 9) continue;
+    v = v * 10 + (c - '0');
+    if (fraction_digits >= 0) ++fraction_digits;
+  }
+  for (int i = std::max(fraction_digits, 0); i < 9; ++i) v *= 10;
+  return negative ? -v : v;
 }
 
 void append_array_text(std::string& out, std::string_view s) {
@@ -53,6 +126,14 @@ int32_t first_of_month(int32_t unix_day) {
   const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{unix_day}}};
   const std::chrono::sys_days first{ymd.year() / ymd.month() / 1};
   return static_cast<int32_t>(first.time_since_epoch().count());
+}
+
+// The shortest exact decimal of a count of nano-units: 9200000000.000000000 → "9200000000".
+std::string short_nanos_text(__int128 nanos) {
+  std::string s = nanos_text(nanos);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
 }
 
 int64_t now_unix_micros() {
@@ -102,23 +183,56 @@ BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
   }
   rejects_copy_sql_ =
       fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
+  std::random_device random;
+  token_prefix_ = (uint64_t{random()} << 32) ^ random();
 }
 
 BatchResult BatchWriter::write(std::span<Chunk* const> input) {
   if (!conn_.connected()) conn_.connect();
   std::vector<Chunk*> live(input.begin(), input.end());
+  // The result of an earlier call's COMMIT whose reply was lost and which did land.
+  std::optional<BatchResult> recovered;
+  // Cheap first look; "not there" is not final yet: that COMMIT may still be running on the
+  // server (the compare-and-set below waits for it).
+  if (pending_ && pending_commit_landed()) recovered = take_pending(live);
   std::vector<std::pair<int, int32_t>> fenced;
   bool bisect = false;
+  bool isolate_costs = false;
   int partition_retries = 0;
+  int overflow_retries = 0;
   BatchResult result;
   ensure_partitions(live, result);
   for (;;) {
     const uint32_t ensured = result.partitions_ensured;
     result = BatchResult{};
     result.partitions_ensured = ensured;
+    failure_ = Failure::kOther;
     try {
-      if (live.empty() || attempt(live, bisect, result)) break;
+      if (live.empty()) break;
+      if (attempt(live, bisect, isolate_costs, result)) {
+        // Stored without a fence: an earlier COMMIT with an unknown outcome did not land (it
+        // would have moved these offsets).
+        pending_.reset();
+        break;
+      }
     } catch (const PgError& e) {
+      if (failure_ == Failure::kCommitUnknown) {
+        // The COMMIT may have landed: remember what it stored, the next call finds out.
+        PendingCommit pending{token_, result, {}};
+        pending.result.fenced = fenced;
+        if (recovered) merge_into(pending.result, *recovered);
+        for (const BatchResult::Offset& o : result.offsets) {
+          pending.next_offsets[{o.topic_index, o.partition}] = o.next_offset;
+        }
+        pending_ = std::move(pending);
+        throw;
+      }
+      // A sum that does not fit in costs: find the invocations that overflow and refuse them
+      // (a few tries: another writer may be adding to the same rows meanwhile).
+      if (failure_ == Failure::kCostOverflow && ++overflow_retries <= 3) {
+        isolate_costs = true;
+        continue;
+      }
       if (missing_partition(e) && ++partition_retries <= 3) {
         known_partitions_.clear();
         ensure_partitions(live, result);
@@ -130,15 +244,60 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
       }
       throw;
     }
-    // Some partitions were fenced: store the others, leave those out.
+    // Some partitions were fenced. If an earlier COMMIT of ours had an unknown outcome, the
+    // compare-and-set has waited for it to finish: its token says whether it is what moved them.
+    if (pending_) {
+      if (pending_commit_landed()) {
+        recovered = take_pending(live);
+        continue;
+      }
+      pending_.reset();
+    }
+    // Moved by someone else: store the others, leave those out.
     fenced.insert(fenced.end(), result.fenced.begin(), result.fenced.end());
     std::erase_if(live, [&](const Chunk* c) {
       return std::find(result.fenced.begin(), result.fenced.end(),
                        std::make_pair(c->topic_index, c->partition)) != result.fenced.end();
     });
   }
-  result.fenced = std::move(fenced);
+  result.fenced.insert(result.fenced.end(), fenced.begin(), fenced.end());
+  if (recovered) merge_into(result, *recovered);
   return result;
+}
+
+void BatchWriter::merge_into(BatchResult& into, const BatchResult& from) {
+  for (int t = 0; t < kEventTableCount; ++t) into.rows[t] += from.rows[t];
+  for (int r = 0; r < kRejectReasonCount; ++r) into.rejects[r] += from.rejects[r];
+  into.messages += from.messages;
+  into.bisections += from.bisections;
+  into.partitions_ensured += from.partitions_ensured;
+  into.fenced.insert(into.fenced.end(), from.fenced.begin(), from.fenced.end());
+  into.offsets.insert(into.offsets.end(), from.offsets.begin(), from.offsets.end());
+  into.recovered_lost_commit = true;
+}
+
+bool BatchWriter::pending_commit_landed() {
+  // The token is in ingest_offsets only if that transaction committed. One plain statement, no
+  // session state: it works through PgBouncer in transaction mode. After a failover to a server
+  // that never saw the commit, the token is not there and the batch is written normally (the
+  // compare-and-set then decides).
+  PgResult r = conn_.exec_params(
+      "SELECT count(*) FROM ingest_offsets WHERE consumer_group = $1 AND commit_token = $2",
+      {consumer_group_.c_str(), pending_->token.c_str()});
+  return std::string_view(PQgetvalue(r.get(), 0, 0)) != "0";
+}
+
+BatchResult BatchWriter::take_pending(std::vector<Chunk*>& live) {
+  PendingCommit pending = std::move(*pending_);
+  pending_.reset();
+  // The caller retries the same batch (perhaps without the chunks of partitions it lost since):
+  // what that commit covered is stored; anything else is still to be written.
+  std::erase_if(live, [&](const Chunk* c) {
+    const auto it = pending.next_offsets.find({c->topic_index, c->partition});
+    return it != pending.next_offsets.end() && c->next_offset <= it->second;
+  });
+  pending.result.recovered_lost_commit = true;
+  return std::move(pending.result);
 }
 
 void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult& result) {
@@ -158,25 +317,34 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
   }
 }
 
-bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResult& result) {
+bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_costs,
+                          BatchResult& result) {
   // Bounded on the server: if this process stalls or the network parts mid-transaction, the
   // server ends the session after 60 s idle and releases its row locks (ingest_offsets, costs)
   // for the next instance. SET LOCAL is transaction-scoped, so PgBouncer transaction mode is fine.
   conn_.exec("BEGIN; SET LOCAL idle_in_transaction_session_timeout = '60s'");
   try {
     std::vector<Refused> refused;
+    if (isolate_costs) refuse_overflowing_costs(chunks, refused);
     copy_table(chunks, EventTable::kAudit, bisect, refused, result);
     copy_table(chunks, EventTable::kInvocations, bisect, refused, result);
     read_payloads(chunks, refused);
     copy_rejects(chunks, refused);
-    upsert_costs(chunks, refused);
-    auto fenced = store_offsets(chunks, result);
+    try {
+      upsert_costs(chunks, refused);
+    } catch (const PgError& e) {
+      if (e.sqlstate().starts_with("22")) failure_ = Failure::kCostOverflow;
+      throw;
+    }
+    token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
+    auto fenced = store_offsets(chunks, token_, result);
     if (!fenced.empty()) {
       conn_.exec("ROLLBACK");
       result.fenced = std::move(fenced);
       return false;
     }
-    conn_.exec("COMMIT");
+    // What the transaction stores, counted before COMMIT: if its reply is lost, this is what
+    // the next call returns once it finds the commit landed.
     for (const Chunk* c : chunks) {
       result.rows[static_cast<int>(c->table)] += c->rows.size();
       for (int r = 0; r < kRejectReasonCount; ++r) result.rejects[r] += c->rejects_by_reason[r];
@@ -186,9 +354,13 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResu
       --result.rows[static_cast<int>(chunks[r.pos.chunk]->table)];
       ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
     }
+    failure_ = Failure::kCommitUnknown;
+    commit();
+    failure_ = Failure::kOther;
     return true;
   } catch (...) {  // PgError, or PayloadUnavailable with the transaction open
-    if (conn_.connected()) {
+    // A COMMIT that failed ended the transaction (or the connection) either way.
+    if (failure_ != Failure::kCommitUnknown && conn_.connected()) {
       try {
         conn_.exec("ROLLBACK");
       } catch (const PgError&) {
@@ -197,6 +369,36 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, BatchResu
     }
     throw;
   }
+}
+
+void BatchWriter::commit() {
+  // PQsendQuery + PQgetResult is what PQexec does; split so that a test can lose the reply.
+  PGconn* raw = conn_.raw();
+  if (raw == nullptr) throw PgError("COMMIT: not connected", "");
+  if (PQsendQuery(raw, "COMMIT") != 1) {
+    std::string msg = std::string("COMMIT: ") + PQerrorMessage(raw);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw PgError(msg, "");
+  }
+  if (after_commit_sent_) after_commit_sent_(raw);
+  PgResult r(PQgetResult(raw));
+  while (PGresult* extra = PQgetResult(raw)) PQclear(extra);
+  if (r && PQresultStatus(r.get()) == PGRES_COMMAND_OK &&
+      std::string_view(PQcmdStatus(r.get())) == "COMMIT") {
+    return;
+  }
+  const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string msg = "COMMIT: ";
+  if (primary != nullptr) {
+    msg += primary;
+  } else if (r && PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+    msg += std::string("the server answered ") + PQcmdStatus(r.get());
+  } else {
+    msg += PQerrorMessage(raw);
+  }
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  throw PgError(msg, state ? state : "");
 }
 
 void BatchWriter::read_payloads(std::span<Chunk* const> chunks, std::vector<Refused>& refused) {
@@ -214,7 +416,18 @@ void BatchWriter::read_payloads(std::span<Chunk* const> chunks, std::vector<Refu
 
 void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect_rows,
                              std::vector<Refused>& refused, BatchResult& result) {
-  const std::vector<RowPos>& rows = index_order(chunks, table);
+  const std::vector<RowPos>* ordered = &index_order(chunks, table);
+  if (!refused.empty()) {
+    // Rows already refused (costs that cannot be added) are left out.
+    std::set<std::pair<uint32_t, uint32_t>> skip;
+    for (const Refused& r : refused) skip.insert({r.pos.chunk, r.pos.row});
+    kept_rows_.clear();
+    for (const RowPos& p : *ordered) {
+      if (!skip.contains({p.chunk, p.row})) kept_rows_.push_back(p);
+    }
+    ordered = &kept_rows_;
+  }
+  const std::vector<RowPos>& rows = *ordered;
   if (rows.empty()) return;
   if (!bisect_rows) {
     copy_rows(chunks, table, rows);
@@ -286,7 +499,7 @@ void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
     conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
     ++result.bisections;
     if (rows.size() == 1) {
-      refused.push_back({rows[0], e.what(), std::nullopt});
+      refused.push_back({rows[0], refusal_detail(e), std::nullopt});
       return;
     }
   }
@@ -374,6 +587,104 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
   return sums;
 }
 
+void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
+                                           std::vector<Refused>& refused) {
+  const CostRollup sums = roll_up_costs(chunks, {});
+  if (sums.empty()) return;
+  // What the batch's cost rows hold now, and how much costs.cost_usd can hold at all.
+  std::string tenants = "{", periods = "{", starts = "{";
+  for (size_t i = 0; i < sums.size(); ++i) {
+    if (i > 0) {
+      for (std::string* a : {&tenants, &periods, &starts}) a->push_back(',');
+    }
+    append_array_text(tenants, std::get<0>(sums[i].first));
+    periods += std::get<1>(sums[i].first);
+    starts += date_text(std::get<2>(sums[i].first));
+  }
+  for (std::string* a : {&tenants, &periods, &starts}) a->push_back('}');
+  PgResult stored = conn_.exec_params(
+      "SELECT u.i, c.cost_usd::text, c.invocations, c.prompt_tokens, c.completion_tokens "
+      "FROM unnest($1::text[], $2::text[], $3::date[]) WITH ORDINALITY AS u(t, p, s, i) "
+      "JOIN costs c ON c.tenant_id = u.t AND c.period = u.p AND c.period_start = u.s",
+      {tenants.c_str(), periods.c_str(), starts.c_str()});
+  PgResult typmod = conn_.exec(
+      "SELECT atttypmod FROM pg_catalog.pg_attribute "
+      "WHERE attrelid = 'costs'::regclass AND attname = 'cost_usd'");
+  const __int128 max_nanos = PQntuples(typmod.get()) == 1
+                                 ? numeric_max_nanos(std::atoi(PQgetvalue(typmod.get(), 0, 0)))
+                                 : -1;
+  std::map<CostKey, CostSums> running;
+  for (const auto& [key, _] : sums) running[key] = CostSums{};
+  for (int i = 0; i < PQntuples(stored.get()); ++i) {
+    const size_t at = std::stoul(PQgetvalue(stored.get(), i, 0)) - 1;
+    CostSums& s = running[sums.at(at).first];
+    s.nanos = parse_nanos(PQgetvalue(stored.get(), i, 1));
+    s.invocations = std::stoll(PQgetvalue(stored.get(), i, 2));
+    s.prompt = std::stoll(PQgetvalue(stored.get(), i, 3));
+    s.completion = std::stoll(PQgetvalue(stored.get(), i, 4));
+  }
+  // Walk the invocations in time order per tenant, adding each to its day and month; one that
+  // would take either past what the columns hold is refused (and not added).
+  struct Item {
+    EventTupleKey key;
+    int32_t partition;
+    int64_t offset;
+    RowPos pos;
+  };
+  std::vector<Item> items;
+  for (uint32_t ci = 0; ci < chunks.size(); ++ci) {
+    const Chunk* c = chunks[ci];
+    if (c->costs.empty()) continue;
+    for (uint32_t ri = 0; ri < c->rows.size(); ++ri) {
+      if (c->rows[ri].cost_index < 0) continue;
+      items.push_back({event_tuple_key(c->tuple(c->rows[ri])),
+                       c->partition,
+                       c->rows[ri].kafka_offset,
+                       {ci, ri}});
+    }
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return std::tie(a.key.tenant, a.key.ts, a.partition, a.offset) <
+           std::tie(b.key.tenant, b.key.ts, b.partition, b.offset);
+  });
+  constexpr int64_t kBigintMax = std::numeric_limits<int64_t>::max();
+  for (const Item& item : items) {
+    const Chunk* c = chunks[item.pos.chunk];
+    const CostItem& cost = c->costs[c->rows[item.pos.row].cost_index];
+    const std::string_view tenant = c->tenant(cost);
+    const CostKey keys[2] = {{tenant, "month", first_of_month(cost.unix_day)},
+                             {tenant, "day", cost.unix_day}};
+    std::string problem;
+    for (const CostKey& key : keys) {
+      const CostSums& s = running[key];
+      const std::string where =
+          fmt::format("tenant {}, {} {}", tenant, std::get<1>(key), date_text(std::get<2>(key)));
+      if (max_nanos >= 0 && s.nanos + cost.cost_nanos > max_nanos) {
+        problem = fmt::format(
+            "cost_usd {} cannot be added to costs ({}): numeric field overflow (the sum would be "
+            "{}; costs.cost_usd holds at most {})",
+            short_nanos_text(cost.cost_nanos), where, short_nanos_text(s.nanos + cost.cost_nanos),
+            short_nanos_text(max_nanos));
+      } else if (s.invocations == kBigintMax || s.prompt > kBigintMax - cost.prompt_tokens ||
+                 s.completion > kBigintMax - cost.completion_tokens) {
+        problem = fmt::format("invocation cannot be added to costs ({}): bigint overflow", where);
+      }
+      if (!problem.empty()) break;
+    }
+    if (!problem.empty()) {
+      refused.push_back({item.pos, std::move(problem), std::nullopt});
+      continue;
+    }
+    for (const CostKey& key : keys) {
+      CostSums& s = running[key];
+      s.nanos += cost.cost_nanos;
+      s.invocations += 1;
+      s.prompt += cost.prompt_tokens;
+      s.completion += cost.completion_tokens;
+    }
+  }
+}
+
 void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
                                const std::vector<Refused>& refused) {
   std::set<std::pair<uint32_t, uint32_t>> refused_rows;
@@ -418,6 +729,7 @@ void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
 }
 
 std::vector<std::pair<int, int32_t>> BatchWriter::store_offsets(std::span<Chunk* const> chunks,
+                                                                const std::string& token,
                                                                 BatchResult& result) {
   // Per partition: expected = from_offset of its first chunk, new = next_offset of its last.
   std::map<std::pair<int, int32_t>, std::pair<int64_t, int64_t>> ranges;
@@ -444,16 +756,18 @@ std::vector<std::pair<int, int32_t>> BatchWriter::store_offsets(std::span<Chunk*
   static constexpr const char* kSql =
       "WITH i AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) "
       "  AS i(topic, part, expected, next)), "
-      "upd AS (UPDATE ingest_offsets o SET next_offset = i.next, updated_at = now() FROM i "
+      "upd AS (UPDATE ingest_offsets o SET next_offset = i.next, updated_at = now(), "
+      "  commit_token = $6 FROM i "
       "  WHERE i.expected >= 0 AND o.consumer_group = $1 AND o.topic = i.topic "
       "  AND o.kafka_partition = i.part AND o.next_offset = i.expected "
       "  RETURNING o.topic, o.kafka_partition), "
       "ins AS (INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset, "
-      "  updated_at) SELECT $1, topic, part, next, now() FROM i WHERE expected < 0 "
+      "  updated_at, commit_token) SELECT $1, topic, part, next, now(), $6 FROM i "
+      "  WHERE expected < 0 "
       "  ON CONFLICT DO NOTHING RETURNING topic, kafka_partition) "
       "SELECT topic, kafka_partition FROM upd UNION ALL SELECT topic, kafka_partition FROM ins";
   PgResult r = conn_.exec_params(kSql, {consumer_group_.c_str(), topics.c_str(), parts.c_str(),
-                                        expected.c_str(), next.c_str()});
+                                        expected.c_str(), next.c_str(), token.c_str()});
   std::set<std::pair<int, int32_t>> stored;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
     const std::string_view topic = PQgetvalue(r.get(), i, 0);

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -30,6 +32,10 @@ struct BatchResult {
   /// Partitions whose stored offset did not match the batch (another writer or instance moved
   /// it, or a chunk was stale): their chunks were left out. The caller reloads and seeks.
   std::vector<std::pair<int, int32_t>> fenced;  ///< (topic index, partition)
+  /// True when this result includes an earlier call's COMMIT whose reply was lost and which was
+  /// found to have landed (its commit token is stored): its rows are counted here, once, and
+  /// were not written again.
+  bool recovered_lost_commit = false;
   /// Committed offsets: (topic index, partition, next offset).
   struct Offset {
     int topic_index;
@@ -63,10 +69,16 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
 ///
 /// Rows PostgreSQL refuses (SQLSTATE classes 22, 23) are isolated by bisection under savepoints
 /// and stored as `db_rejected` rejects, their payloads read again from Kafka; missing month
-/// partitions are created through sentinel_ensure_month_partition outside the data transaction. A
-/// call either commits or throws a PgError; because offsets are compared-and-set, calling write()
-/// again with the same chunks after any failure (even an unknown COMMIT outcome) can never store a
-/// row twice.
+/// partitions are created through sentinel_ensure_month_partition outside the data transaction.
+/// An invocation whose cost cannot be added to its `costs` rows (numeric overflow) is isolated
+/// the same way: it becomes a `db_rejected` reject and the rest of the batch commits.
+///
+/// A call either commits or throws a PgError; because offsets are compared-and-set, calling
+/// write() again with the same chunks after any failure can never store a row twice. Every
+/// attempt stores a unique commit token with its offsets: when a COMMIT's outcome is unknown (its
+/// reply was lost), the next write() looks for that token (before writing, and again once its
+/// compare-and-set has waited for that COMMIT to finish) and, if the commit landed, returns that
+/// attempt's result instead of reporting its partitions as fenced.
 ///
 /// One BatchWriter per writer thread: it owns its connection. Not thread-safe.
 class BatchWriter {
@@ -82,6 +94,12 @@ class BatchWriter {
 
   PgConnection& connection() { return conn_; }
 
+  /// Tests only: runs right after COMMIT is sent and before its reply is read (e.g. to cut the
+  /// connection so that the reply is lost while the commit lands).
+  void set_after_commit_sent_for_testing(std::function<void(PGconn*)> hook) {
+    after_commit_sent_ = std::move(hook);
+  }
+
  private:
   struct Refused {
     RowPos pos;
@@ -89,10 +107,32 @@ class BatchWriter {
     std::optional<std::string> payload;  ///< read again from Kafka
   };
 
+  /// How the last attempt failed, when that matters to write().
+  enum class Failure { kOther, kCostOverflow, kCommitUnknown };
+  /// An attempt whose COMMIT was sent but whose outcome is unknown.
+  struct PendingCommit {
+    std::string token;
+    BatchResult result;                                       ///< what it stored, if it landed
+    std::map<std::pair<int, int32_t>, int64_t> next_offsets;  ///< its partitions' new offsets
+  };
+
   void ensure_partitions(std::span<Chunk* const> chunks, BatchResult& result);
+  /// Whether the pending commit's token is in ingest_offsets (that COMMIT landed).
+  bool pending_commit_landed();
+  /// Forgets the pending commit, which landed: drops the chunks it stored from `live` and
+  /// returns its result.
+  BatchResult take_pending(std::vector<Chunk*>& live);
+  static void merge_into(BatchResult& into, const BatchResult& from);
   /// One attempt at the whole transaction. Returns false when some partitions were fenced (they
-  /// are added to result.fenced and the transaction rolled back).
-  bool attempt(std::span<Chunk* const> chunks, bool bisect, BatchResult& result);
+  /// are added to result.fenced and the transaction rolled back). `isolate_costs`: first find
+  /// the invocations whose cost cannot be added to `costs` and refuse them.
+  bool attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_costs,
+               BatchResult& result);
+  void commit();
+  /// Adds to `refused` the invocations whose cost (or counts) would overflow a `costs` row: per
+  /// (tenant, period) key, rows in (ts, partition, offset) order are added to the stored sums
+  /// until one cannot be; that one is refused, the next ones are tried.
+  void refuse_overflowing_costs(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
   void copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect,
                   std::vector<Refused>& refused, BatchResult& result);
   /// The table's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
@@ -105,7 +145,7 @@ class BatchWriter {
   void upsert_costs(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
   /// Returns the (topic, partition) pairs whose compare-and-set failed.
   std::vector<std::pair<int, int32_t>> store_offsets(std::span<Chunk* const> chunks,
-                                                     BatchResult& result);
+                                                     const std::string& token, BatchResult& result);
 
   PgConnection conn_;
   PayloadSource* payloads_;
@@ -114,6 +154,12 @@ class BatchWriter {
   std::set<std::pair<EventTable, int32_t>> known_partitions_;  ///< (table, month) that exist
   std::array<std::string, kEventTableCount> copy_sql_;
   std::string rejects_copy_sql_;
+  uint64_t token_prefix_;  ///< random, per writer
+  uint64_t attempts_ = 0;  ///< numbers this writer's attempts
+  std::string token_;      ///< the current attempt's commit token
+  Failure failure_ = Failure::kOther;
+  std::optional<PendingCommit> pending_;
+  std::function<void(PGconn*)> after_commit_sent_;
   // Reused per batch.
   struct KeyedRow {
     uint32_t tenant;  ///< its number, then its rank in the batch's tenants
@@ -125,6 +171,7 @@ class BatchWriter {
   std::vector<std::pair<std::string_view, uint32_t>> tenants_;
   std::vector<uint32_t> tenant_rank_;
   std::vector<RowPos> ordered_rows_;
+  std::vector<RowPos> kept_rows_;
   std::string send_buffer_;
 };
 

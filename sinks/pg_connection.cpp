@@ -86,7 +86,16 @@ PgError PgConnection::error_from(PGresult* r, std::string_view what) const {
   } else {
     msg += conn_ ? PQerrorMessage(conn_.get()) : "not connected";
   }
-  return PgError(redact_url(one_line(msg)), state ? state : "");
+  PgErrorFields fields;
+  if (r != nullptr) {
+    const auto field = [&](int code) {
+      const char* v = PQresultErrorField(r, code);
+      return std::string(v ? v : "");
+    };
+    fields = {field(PG_DIAG_TABLE_NAME), field(PG_DIAG_COLUMN_NAME), field(PG_DIAG_CONSTRAINT_NAME),
+              field(PG_DIAG_DATATYPE_NAME), field(PG_DIAG_CONTEXT)};
+  }
+  return PgError(redact_url(one_line(msg)), state ? state : "", std::move(fields));
 }
 
 PgResult PgConnection::check(PGresult* raw, std::string_view what) {

@@ -10,12 +10,24 @@
 
 namespace sentinel {
 
+/// The fields of a server error that name the object it is about (empty when the server did not
+/// say). They classify an error independently of the server's message language (lc_messages).
+struct PgErrorFields {
+  std::string table;       ///< PG_DIAG_TABLE_NAME
+  std::string column;      ///< PG_DIAG_COLUMN_NAME
+  std::string constraint;  ///< PG_DIAG_CONSTRAINT_NAME
+  std::string datatype;    ///< PG_DIAG_DATATYPE_NAME
+  std::string context;     ///< PG_DIAG_CONTEXT, e.g. the COPY line and column of a refused value
+};
+
 /// A PostgreSQL error with its SQLSTATE ("" when the connection itself failed). The message is
 /// one line (libpq's line breaks become "; ") and never contains a password.
 class PgError : public std::runtime_error {
  public:
-  PgError(std::string message, std::string sqlstate)
-      : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate)) {}
+  PgError(std::string message, std::string sqlstate, PgErrorFields fields = {})
+      : std::runtime_error(std::move(message)),
+        sqlstate_(std::move(sqlstate)),
+        fields_(std::move(fields)) {}
   /// A failure without an SQLSTATE that no retry fixes (a connection that cannot be used as
   /// configured, e.g. one that does not talk UTF-8).
   static PgError misconfigured(std::string message) {
@@ -24,6 +36,9 @@ class PgError : public std::runtime_error {
     return e;
   }
   const std::string& sqlstate() const { return sqlstate_; }
+  /// Table, column, constraint and type the server named (PostgreSQL sets them for constraint
+  /// violations and most data errors).
+  const PgErrorFields& fields() const { return fields_; }
 
   /// Lost connection, admin shutdown, serialization failure, deadlock, out of resources: roll
   /// back, reconnect and retry the same work (DESIGN §5).
@@ -36,6 +51,7 @@ class PgError : public std::runtime_error {
  private:
   std::string sqlstate_;
   bool misconfigured_ = false;
+  PgErrorFields fields_;
 };
 
 /// Removes passwords from a connection string or URI before it is shown to a person.

@@ -458,7 +458,7 @@ TEST(EventParserInvocation, AbsentAndNullOptionalsAreSqlNull) {
 }
 
 TEST(EventParserInvocation, ReadsCostExactly) {
-  EventParser parser;
+  EventParser parser({.max_cost_nanos = INT64_MAX});  // exactness, not the limit, is tested here
   const std::pair<std::string, int64_t> cases[] = {
       {"0", 0},
       {"-0", 0},
@@ -852,6 +852,31 @@ TEST(EventParser, MessageSizeIsCheckedFirst) {
   // At the limit it is parsed.
   expect_reject(run_audit(parser, std::string(100, ' ')).rejection, R::kInvalidJson,
                 "invalid JSON");
+}
+
+TEST(EventParserInvocation, CostAboveTheLimitIsInvalidValueBeforeItReachesPostgres) {
+  // Eleven invocations of 9.2e9 overflowed a tenant's monthly costs row (numeric(20,9)) and
+  // halted the writer: absurd costs are refused at validation, naming the field and the limit.
+  EventParser parser;
+  EXPECT_FALSE(
+      run_invocation(parser, to_json(with(valid_invocation(), "cost_usd", "10000"))).rejection);
+  expect_reject(
+      run_invocation(parser, to_json(with(valid_invocation(), "cost_usd", "\"9200000000\"")))
+          .rejection,
+      RejectReason::kInvalidValue,
+      "invalid value: cost_usd: \"9200000000\" is above the limit 10000 (--max-cost-usd)");
+  expect_reject(
+      run_invocation(parser, to_json(with(valid_invocation(), "cost_usd", "10000.000000001")))
+          .rejection,
+      RejectReason::kInvalidValue,
+      "invalid value: cost_usd: 10000.000000001 is above the limit 10000");
+  EventParser tight({.max_cost_nanos = 1'500'000'000});
+  EXPECT_FALSE(
+      run_invocation(tight, to_json(with(valid_invocation(), "cost_usd", "1.5"))).rejection);
+  expect_reject(
+      run_invocation(tight, to_json(with(valid_invocation(), "cost_usd", "1.6e0"))).rejection,
+      RejectReason::kInvalidValue,
+      "invalid value: cost_usd: 1.6e0 is above the limit 1.5 (--max-cost-usd)");
 }
 
 TEST(EventParser, DefaultMessageLimitIsOneMebibyte) {

@@ -196,6 +196,21 @@ TEST(Cli, HelpListsEveryRunFlagWithItsEnvironmentVariable) {
   }
 }
 
+TEST(Cli, MaxCostUsdIsAFlagAnEnvironmentVariableAndCheckedAtOnce) {
+  const auto [help_code, help] = run_command({SENTINEL_BINARY, "run", "--help"}, seconds(10));
+  EXPECT_EQ(help_code, 0);
+  EXPECT_NE(help.find("--max-cost-usd"), std::string::npos) << help;
+  EXPECT_NE(help.find("SENTINEL_MAX_COST_USD"), std::string::npos) << help;
+  EXPECT_NE(help.find("10000"), std::string::npos) << help;
+  for (const char* bad : {"abc", "0", "-5", "1e30"}) {
+    const auto [code, out] = run_command({SENTINEL_BINARY, "run", "--pg", "host=127.0.0.1 port=1",
+                                          "--brokers", "127.0.0.1:1", "--max-cost-usd", bad},
+                                         seconds(20));
+    EXPECT_EQ(code, 2) << bad << ": " << out;
+    EXPECT_NE(out.find("--max-cost-usd"), std::string::npos) << out;
+  }
+}
+
 TEST(Cli, ConfigFileThenEnvironmentThenFlagsWin) {
   TestDb db;
   const std::string config = ::testing::TempDir() + "sentinel-config.yaml";

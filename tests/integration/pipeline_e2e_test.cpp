@@ -1,10 +1,12 @@
 // The whole pipeline in-process: mock Kafka → Pipeline → PostgreSQL through PgBouncer in
 // transaction mode, 100 000 events with 1% malformed of every kind.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -382,6 +384,79 @@ TEST(PipelineEndToEnd, TextIsStoredByteForByteWhateverTheClientEncodingSettings)
         db.query("SELECT metadata = (" + utf8_literal(inv_meta) + ")::jsonb FROM invocations"),
         "t");
   }
+
+// Eleven invocations of USD 9.2e9 for one tenant and month overflow its monthly costs row
+// (numeric(20,9)). That used to fail the cost upsert on every retry and exit the process (1), at
+// every restart again. Now the one that cannot be added is a db_rejected reject and everything
+// else is stored; the pipeline keeps running. (The per-event limit, --max-cost-usd, would refuse
+// these at validation: it is raised here so that they reach PostgreSQL.)
+TEST(PipelineEndToEnd, CostOverflowIsAPoisonEventNotAHaltedPipeline) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 2);
+  EventGenerator gen = valid_events(21);
+  const std::string topics[2] = {"sentinel.audit", "sentinel.invocations"};
+  // In the current UTC month, in the past: inside the ts window, all in one month.
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::chrono::year_month_day today{std::chrono::floor<std::chrono::days>(now)};
+  const std::chrono::sys_days month_start{today.year() / today.month() / 1};
+  const std::string month =
+      fmt::format("{:04d}-{:02d}-01", int(today.year()), unsigned(today.month()));
+  size_t total = 0;
+  {
+    Publisher publisher(mock.bootstraps(), {});
+    for (int i = 0; i < 3000; ++i) {
+      const GeneratedEvent e = gen.next();
+      publisher.produce(topics[e.topic_index], e.key, e.payload);
+      ++total;
+      if (i % 250 == 0 && i / 250 < 11) {
+        const int n = i / 250;
+        const std::string poison = fmt::format(
+            R"({{"invocation_id":"00000000-0000-4000-8000-{:012d}","ts":{},"tenant_id":"poison",)"
+            R"("provider":"openai","model":"gpt-4o","prompt_tokens":1,"completion_tokens":1,)"
+            R"("cost_usd":"9200000000","status":"ok"}})",
+            n,
+            std::chrono::duration_cast<std::chrono::milliseconds>(
+                (month_start + std::chrono::seconds(n)).time_since_epoch())
+                .count());
+        publisher.produce("sentinel.invocations", "poison", poison);
+        ++total;
+      }
+    }
+    publisher.flush();
+  }
+  PipelineOptions p = options_for(db, mock, "poison");
+  p.limits.max_cost_nanos = INT64_MAX;
+  Metrics metrics;
+  Pipeline pipeline(p, metrics);
+  std::atomic<bool> stop{false}, finished{false};
+  int code = -1;
+  std::thread runner([&] {
+    code = pipeline.run(stop);
+    finished = true;
+  });
+  const bool done = testing::wait_for_stored(db, static_cast<int64_t>(total),
+                                             std::chrono::seconds(300), [&] { return !finished; });
+  stop = true;
+  runner.join();
+  EXPECT_EQ(code, 0) << pipeline.fatal_message();
+  ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of " << total << " stored";
+  EXPECT_EQ(testing::stored_messages(db), static_cast<int64_t>(total));
+  EXPECT_EQ(db.query("SELECT count(*) FROM ingest_rejects WHERE reason = 'db_rejected' AND detail "
+                     "LIKE 'cost_usd 9200000000 cannot be added to costs (tenant poison, month " +
+                     month + "): numeric field overflow%'"),
+            "1");
+  EXPECT_EQ(db.query("SELECT count(*) FROM invocations WHERE tenant_id = 'poison'"), "10");
+  EXPECT_EQ(db.query("SELECT cost_usd::text || '/' || invocations FROM costs WHERE tenant_id = "
+                     "'poison' AND period = 'month'"),
+            "92000000000.000000000/10");
+  // Every tenant's monthly costs are the sums of its stored invocations.
+  EXPECT_EQ(db.query("SELECT count(*) FROM costs c WHERE period = 'month' AND (cost_usd, "
+                     "invocations) <> (SELECT coalesce(sum(i.cost_usd), 0), count(*) FROM "
+                     "invocations i WHERE i.tenant_id = c.tenant_id AND date_trunc('month', i.ts "
+                     "AT TIME ZONE 'UTC')::date = c.period_start)"),
+            "0");
+  EXPECT_EQ(metrics.rejects[static_cast<int>(RejectReason::kDbRejected)].load(), 1u);
 }
 
 }  // namespace

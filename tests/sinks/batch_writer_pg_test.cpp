@@ -1,17 +1,21 @@
 // BatchWriter against a real PostgreSQL 15, through PgBouncer in transaction mode: one
 // transaction per batch, compare-and-set offsets, bisection of refused rows, costs.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <array>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "partitioning/month.h"
 #include "pipeline/copy_encoder.h"
 #include "sinks/batch_writer.h"
 #include "sinks/migrator.h"
+#include "tests/support/pg_helpers.h"
 #include "tests/support/test_db.h"
 
 namespace sentinel {
@@ -381,6 +385,270 @@ TEST_F(BatchWriterTest, MonthPartitionsAreCreatedOnDemand) {
   const BatchResult r = w.write(batch);
   EXPECT_GE(r.partitions_ensured, 1u);
   EXPECT_EQ(q("SELECT count(*) FROM invocations_2026_05"), "1");
+}
+
+constexpr int64_t kDay = 86'400'000'000;
+constexpr int64_t kDec4 = kNov24 + 10 * kDay;           // 2026-12-04T00:00:00Z
+constexpr int64_t kPoison = 9'200'000'000'000'000'000;  // USD 9 200 000 000 in nano-dollars
+
+TEST_F(BatchWriterTest, CostOverflowIsolatesThePoisonEventAndCommitsTheRest) {
+  // Eleven invocations of USD 9.2e9 for one tenant and month do not fit in costs.cost_usd
+  // (numeric(20,9), below 10^11): the cost upsert failed with 22003 on every retry and the
+  // writer halted for good. Now the one that cannot be added is a db_rejected reject, not stored,
+  // and everything else of the batch commits.
+  BatchWriter w = writer();
+  std::vector<Call> calls;
+  calls.push_back({"t1", kDec4, 1'000'000'000});  // USD 1
+  for (int i = 0; i < 11; ++i) {
+    calls.push_back({"t1", kDec4 + 10 + i, kPoison});
+    calls.push_back({"t2", kDec4 + 10 + i, 5});
+  }
+  calls.push_back({"t1", kDec4 + kDay, 2'500'000'000});  // USD 2.5, the next day
+  Chunk c = invocation_chunk(0, Chunk::kNoStoredOffset, calls);
+  Chunk audit = audit_chunk(1, Chunk::kNoStoredOffset, 0, 4);
+  std::vector<Chunk*> batch = {&c, &audit};
+  const BatchResult r = w.write(batch);
+  EXPECT_TRUE(r.fenced.empty());
+  EXPECT_EQ(r.rows[1], calls.size() - 1);
+  EXPECT_EQ(r.rows[0], 4u);
+  EXPECT_EQ(r.rejects[static_cast<int>(RejectReason::kDbRejected)], 1u);
+  // The eleventh poison (offset 21, in time order) is the one that did not fit.
+  EXPECT_EQ(q("SELECT string_agg(kafka_offset || ' ' || reason, ',') FROM ingest_rejects"),
+            "21 db_rejected");
+  const std::string detail = q("SELECT detail FROM ingest_rejects");
+  EXPECT_NE(detail.find("cost_usd 9200000000 cannot be added to costs (tenant t1, month "
+                        "2026-12-01): numeric field overflow"),
+            std::string::npos)
+      << detail;
+  EXPECT_EQ(q("SELECT convert_from(payload, 'UTF8') FROM ingest_rejects"), "{\"offset\":21}");
+  EXPECT_EQ(q("SELECT count(*) FROM invocations WHERE kafka_offset = 21"), "0");
+  EXPECT_EQ(q("SELECT count(*) FROM invocations"), std::to_string(calls.size() - 1));
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "4");
+  // costs sums exactly the stored invocations, per day and per month.
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE tenant_id = 't1' "
+              "AND period = 'month' AND period_start = '2026-12-01'"),
+            "92000000003.500000000/12");
+  EXPECT_EQ(q("SELECT count(*) FROM costs c WHERE cost_usd <> (SELECT coalesce(sum(i.cost_usd), "
+              "0) FROM invocations i WHERE i.tenant_id = c.tenant_id AND (CASE c.period WHEN "
+              "'day' THEN date_trunc('day', i.ts AT TIME ZONE 'UTC') ELSE date_trunc('month', "
+              "i.ts AT TIME ZONE 'UTC') END)::date = c.period_start) OR invocations <> (SELECT "
+              "count(*) FROM invocations i WHERE i.tenant_id = c.tenant_id AND (CASE c.period "
+              "WHEN 'day' THEN date_trunc('day', i.ts AT TIME ZONE 'UTC') ELSE "
+              "date_trunc('month', i.ts AT TIME ZONE 'UTC') END)::date = c.period_start)"),
+            "0");
+  EXPECT_EQ(q("SELECT string_agg(topic || ':' || kafka_partition || ':' || next_offset, ' ' "
+              "ORDER BY topic) FROM ingest_offsets"),
+            "sentinel.audit:1:4 sentinel.invocations:0:" + std::to_string(calls.size()));
+  // No permanent halt: the next batch for the same tenant and month commits too; its poison is
+  // refused again, its normal events are stored.
+  const int64_t next = static_cast<int64_t>(calls.size());
+  Chunk more = invocation_chunk(
+      0, next,
+      {{"t1", kDec4 + 100, kPoison}, {"t1", kDec4 + 101, 3'000'000'000}, {"t3", kDec4, 7}});
+  std::vector<Chunk*> again = {&more};
+  const BatchResult r2 = w.write(again);
+  EXPECT_EQ(r2.rows[1], 2u);
+  EXPECT_EQ(r2.rejects[static_cast<int>(RejectReason::kDbRejected)], 1u);
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE tenant_id = 't1' "
+              "AND period = 'month' AND period_start = '2026-12-01'"),
+            "92000000006.500000000/13");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets WHERE topic = 'sentinel.invocations'"),
+            std::to_string(next + 3));
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_rejects"), "2");
+}
+
+TEST_F(BatchWriterTest, CommitReplyLostCountsTheBatchOnceAndBlamesNoOne) {
+  // COMMIT landed but its reply was lost (the connection died while it ran). The retry of the
+  // same batch used to be fenced by its own commit: its rows were never counted and the warning
+  // blamed another instance. Now the writer finds its commit token and returns that commit's
+  // result.
+  BatchWriter w = writer();
+  Chunk audit = audit_chunk(2, Chunk::kNoStoredOffset, 0, 30);
+  Chunk inv = invocation_chunk(1, Chunk::kNoStoredOffset,
+                               {{"acme", kNov24, 1'000'000'000}, {"acme", kNov24 + 1, 2}});
+  std::vector<Chunk*> batch = {&audit, &inv};
+  bool cut = false;
+  w.set_after_commit_sent_for_testing([&](PGconn* conn) {
+    if (cut) return;
+    cut = true;
+    // COMMIT is on its way to the server; the reply will never be read.
+    ::shutdown(PQsocket(conn), SHUT_RDWR);
+  });
+  try {
+    w.write(batch);
+    FAIL() << "the lost reply must surface as an error";
+  } catch (const PgError& e) {
+    EXPECT_TRUE(e.transient()) << e.what();
+  }
+  ASSERT_TRUE(cut);
+  // Retried at once, as the pipeline does (the COMMIT may still be finishing on the server).
+  w.connection().close();
+  const BatchResult r = w.write(batch);
+  EXPECT_TRUE(r.fenced.empty());
+  EXPECT_TRUE(r.recovered_lost_commit);
+  EXPECT_EQ(r.rows[0], 30u);
+  EXPECT_EQ(r.rows[1], 2u);
+  EXPECT_EQ(r.messages, 32u);
+  ASSERT_EQ(r.offsets.size(), 2u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "30");
+  EXPECT_EQ(q("SELECT count(DISTINCT kafka_offset) FROM audit_logs"), "30");
+  EXPECT_EQ(q("SELECT count(*) FROM invocations"), "2");
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE period = 'month'"),
+            "1.000000002/2");
+  EXPECT_EQ(q("SELECT string_agg(topic || ':' || next_offset, ' ' ORDER BY topic) FROM "
+              "ingest_offsets"),
+            "sentinel.audit:30 sentinel.invocations:2");
+  // The writer carries on normally.
+  Chunk next = audit_chunk(2, 30, 30, 5);
+  std::vector<Chunk*> b2 = {&next};
+  const BatchResult r2 = w.write(b2);
+  EXPECT_TRUE(r2.fenced.empty());
+  EXPECT_FALSE(r2.recovered_lost_commit);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "35");
+}
+
+TEST_F(BatchWriterTest, CommitReplyLostWhileThatCommitStillRunsIsFoundAfterTheCompareAndSet) {
+  // The retry can reach the server before the COMMIT whose reply was lost has finished (here a
+  // deferred trigger makes it take a second): the token is not visible yet, so the retry writes
+  // the batch, its compare-and-set waits for the old transaction, is fenced by it, and the token,
+  // asked again, says it was this writer's own commit.
+  BatchWriter w = writer();
+  Chunk warmup = audit_chunk(6, Chunk::kNoStoredOffset, 0, 2);
+  std::vector<Chunk*> b0 = {&warmup};
+  w.write(b0);
+  q("CREATE SEQUENCE slow_once");
+  q("CREATE FUNCTION slow_first_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+    "nextval('slow_once') = 1 THEN PERFORM pg_sleep(1); END IF; RETURN NULL; END $$");
+  q("CREATE CONSTRAINT TRIGGER slow_first_commit AFTER INSERT OR UPDATE ON ingest_offsets "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_first_commit()");
+  q("GRANT USAGE ON SEQUENCE slow_once TO PUBLIC");
+  Chunk existing = audit_chunk(6, 2, 2, 10);  // moves a stored offset (UPDATE)
+  Chunk fresh = invocation_chunk(3, Chunk::kNoStoredOffset, {{"acme", kNov24, 5}});  // INSERT
+  std::vector<Chunk*> batch = {&existing, &fresh};
+  bool cut = false;
+  w.set_after_commit_sent_for_testing([&](PGconn* conn) {
+    if (cut) return;
+    cut = true;
+    ::shutdown(PQsocket(conn), SHUT_RDWR);
+  });
+  EXPECT_THROW(w.write(batch), PgError);
+  w.connection().close();
+  const auto started = std::chrono::steady_clock::now();
+  const BatchResult r = w.write(batch);
+  EXPECT_TRUE(r.fenced.empty());
+  EXPECT_TRUE(r.recovered_lost_commit);
+  EXPECT_EQ(r.rows[0], 10u);
+  EXPECT_EQ(r.rows[1], 1u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "12");
+  EXPECT_EQ(q("SELECT count(*) FROM invocations"), "1");
+  EXPECT_EQ(q("SELECT invocations FROM costs WHERE period = 'day'"), "1");
+  EXPECT_EQ(q("SELECT string_agg(topic || ':' || next_offset, ' ' ORDER BY topic) FROM "
+              "ingest_offsets"),
+            "sentinel.audit:12 sentinel.invocations:1");
+  // It did wait for the slow COMMIT (had it not, it could not have known).
+  EXPECT_GT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));
+}
+
+TEST_F(BatchWriterTest, CostOverflowAndARefusedRowInOneBatchAreBothRejectsAndCostsStayExact) {
+  q("ALTER TABLE invocations ADD CONSTRAINT no_bad_model CHECK (model <> 'bad-model')");
+  BatchWriter w = writer();
+  std::vector<Call> calls;
+  for (int i = 0; i < 12; ++i) calls.push_back({"t1", kDec4 + i, kPoison});
+  calls.push_back({"t1", kDec4 + 20, 1, "bad-model"});
+  calls.push_back({"t1", kDec4 + 21, 1'000'000'000});
+  Chunk c = invocation_chunk(0, Chunk::kNoStoredOffset, calls);
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[1], 11u);
+  EXPECT_EQ(r.rejects[static_cast<int>(RejectReason::kDbRejected)], 3u);
+  EXPECT_EQ(q("SELECT string_agg(kafka_offset::text, ',' ORDER BY kafka_offset) FROM "
+              "ingest_rejects"),
+            "10,11,12");
+  EXPECT_EQ(q("SELECT cost_usd::text || '/' || invocations FROM costs WHERE period = 'month'"),
+            "92000000001.000000000/11");
+  EXPECT_EQ(q("SELECT sum(cost_usd)::text FROM invocations"), "92000000001.000000000");
+}
+
+TEST_F(BatchWriterTest, ACommitThatDidNotLandIsWrittenOnceOnRetry) {
+  // The other outcome of a COMMIT that failed: it did not land (here the server refuses it once,
+  // through a deferred trigger). The retry finds no commit token, writes the batch, counts it once.
+  q("CREATE SEQUENCE refuse_once");
+  q("CREATE FUNCTION refuse_first_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF "
+    "nextval('refuse_once') = 1 THEN RAISE EXCEPTION 'refused at commit'; END IF; RETURN NULL; "
+    "END $$");
+  q("CREATE CONSTRAINT TRIGGER refuse_first_commit AFTER INSERT OR UPDATE ON ingest_offsets "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_first_commit()");
+  q("GRANT USAGE ON SEQUENCE refuse_once TO PUBLIC");
+  BatchWriter w = writer();
+  Chunk c = audit_chunk(4, Chunk::kNoStoredOffset, 0, 7);
+  std::vector<Chunk*> batch = {&c};
+  EXPECT_THROW(w.write(batch), PgError);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "0");
+  const BatchResult r = w.write(batch);
+  EXPECT_TRUE(r.fenced.empty());
+  EXPECT_FALSE(r.recovered_lost_commit);
+  EXPECT_EQ(r.rows[0], 7u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "7");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "7");
+}
+
+TEST_F(BatchWriterTest, MissingPartitionIsRecognisedWhateverTheServersLanguage) {
+  // A dropped month partition was recognised by the English "no partition of relation": with
+  // lc_messages in another language its rows became db_rejected rejects. The error's fields
+  // (23514 naming no constraint) tell it apart from a CHECK violation in any language.
+  try {
+    q("ALTER DATABASE " + db_.name() + " SET lc_messages = 'de_DE.UTF-8'");
+  } catch (const std::exception& e) {
+    FAIL() << e.what() << "\n(the de_DE.UTF-8 locale is missing: scripts/setup.sh generates it)";
+  }
+  const testing::SqlOutcome german =
+      testing::try_sql(db_.direct_url(),
+                       "INSERT INTO audit_logs (event_id, ts, tenant_id, action, outcome, "
+                       "kafka_partition, kafka_offset) VALUES (gen_random_uuid(), "
+                       "'1999-01-01', 't', 'a', 'success', 0, 0)");
+  ASSERT_EQ(german.sqlstate, "23514");
+  ASSERT_EQ(german.message.find("no partition of relation"), std::string::npos)
+      << "the server did not answer in German: " << german.message;
+  BatchWriter w = writer();
+  Chunk first = audit_chunk(0, Chunk::kNoStoredOffset, 0, 3);
+  std::vector<Chunk*> b1 = {&first};
+  w.write(b1);
+  // The partition goes away while the writer believes it exists.
+  q("DROP TABLE audit_logs_2026_11");
+  Chunk second = audit_chunk(0, 3, 3, 4);
+  std::vector<Chunk*> b2 = {&second};
+  const BatchResult r = w.write(b2);
+  EXPECT_EQ(r.rows[0], 4u);
+  EXPECT_EQ(r.rejects[static_cast<int>(RejectReason::kDbRejected)], 0u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs_2026_11"), "4");
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_rejects"), "0");
+  // A CHECK violation (also 23514) is still the row's fault, in German too.
+  q("ALTER TABLE audit_logs ADD CONSTRAINT no_evil CHECK (action <> 'evil.action')");
+  Chunk third = audit_chunk(0, 7, 7, 3, {1});
+  std::vector<Chunk*> b3 = {&third};
+  const BatchResult r3 = w.write(b3);
+  EXPECT_EQ(r3.rows[0], 2u);
+  EXPECT_EQ(q("SELECT kafka_offset FROM ingest_rejects WHERE reason = 'db_rejected'"), "8");
+}
+
+TEST_F(BatchWriterTest, DbRejectedDetailNamesTheColumnAndConstraint) {
+  // The detail of a refused row said only the server's message, which for many errors names
+  // neither the column nor (in another language) anything greppable.
+  q("ALTER TABLE invocations ALTER COLUMN model TYPE varchar(12)");
+  q("ALTER TABLE invocations ADD CONSTRAINT no_bad_model CHECK (model <> 'bad-model')");
+  BatchWriter w = writer();
+  Chunk c = invocation_chunk(0, Chunk::kNoStoredOffset,
+                             {{"acme", kNov24, 1},
+                              {"acme", kNov24 + 1, 1, "a-model-name-far-too-long"},
+                              {"acme", kNov24 + 2, 1, "bad-model"}});
+  std::vector<Chunk*> batch = {&c};
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[1], 1u);
+  const std::string too_long = q("SELECT detail FROM ingest_rejects WHERE kafka_offset = 1");
+  EXPECT_NE(too_long.find("column model"), std::string::npos) << too_long;
+  const std::string check = q("SELECT detail FROM ingest_rejects WHERE kafka_offset = 2");
+  EXPECT_NE(check.find("constraint no_bad_model"), std::string::npos) << check;
+  EXPECT_NE(check.find("table invocations_2026_11"), std::string::npos) << check;
 }
 
 TEST(KeepChained, DropsOlderChunksThatDoNotChainIntoNewerOnes) {
