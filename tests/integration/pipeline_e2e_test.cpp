@@ -384,6 +384,7 @@ TEST(PipelineEndToEnd, TextIsStoredByteForByteWhateverTheClientEncodingSettings)
         db.query("SELECT metadata = (" + utf8_literal(inv_meta) + ")::jsonb FROM invocations"),
         "t");
   }
+}
 
 // Eleven invocations of USD 9.2e9 for one tenant and month overflow its monthly costs row
 // (numeric(20,9)). That used to fail the cost upsert on every retry and exit the process (1), at
