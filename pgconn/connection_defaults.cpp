@@ -65,14 +65,17 @@ std::string with_connection_defaults(const std::string& url) {
   const auto is_set = [&](std::string_view keyword) { return value(keyword) != nullptr; };
 
   // What libpq would only find out when connecting, and then report like a network failure.
-  if (const char* ports = value("port")) {
+  // Where the string leaves a setting out, libpq takes it from its environment variable.
+  const char* port_env = value("port") == nullptr ? std::getenv("PGPORT") : nullptr;
+  if (const char* ports = port_env != nullptr && *port_env != '\0' ? port_env : value("port")) {
+    const std::string where = ports == port_env ? " (PGPORT in the environment)" : "";
     std::string_view rest = ports;
     for (;;) {
       const size_t comma = rest.find(',');
       const std::string_view one = rest.substr(0, comma);
       if (!trimmed(one).empty() && !integer_in(one, 1, 65535)) {
-        throw ConnectionStringError("--pg: invalid port \"" + std::string(one) +
-                                    "\": a port is a number from 1 to 65535" + std::string(kFix));
+        throw ConnectionStringError("--pg: invalid port \"" + std::string(one) + "\"" + where +
+                                    ": a port is a number from 1 to 65535" + std::string(kFix));
       }
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
@@ -84,6 +87,12 @@ std::string with_connection_defaults(const std::string& url) {
       throw ConnectionStringError("--pg: " + std::string(key) + "=\"" + v + "\" is not a number" +
                                   std::string(kFix));
     }
+  }
+  if (const char* v = std::getenv("PGCONNECT_TIMEOUT"); v != nullptr && *v != '\0' &&
+                                                        !is_set("connect_timeout") &&
+                                                        !integer_in(v, -2147483647L, 2147483647L)) {
+    throw ConnectionStringError(std::string("PGCONNECT_TIMEOUT=\"") + v +
+                                "\" in the environment is not a number; fix or unset it");
   }
   if (const char* enc = value("client_encoding"); enc != nullptr && !is_utf8_name(enc)) {
     throw ConnectionStringError(

@@ -24,8 +24,12 @@ class ConnectionDefaults : public ::testing::Test {
     unsetenv("PGCONNECT_TIMEOUT");
     unsetenv("PGAPPNAME");
     unsetenv("PGCLIENTENCODING");
+    unsetenv("PGPORT");
   }
-  void TearDown() override { unsetenv("PGCONNECT_TIMEOUT"); }
+  void TearDown() override {
+    unsetenv("PGCONNECT_TIMEOUT");
+    unsetenv("PGPORT");
+  }
 };
 
 TEST_F(ConnectionDefaults, KeyValueStringGetsANameAndATimeout) {
@@ -118,6 +122,16 @@ TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
   EXPECT_NO_THROW(with_connection_defaults("postgresql://a:5432,b:6432/db"));
   EXPECT_NO_THROW(with_connection_defaults("host=a,b port=,6432"));
   EXPECT_NO_THROW(with_connection_defaults("host=/var/run/postgresql"));
+}
+
+TEST_F(ConnectionDefaults, MalformedPortOrTimeoutInTheEnvironmentIsAConfigurationError) {
+  setenv("PGPORT", "notaport", 1);
+  EXPECT_THROW(with_connection_defaults("host=db"), ConnectionStringError);
+  EXPECT_NO_THROW(with_connection_defaults("host=db port=5432"));  // the string wins
+  unsetenv("PGPORT");
+  setenv("PGCONNECT_TIMEOUT", "soon", 1);
+  EXPECT_THROW(with_connection_defaults("host=db"), ConnectionStringError);
+  EXPECT_NO_THROW(with_connection_defaults("host=db connect_timeout=3"));
 }
 
 TEST(OneLine, LibpqLineBreaksBecomeSeparators) {
