@@ -48,10 +48,20 @@ std::string with_connection_defaults(const std::string& url) {
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
       PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
   if (options == nullptr) {
-    // libpq says what is wrong (never quoting the password); without a message it ran out of
-    // memory, which no retry of ours would fix either.
-    const std::string why = error != nullptr ? one_line(error) : "out of memory";
+    // libpq says what is wrong; without a message it ran out of memory, which no retry of ours
+    // would fix either. It may quote the whole URI: the password goes.
+    std::string why = error != nullptr ? one_line(error) : "out of memory";
     PQfreemem(error);
+    if (const size_t scheme = url.find("://"); scheme != std::string::npos) {
+      const size_t at = url.find('@', scheme + 3);
+      const size_t colon = url.find(':', scheme + 3);
+      if (at != std::string::npos && colon < at && at > colon + 1) {
+        const std::string password = url.substr(colon + 1, at - colon - 1);
+        for (size_t p; (p = why.find(password)) != std::string::npos;) {
+          why.replace(p, password.size(), "***");
+        }
+      }
+    }
     throw ConnectionStringError("--pg is not a valid connection string: " + why +
                                 std::string(kFix));
   }

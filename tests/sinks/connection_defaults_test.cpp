@@ -117,6 +117,13 @@ TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
       EXPECT_EQ(what.find('\n'), std::string::npos) << what;
     }
   }
+  // libpq quotes the whole URI in some of its complaints: never the password.
+  try {
+    with_connection_defaults("postgresql://u:Sw0rdfish-77@[::1/db");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConnectionStringError& e) {
+    EXPECT_EQ(std::string(e.what()).find("Sw0rdfish-77"), std::string::npos) << e.what();
+  }
   // Several hosts with one port each, or one port for all, are fine.
   EXPECT_NO_THROW(with_connection_defaults("host=a,b port=5432,6432"));
   EXPECT_NO_THROW(with_connection_defaults("postgresql://a:5432,b:6432/db"));
