@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 
@@ -103,6 +104,27 @@ std::string with_connection_defaults(const std::string& url) {
                                                         !integer_in(v, -2147483647L, 2147483647L)) {
     throw ConnectionStringError(std::string("PGCONNECT_TIMEOUT=\"") + v +
                                 "\" in the environment is not a number; fix or unset it");
+  }
+  struct Choice {
+    std::string_view key;
+    std::initializer_list<std::string_view> allowed;
+  };
+  for (const Choice& c :
+       {Choice{"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+        Choice{"gssencmode", {"disable", "prefer", "require"}},
+        Choice{"channel_binding", {"disable", "prefer", "require"}},
+        Choice{"target_session_attrs",
+               {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}}}) {
+    const char* v = value(c.key);
+    if (v == nullptr) continue;
+    bool ok = false;
+    for (std::string_view a : c.allowed) ok = ok || a == v;
+    if (!ok) {
+      std::string list;
+      for (std::string_view a : c.allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      throw ConnectionStringError("--pg: " + std::string(c.key) + "=\"" + v + "\" is not one of " +
+                                  list + std::string(kFix));
+    }
   }
   if (const char* enc = value("client_encoding"); enc != nullptr && !is_utf8_name(enc)) {
     throw ConnectionStringError(

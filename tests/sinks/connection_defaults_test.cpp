@@ -103,11 +103,13 @@ TEST_F(ConnectionDefaults, ClientEncodingIsAlwaysUtf8) {
 // These used to be passed on to libpq, whose failure looked like an unreachable server: retried
 // forever.
 TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
-  for (const char* bad : {"host=db port", "postgresql://u@host:notaport/db", "postgresql://[::1",
-                          "postgresql://[::1/db", "host=db port=0", "host=db port=70000",
-                          "host=db port=54x32", "host=a,b port=5432,x", "host='db", "hots=db",
-                          "postgresql://db/x?nosuchoption=1", "host=db connect_timeout=ten",
-                          "host=db keepalives_idle=soon", "postgresql://u:pw@db:5432/x?port=abc"}) {
+  for (const char* bad :
+       {"host=db port", "postgresql://u@host:notaport/db", "postgresql://[::1",
+        "postgresql://[::1/db", "host=db port=0", "host=db port=70000", "host=db port=54x32",
+        "host=a,b port=5432,x", "host='db", "hots=db", "postgresql://db/x?nosuchoption=1",
+        "host=db connect_timeout=ten", "host=db keepalives_idle=soon",
+        "postgresql://u:pw@db:5432/x?port=abc", "host=db sslmode=verify_full",
+        "postgresql://db/x?target_session_attrs=primary-only", "host=db gssencmode=yes"}) {
     try {
       with_connection_defaults(bad);
       ADD_FAILURE() << bad << " was accepted";
@@ -129,6 +131,8 @@ TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
   EXPECT_NO_THROW(with_connection_defaults("postgresql://a:5432,b:6432/db"));
   EXPECT_NO_THROW(with_connection_defaults("host=a,b port=,6432"));
   EXPECT_NO_THROW(with_connection_defaults("host=/var/run/postgresql"));
+  EXPECT_NO_THROW(
+      with_connection_defaults("host=db sslmode=verify-full target_session_attrs=read-write"));
 }
 
 TEST_F(ConnectionDefaults, MalformedPortOrTimeoutInTheEnvironmentIsAConfigurationError) {
