@@ -40,7 +40,7 @@ void on_signal(int) { g_stop.store(true); }
 /// it by PQconninfoParse's verdict, before any connection.)
 bool connection_misconfigured(std::string_view message) {
   for (std::string_view needle :
-       {"authentication failed", "does not exist", "no pg_hba.conf entry", "invalid sslmode",
+       {"authentication failed", "does not exist", "no pg_hba.conf entry",
         "certificate verify failed", "root certificate file", "server certificate"}) {
     if (message.find(needle) != std::string_view::npos) return true;
   }

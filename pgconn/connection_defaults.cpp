@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 
@@ -48,10 +49,20 @@ std::string with_connection_defaults(const std::string& url) {
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
       PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
   if (options == nullptr) {
-    // libpq says what is wrong (never quoting the password); without a message it ran out of
-    // memory, which no retry of ours would fix either.
-    const std::string why = error != nullptr ? one_line(error) : "out of memory";
+    // libpq says what is wrong; without a message it ran out of memory, which no retry of ours
+    // would fix either. It may quote the whole URI: the password goes.
+    std::string why = error != nullptr ? one_line(error) : "out of memory";
     PQfreemem(error);
+    if (const size_t scheme = url.find("://"); scheme != std::string::npos) {
+      const size_t at = url.find('@', scheme + 3);
+      const size_t colon = url.find(':', scheme + 3);
+      if (at != std::string::npos && colon < at && at > colon + 1) {
+        const std::string password = url.substr(colon + 1, at - colon - 1);
+        for (size_t p; (p = why.find(password)) != std::string::npos;) {
+          why.replace(p, password.size(), "***");
+        }
+      }
+    }
     throw ConnectionStringError("--pg is not a valid connection string: " + why +
                                 std::string(kFix));
   }
@@ -65,14 +76,17 @@ std::string with_connection_defaults(const std::string& url) {
   const auto is_set = [&](std::string_view keyword) { return value(keyword) != nullptr; };
 
   // What libpq would only find out when connecting, and then report like a network failure.
-  if (const char* ports = value("port")) {
+  // Where the string leaves a setting out, libpq takes it from its environment variable.
+  const char* port_env = value("port") == nullptr ? std::getenv("PGPORT") : nullptr;
+  if (const char* ports = port_env != nullptr && *port_env != '\0' ? port_env : value("port")) {
+    const std::string where = ports == port_env ? " (PGPORT in the environment)" : "";
     std::string_view rest = ports;
     for (;;) {
       const size_t comma = rest.find(',');
       const std::string_view one = rest.substr(0, comma);
       if (!trimmed(one).empty() && !integer_in(one, 1, 65535)) {
-        throw ConnectionStringError("--pg: invalid port \"" + std::string(one) +
-                                    "\": a port is a number from 1 to 65535" + std::string(kFix));
+        throw ConnectionStringError("--pg: invalid port \"" + std::string(one) + "\"" + where +
+                                    ": a port is a number from 1 to 65535" + std::string(kFix));
       }
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
@@ -83,6 +97,33 @@ std::string with_connection_defaults(const std::string& url) {
     if (const char* v = value(key); v != nullptr && !integer_in(v, -2147483647L, 2147483647L)) {
       throw ConnectionStringError("--pg: " + std::string(key) + "=\"" + v + "\" is not a number" +
                                   std::string(kFix));
+    }
+  }
+  if (const char* v = std::getenv("PGCONNECT_TIMEOUT"); v != nullptr && *v != '\0' &&
+                                                        !is_set("connect_timeout") &&
+                                                        !integer_in(v, -2147483647L, 2147483647L)) {
+    throw ConnectionStringError(std::string("PGCONNECT_TIMEOUT=\"") + v +
+                                "\" in the environment is not a number; fix or unset it");
+  }
+  struct Choice {
+    std::string_view key;
+    std::initializer_list<std::string_view> allowed;
+  };
+  for (const Choice& c :
+       {Choice{"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+        Choice{"gssencmode", {"disable", "prefer", "require"}},
+        Choice{"channel_binding", {"disable", "prefer", "require"}},
+        Choice{"target_session_attrs",
+               {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}}}) {
+    const char* v = value(c.key);
+    if (v == nullptr) continue;
+    bool ok = false;
+    for (std::string_view a : c.allowed) ok = ok || a == v;
+    if (!ok) {
+      std::string list;
+      for (std::string_view a : c.allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      throw ConnectionStringError("--pg: " + std::string(c.key) + "=\"" + v + "\" is not one of " +
+                                  list + std::string(kFix));
     }
   }
   if (const char* enc = value("client_encoding"); enc != nullptr && !is_utf8_name(enc)) {

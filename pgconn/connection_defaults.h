@@ -30,7 +30,8 @@ class ConnectionStringError : public std::invalid_argument {
 ///   packet beats both, also through PgBouncer).
 /// Key=value strings and postgres:// URIs both work.
 /// Throws ConnectionStringError for a string libpq cannot parse, a port (or another integer
-/// setting) that is not a number in range, or an explicit client_encoding other than UTF8.
+/// setting, in the string or in PGPORT / PGCONNECT_TIMEOUT when the string leaves it out) that
+/// is not a number in range, or an explicit client_encoding other than UTF8.
 std::string with_connection_defaults(const std::string& url);
 
 /// A libpq or libpqxx message as one log line: libpq ends messages with a newline and puts one

@@ -113,6 +113,33 @@ TEST(PartitionsCommand, ListsPremakesAndDropsOnlyWhenAskedAsTheOwner) {
             2);
 }
 
+// A refused drop was recognised by the English words "must be owner": with the server's
+// messages in German it was exit 1 without the hint. It is classified by SQLSTATE 42501.
+TEST(PartitionsCommand, DroppingWithoutOwnershipIsAConfigurationErrorInAnyLanguage) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  const std::string b = SENTINEL_BINARY;
+  const int32_t now = current_month();
+  db.query("SELECT sentinel_ensure_month_partition('audit_logs', '" + month_start_text(now - 14) +
+           "')");
+  db.query("ALTER DATABASE " + db.name() + " SET lc_messages = 'de_DE.utf8'");
+  db.query(
+      "DO $$ BEGIN CREATE ROLE sentinel_test_ingest LOGIN; EXCEPTION WHEN duplicate_object "
+      "THEN NULL; END $$");
+  db.query("GRANT sentinel_ingest TO sentinel_test_ingest");
+  const std::string ingest_url = db.direct_url() + " user=sentinel_test_ingest";
+  ASSERT_NE(testing::query_one(ingest_url, "SHOW lc_messages"), "C");
+  const auto [code, log] =
+      run_command({b, "partitions", "--pg", ingest_url, "--drop-older-than", month_text(now - 12)},
+                  seconds(60));
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_NE(log.find("connect --pg as the tables' owner"), std::string::npos) << log;
+  EXPECT_EQ(log.find("must be owner"), std::string::npos) << "not German after all: " << log;
+  EXPECT_EQ(
+      db.query("SELECT to_regclass('" + partition_name("audit_logs", now - 14) + "') IS NOT NULL"),
+      "t");
+}
+
 TEST(CostsCommand, DailyMonthlyAndTopNExactlyAsStoredInTableCsvAndJson) {
   TestDb db;
   apply_migrations(db.direct_url());

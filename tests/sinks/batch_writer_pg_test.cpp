@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -649,6 +650,57 @@ TEST_F(BatchWriterTest, DbRejectedDetailNamesTheColumnAndConstraint) {
   const std::string check = q("SELECT detail FROM ingest_rejects WHERE kafka_offset = 2");
   EXPECT_NE(check.find("constraint no_bad_model"), std::string::npos) << check;
   EXPECT_NE(check.find("table invocations_2026_11"), std::string::npos) << check;
+}
+
+/// FakeKafka that calls `stall` before answering: a writer stuck in the middle of its
+/// transaction (a stalled process, a network partition) as the server sees it.
+class StallingKafka : public FakeKafka {
+ public:
+  std::vector<std::optional<std::string>> payloads(std::span<const MessageId> ids) override {
+    if (stall) stall();
+    return FakeKafka::payloads(ids);
+  }
+  std::function<void()> stall;
+};
+
+// A writer's transaction left idle (the process stalled, or the network parted) held its locks
+// until TCP noticed, for hours without keepalives; the next instance queued behind them. The
+// server now ends it after 60 s and the locks go with it; the retried batch stores everything once.
+TEST_F(BatchWriterTest, AnIdleWriterTransactionIsEndedByTheServerAndItsLocksReleased) {
+  q("ALTER TABLE audit_logs ADD CONSTRAINT no_evil CHECK (action <> 'evil.action')");
+  StallingKafka kafka;
+  std::string pid;
+  double ended_after = -1;
+  kafka.stall = [&] {
+    if (!pid.empty()) return;  // once
+    pid =
+        q("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+          "state = 'idle in transaction'");
+    const auto idle_since = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - idle_since < std::chrono::seconds(90)) {
+      if (q("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid) == "0") {
+        ended_after =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - idle_since).count();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  };
+  BatchWriter w(db_.bouncer_url(), "g1", kTopics, &kafka);
+  Chunk c = audit_chunk(0, Chunk::kNoStoredOffset, 0, 10, {4});
+  std::vector<Chunk*> batch = {&c};
+  EXPECT_THROW(w.write(batch), PgError);
+  ASSERT_FALSE(pid.empty()) << "the writer's transaction was not idle in transaction";
+  EXPECT_GE(ended_after, 0) << "still idle in transaction after 90 s";
+  EXPECT_LT(ended_after, 75);
+  EXPECT_EQ(q("SELECT count(*) FROM pg_locks WHERE pid = " + pid), "0");
+  // Nothing of the abandoned transaction stayed; the retry stores the batch exactly once.
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "0");
+  const BatchResult r = w.write(batch);
+  EXPECT_EQ(r.rows[0], 9u);
+  EXPECT_EQ(q("SELECT count(*) FROM audit_logs"), "9");
+  EXPECT_EQ(q("SELECT count(*) FROM ingest_rejects"), "1");
+  EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "10");
 }
 
 TEST(KeepChained, DropsOlderChunksThatDoNotChainIntoNewerOnes) {

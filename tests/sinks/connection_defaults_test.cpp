@@ -24,8 +24,12 @@ class ConnectionDefaults : public ::testing::Test {
     unsetenv("PGCONNECT_TIMEOUT");
     unsetenv("PGAPPNAME");
     unsetenv("PGCLIENTENCODING");
+    unsetenv("PGPORT");
   }
-  void TearDown() override { unsetenv("PGCONNECT_TIMEOUT"); }
+  void TearDown() override {
+    unsetenv("PGCONNECT_TIMEOUT");
+    unsetenv("PGPORT");
+  }
 };
 
 TEST_F(ConnectionDefaults, KeyValueStringGetsANameAndATimeout) {
@@ -99,11 +103,13 @@ TEST_F(ConnectionDefaults, ClientEncodingIsAlwaysUtf8) {
 // These used to be passed on to libpq, whose failure looked like an unreachable server: retried
 // forever.
 TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
-  for (const char* bad : {"host=db port", "postgresql://u@host:notaport/db", "postgresql://[::1",
-                          "postgresql://[::1/db", "host=db port=0", "host=db port=70000",
-                          "host=db port=54x32", "host=a,b port=5432,x", "host='db", "hots=db",
-                          "postgresql://db/x?nosuchoption=1", "host=db connect_timeout=ten",
-                          "host=db keepalives_idle=soon", "postgresql://u:pw@db:5432/x?port=abc"}) {
+  for (const char* bad :
+       {"host=db port", "postgresql://u@host:notaport/db", "postgresql://[::1",
+        "postgresql://[::1/db", "host=db port=0", "host=db port=70000", "host=db port=54x32",
+        "host=a,b port=5432,x", "host='db", "hots=db", "postgresql://db/x?nosuchoption=1",
+        "host=db connect_timeout=ten", "host=db keepalives_idle=soon",
+        "postgresql://u:pw@db:5432/x?port=abc", "host=db sslmode=verify_full",
+        "postgresql://db/x?target_session_attrs=primary-only", "host=db gssencmode=yes"}) {
     try {
       with_connection_defaults(bad);
       ADD_FAILURE() << bad << " was accepted";
@@ -113,11 +119,30 @@ TEST_F(ConnectionDefaults, MalformedStringIsAConfigurationError) {
       EXPECT_EQ(what.find('\n'), std::string::npos) << what;
     }
   }
+  // libpq quotes the whole URI in some of its complaints: never the password.
+  try {
+    with_connection_defaults("postgresql://u:Sw0rdfish-77@[::1/db");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConnectionStringError& e) {
+    EXPECT_EQ(std::string(e.what()).find("Sw0rdfish-77"), std::string::npos) << e.what();
+  }
   // Several hosts with one port each, or one port for all, are fine.
   EXPECT_NO_THROW(with_connection_defaults("host=a,b port=5432,6432"));
   EXPECT_NO_THROW(with_connection_defaults("postgresql://a:5432,b:6432/db"));
   EXPECT_NO_THROW(with_connection_defaults("host=a,b port=,6432"));
   EXPECT_NO_THROW(with_connection_defaults("host=/var/run/postgresql"));
+  EXPECT_NO_THROW(
+      with_connection_defaults("host=db sslmode=verify-full target_session_attrs=read-write"));
+}
+
+TEST_F(ConnectionDefaults, MalformedPortOrTimeoutInTheEnvironmentIsAConfigurationError) {
+  setenv("PGPORT", "notaport", 1);
+  EXPECT_THROW(with_connection_defaults("host=db"), ConnectionStringError);
+  EXPECT_NO_THROW(with_connection_defaults("host=db port=5432"));  // the string wins
+  unsetenv("PGPORT");
+  setenv("PGCONNECT_TIMEOUT", "soon", 1);
+  EXPECT_THROW(with_connection_defaults("host=db"), ConnectionStringError);
+  EXPECT_NO_THROW(with_connection_defaults("host=db connect_timeout=3"));
 }
 
 TEST(OneLine, LibpqLineBreaksBecomeSeparators) {
