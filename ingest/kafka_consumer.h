@@ -68,8 +68,10 @@ class KafkaConsumer {
 
   void pause(const std::vector<TopicPartition>& partitions);
   void resume(const std::vector<TopicPartition>& partitions);
-  /// Moves the fetch position of assigned partitions to their `offset`.
-  void seek(const std::vector<TopicPartition>& partitions);
+  /// Moves the fetch position of assigned partitions to their `offset` (waits up to 2 s for
+  /// librdkafka to acknowledge). Returns the partitions whose seek failed: their fetch position is
+  /// unknown, so nothing may be built from what they deliver until a seek succeeds.
+  std::vector<TopicPartition> seek(const std::vector<TopicPartition>& partitions);
   /// Commits offsets to Kafka for lag tools; never for correctness. Thread-safe.
   void commit_async(const std::vector<TopicPartition>& partitions);
   /// High watermark (log end) last seen for a partition, -1 if unknown. No network call.
