@@ -222,4 +222,15 @@ int64_t KafkaConsumer::high_watermark(const TopicPartition& tp) {
   return high;
 }
 
+void KafkaConsumer::query_high_watermarks(std::vector<TopicPartition>& partitions, int timeout_ms) {
+  if (partitions.empty()) return;
+  for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_END;  // the latest offset
+  auto list = to_list(partitions);
+  const auto err = rd_kafka_offsets_for_times(rk_.get(), list.get(), timeout_ms);
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    const auto& e = list->elems[i];
+    partitions[i].offset = err == RD_KAFKA_RESP_ERR_NO_ERROR && !e.err ? e.offset : -1;
+  }
+}
+
 }  // namespace sentinel

@@ -122,7 +122,9 @@ void Pipeline::control_answered(bool ok) {
   }
   connection_lost_ = true;
   control_retry_at_ = Clock::now() + control_backoff_;
-  control_backoff_ = std::min(control_backoff_ * 2, options_.max_backoff);
+  // Capped lower than the writers' backoff: after an outage the stored offsets must be checked
+  // within seconds of the server answering (each try costs the loop at most kControlTimeout).
+  control_backoff_ = std::min({control_backoff_ * 2, options_.max_backoff, kControlMaxBackoff});
 }
 
 void Pipeline::make_pending(const Key& key, Pending why) {
@@ -416,13 +418,30 @@ void Pipeline::commit_to_kafka() {
 }
 
 void Pipeline::update_lag() {
-  std::lock_guard lock(metrics_.lag_mutex);
+  // The log end: as last fetched, or, for partitions not fetched yet (just assigned, pending),
+  // asked of the brokers (bounded), so that every owned partition has a sample.
+  std::map<Key, int64_t> high;
+  std::vector<TopicPartition> unknown;
   for (const auto& [key, state] : assigned_) {
-    const int64_t high = consumer_->high_watermark({key.first, key.second});
-    if (high < 0) continue;
+    const int64_t h = consumer_->high_watermark({key.first, key.second});
+    if (h >= 0) {
+      high[key] = h;
+    } else {
+      unknown.push_back({key.first, key.second});
+    }
+  }
+  consumer_->query_high_watermarks(unknown, 200);
+  for (const auto& tp : unknown) {
+    if (tp.offset >= 0) high[{tp.topic_index, tp.partition}] = tp.offset;
+  }
+  // committed_ is what the database holds: set from the stored offsets when a partition starts,
+  // advanced by this instance's commits, and corrected by check_progress() when the database
+  // turns out to hold less (failover).
+  std::lock_guard lock(metrics_.lag_mutex);
+  for (const auto& [key, h] : high) {
     const auto it = committed_.find(key);
     const int64_t done = it == committed_.end() ? 0 : it->second;
-    metrics_.consumer_lag[key] = std::max<int64_t>(0, high - done);
+    metrics_.consumer_lag[key] = std::max<int64_t>(0, h - done);
   }
 }
 
@@ -583,7 +602,17 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     for (int w = 0; w < options_.writers; ++w) sum += inflight_[w].load();
     return sum;
   };
+  // Waiting for writers that cannot commit (PostgreSQL down or hung for the last 2 s) only
+  // delays the exit past its 10 s: what they hold is consumed again on restart.
+  std::optional<Clock::time_point> pg_down_since;
   while (inflight() > 0 && Clock::now() < deadline && !failed_.load()) {
+    if (metrics_.pg_up.load() != 0) {
+      pg_down_since.reset();
+    } else if (!pg_down_since) {
+      pg_down_since = Clock::now();
+    } else if (Clock::now() - *pg_down_since > std::chrono::seconds(2)) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (inflight() > 0) {

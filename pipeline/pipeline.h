@@ -100,6 +100,8 @@ class Pipeline final : public RebalanceListener {
   };
   /// Longest a libpq call on the consumer thread may wait (connect, then the query).
   static constexpr std::chrono::milliseconds kControlTimeout{3000};
+  /// Longest wait between two tries of the control connection after a failure.
+  static constexpr std::chrono::milliseconds kControlMaxBackoff{4000};
   /// How often the consumer thread re-reads the stored offsets of its partitions.
   static constexpr std::chrono::milliseconds kProgressCheckInterval{2000};
 
