@@ -14,11 +14,14 @@ constexpr size_t kInitialArenaBytes = 1 << 10;  // tenant ids only
 ChunkBuilder::ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes)
     : topics_(std::move(topics)), chunk_bytes_(chunk_bytes), parser_(limits) {}
 
-void ChunkBuilder::open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch) {
+void ChunkBuilder::open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch,
+                        bool gap_confirmed) {
   PartitionState& s = partitions_[{topic_index, partition}];
   s.next_offset = from_offset;
   s.epoch = epoch;
   s.open.reset();
+  s.verify_first = from_offset != Chunk::kNoStoredOffset && !gap_confirmed;
+  s.refused = false;
 }
 
 void ChunkBuilder::close(int topic_index, int32_t partition) {
@@ -61,9 +64,18 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
     last_state_ = &it->second;
   }
   PartitionState& s = *last_state_;
+  if (s.refused) return nullptr;
   if (s.next_offset != Chunk::kNoStoredOffset && offset < s.next_offset) {
     ++duplicates_skipped_;
     return nullptr;
+  }
+  if (s.verify_first) {
+    if (offset > s.next_offset) {
+      s.refused = true;
+      refused_starts_.push_back({topic_index, partition, s.next_offset, offset});
+      return nullptr;
+    }
+    s.verify_first = false;
   }
   if (s.next_offset != Chunk::kNoStoredOffset && offset > s.next_offset) {
     offsets_skipped_by_kafka_ += static_cast<uint64_t>(offset - s.next_offset);

@@ -29,7 +29,18 @@ class ChunkBuilder {
 
   /// Starts (or restarts) a partition: its next chunk begins at `from_offset`, the stored
   /// next_offset (Chunk::kNoStoredOffset if none). Any open chunk of the partition is dropped.
-  void open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch);
+  ///
+  /// A stored offset S is where the consumer was told to fetch from, but the builder does not take
+  /// that on trust: if the first message to come is above S, the offsets between may simply not
+  /// have been fetched (a seek that did not happen, a position left over from before), and
+  /// building from it would let the compare-and-set at S commit over them. So that message is
+  /// refused, the partition takes nothing more until it is opened again, and the refusal is
+  /// reported (take_refused_starts) for the caller to seek to S again. Opened with
+  /// `gap_confirmed` (after a seek to S that Kafka acknowledged answered with a higher offset
+  /// again), a first message above S is accepted: Kafka has nothing deliverable in between
+  /// (retention, compaction, transaction markers) and the gap is counted.
+  void open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch,
+            bool gap_confirmed = false);
   /// Forgets a partition and drops its open chunk.
   void close(int topic_index, int32_t partition);
   bool is_open(int topic_index, int32_t partition) const;
@@ -59,10 +70,25 @@ class ChunkBuilder {
   /// The FirstOffsets seen since the last call (for a log line each).
   std::vector<FirstOffset> take_late_starts() { return std::exchange(late_starts_, {}); }
 
+  /// A partition opened at stored offset `expected` whose first message came at `offset` >
+  /// `expected` and was refused (see open()).
+  struct RefusedStart {
+    int topic_index;
+    int32_t partition;
+    int64_t expected;
+    int64_t offset;
+  };
+  /// The RefusedStarts since the last call.
+  std::vector<RefusedStart> take_refused_starts() { return std::exchange(refused_starts_, {}); }
+
  private:
   struct PartitionState {
     int64_t next_offset = Chunk::kNoStoredOffset;
     uint64_t epoch = 0;
+    /// Opened at a stored offset and nothing taken yet: the first message must be at it.
+    bool verify_first = false;
+    /// The first message was past the stored offset: take nothing until opened again.
+    bool refused = false;
     ChunkPtr open;
     size_t last_tuple_bytes = 0;  ///< of the previous chunk: how much the next one reserves
     size_t last_arena_bytes = 0;
@@ -79,6 +105,7 @@ class ChunkBuilder {
   uint64_t duplicates_skipped_ = 0;
   uint64_t offsets_skipped_by_kafka_ = 0;
   std::vector<FirstOffset> late_starts_;
+  std::vector<RefusedStart> refused_starts_;
 };
 
 }  // namespace sentinel

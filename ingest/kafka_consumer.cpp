@@ -152,19 +152,24 @@ void KafkaConsumer::resume(const std::vector<TopicPartition>& partitions) {
   rd_kafka_resume_partitions(rk_.get(), list.get());
 }
 
-void KafkaConsumer::seek(const std::vector<TopicPartition>& partitions) {
-  if (partitions.empty()) return;
+std::vector<TopicPartition> KafkaConsumer::seek(const std::vector<TopicPartition>& partitions) {
+  if (partitions.empty()) return {};
   auto list = to_list(partitions);
-  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 5000)) {
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 2000)) {
+    // The call as a whole failed (e.g. timed out): none of the seeks is known to have happened.
     spdlog::warn("Kafka seek: {}", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
+    return partitions;
   }
+  std::vector<TopicPartition> failed;
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].err) {
       spdlog::warn("Kafka seek {} [{}]: {}", list->elems[i].topic, list->elems[i].partition,
                    rd_kafka_err2str(list->elems[i].err));
+      failed.push_back(partitions[static_cast<size_t>(i)]);
     }
   }
+  return failed;
 }
 
 void KafkaConsumer::commit_async(const std::vector<TopicPartition>& partitions) {
@@ -215,6 +220,17 @@ int64_t KafkaConsumer::high_watermark(const TopicPartition& tp) {
     return -1;
   }
   return high;
+}
+
+void KafkaConsumer::query_high_watermarks(std::vector<TopicPartition>& partitions, int timeout_ms) {
+  if (partitions.empty()) return;
+  for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_END;  // the latest offset
+  auto list = to_list(partitions);
+  const auto err = rd_kafka_offsets_for_times(rk_.get(), list.get(), timeout_ms);
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    const auto& e = list->elems[i];
+    partitions[i].offset = err == RD_KAFKA_RESP_ERR_NO_ERROR && !e.err ? e.offset : -1;
+  }
 }
 
 }  // namespace sentinel

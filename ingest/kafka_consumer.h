@@ -68,12 +68,18 @@ class KafkaConsumer {
 
   void pause(const std::vector<TopicPartition>& partitions);
   void resume(const std::vector<TopicPartition>& partitions);
-  /// Moves the fetch position of assigned partitions to their `offset`.
-  void seek(const std::vector<TopicPartition>& partitions);
+  /// Moves the fetch position of assigned partitions to their `offset` (waits up to 2 s for
+  /// librdkafka to acknowledge). Returns the partitions whose seek failed: their fetch position is
+  /// unknown, so nothing may be built from what they deliver until a seek succeeds.
+  std::vector<TopicPartition> seek(const std::vector<TopicPartition>& partitions);
   /// Commits offsets to Kafka for lag tools; never for correctness. Thread-safe.
   void commit_async(const std::vector<TopicPartition>& partitions);
   /// High watermark (log end) last seen for a partition, -1 if unknown. No network call.
   int64_t high_watermark(const TopicPartition& tp);
+  /// Asks the partition leaders for the log end of each partition (one request per broker),
+  /// waiting at most `timeout_ms`: for partitions not fetched yet (just assigned, or paused),
+  /// whose high_watermark() is unknown. Sets each `offset` (-1 where there was no answer).
+  void query_high_watermarks(std::vector<TopicPartition>& partitions, int timeout_ms);
   /// Whether messages are still waiting after a poll cycle (a backlog): the nudger runs only
   /// then. Thread-safe.
   void set_backlog(bool backlog) { backlog_.store(backlog, std::memory_order_relaxed); }

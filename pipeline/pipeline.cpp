@@ -86,12 +86,15 @@ std::string Pipeline::fatal_message() const {
 std::optional<std::map<Pipeline::Key, int64_t>> Pipeline::try_load_stored_offsets(
     const std::vector<Key>& keys) {
   try {
-    auto stored = load_offsets(control_, options_.group, topics_, keys);
+    auto stored =
+        load_offsets_within(control_, options_.group, topics_, keys, kControlTimeout, stop_);
     metrics_.pg_up = 1;
+    control_answered(true);
     return stored;
   } catch (const PgError& e) {
     metrics_.pg_up = 0;
     control_.close();
+    control_answered(false);
     if (e.configuration()) {
       fatal(2, std::string(e.what()) + ": " + configuration_hint(e));
     } else {
@@ -111,6 +114,25 @@ int64_t Pipeline::start_when_nothing_stored() const {
   return options_.offset_reset == "latest" ? RD_KAFKA_OFFSET_END : 0;
 }
 
+void Pipeline::control_answered(bool ok) {
+  if (ok) {
+    control_backoff_ = std::chrono::milliseconds(100);
+    control_retry_at_ = Clock::now();
+    return;
+  }
+  connection_lost_ = true;
+  control_retry_at_ = Clock::now() + control_backoff_;
+  // Capped lower than the writers' backoff: after an outage the stored offsets must be checked
+  // within seconds of the server answering (each try costs the loop at most kControlTimeout).
+  control_backoff_ = std::min({control_backoff_ * 2, options_.max_backoff, kControlMaxBackoff});
+}
+
+void Pipeline::make_pending(const Key& key, Pending why) {
+  epochs_.erase(key);  // queued chunks of the old epoch are dropped by the writers
+  builder_.close(key.first, key.second);
+  pending_[key] = why;
+}
+
 void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
   ++metrics_.rebalances;
   std::vector<Key> keys;
@@ -127,11 +149,7 @@ void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
       // Nothing is built for it (its builder is closed) and apply_backpressure() pauses it;
       // resolve_pending() seeks it to the stored offset once PostgreSQL answers.
       tp.offset = RD_KAFKA_OFFSET_END;
-      if (pending_.empty()) {
-        pending_retry_at_ = Clock::now();
-        pending_backoff_ = std::chrono::milliseconds(100);
-      }
-      pending_[key] = false;
+      make_pending(key, Pending::kAssigned);
       spdlog::info("assigned {} [{}], starting when its stored offset can be read",
                    topics_[key.first], key.second);
       continue;
@@ -142,7 +160,11 @@ void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
     const uint64_t epoch = next_epoch_++;
     epochs_[key] = epoch;
     builder_.open(key.first, key.second, from, epoch);
-    if (from >= 0) committed_[key] = from;
+    if (from >= 0) {
+      committed_[key] = from;
+    } else {
+      committed_.erase(key);
+    }
     spdlog::info("assigned {} [{}], starting at {}", topics_[key.first], key.second,
                  from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
   }
@@ -150,39 +172,136 @@ void Pipeline::on_assign(std::vector<TopicPartition>& partitions) {
 }
 
 void Pipeline::resolve_pending() {
-  if (pending_.empty() || Clock::now() < pending_retry_at_) return;
+  if (pending_.empty() || Clock::now() < control_retry_at_) return;
   std::vector<Key> keys;
-  for (const auto& [key, fenced] : pending_) keys.push_back(key);
+  for (const auto& [key, why] : pending_) keys.push_back(key);
   const auto stored = try_load_stored_offsets(keys);
-  if (!stored) {
-    pending_retry_at_ = Clock::now() + pending_backoff_;
-    pending_backoff_ = std::min(pending_backoff_ * 2, options_.max_backoff);
-    return;
-  }
+  if (!stored) return;  // retried after the control connection's backoff
   const int64_t reset = start_when_nothing_stored();
   std::vector<TopicPartition> seeks;
+  std::map<Key, Pending> resolving;
   {
     std::lock_guard lock(epochs_mutex_);
-    for (const auto& [key, fenced] : pending_) {
+    resolving.swap(pending_);
+    for (const auto& [key, why] : resolving) {
       const auto it = stored->find(key);
       const int64_t from = it == stored->end() ? Chunk::kNoStoredOffset : it->second;
       const uint64_t epoch = next_epoch_++;
       epochs_[key] = epoch;
-      builder_.open(key.first, key.second, from, epoch);
-      if (from >= 0) committed_[key] = from;
-      seeks.push_back({key.first, key.second, from >= 0 ? from : reset});
-      if (fenced) {
-        spdlog::warn("{} [{}]: stored offset moved under us (another instance?); resuming at {}",
-                     topics_[key.first], key.second, from);
+      // After a refused start the seek below is the confirmation: what Kafka delivers first
+      // from it is what it has.
+      builder_.open(key.first, key.second, from, epoch, why == Pending::kGapAtStart);
+      if (from >= 0) {
+        committed_[key] = from;
       } else {
-        spdlog::info(
-            "{} [{}]: starting at {}", topics_[key.first], key.second,
-            from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)");
+        committed_.erase(key);
+      }
+      seeks.push_back({key.first, key.second, from >= 0 ? from : reset});
+      const std::string at =
+          from >= 0 ? std::to_string(from) : options_.offset_reset + " (nothing stored)";
+      switch (why) {
+        case Pending::kFenced:
+          spdlog::warn("{} [{}]: stored offset moved under us (another instance?); resuming at {}",
+                       topics_[key.first], key.second, at);
+          break;
+        case Pending::kBehind:
+          spdlog::warn(
+              "{} [{}]: the database holds less than was committed (failover to a standby that "
+              "was behind, or a restore); ingesting again from {}",
+              topics_[key.first], key.second, at);
+          break;
+        case Pending::kGapAtStart:
+          spdlog::info("{} [{}]: seeking to {} again to confirm the offsets Kafka skipped",
+                       topics_[key.first], key.second, at);
+          break;
+        default:
+          spdlog::info("{} [{}]: starting at {}", topics_[key.first], key.second, at);
       }
     }
-    pending_.clear();
   }
-  consumer_->seek(seeks);
+  // A partition whose seek did not happen would deliver from wherever librdkafka was: it stays
+  // pending (nothing built for it) and is sought again after the backoff.
+  const auto failed = consumer_->seek(seeks);
+  if (failed.empty()) return;
+  std::lock_guard lock(epochs_mutex_);
+  for (const auto& tp : failed) {
+    const Key key{tp.topic_index, tp.partition};
+    if (!assigned_.contains(key)) continue;
+    const Pending why = resolving[key];
+    make_pending(key, why == Pending::kAssigned ? Pending::kSeekFailed : why);
+  }
+  control_retry_at_ = Clock::now() + control_backoff_;
+  control_backoff_ = std::min(control_backoff_ * 2, options_.max_backoff);
+}
+
+void Pipeline::check_progress() {
+  const auto now = Clock::now();
+  const bool lost = connection_lost_.load();
+  if (now < control_retry_at_ || (!lost && now < next_progress_check_)) return;
+  std::vector<Key> keys;
+  for (const auto& [key, state] : assigned_) {
+    if (!pending_.contains(key)) keys.push_back(key);
+  }
+  if (keys.empty()) {
+    next_progress_check_ = now + kProgressCheckInterval;
+    return;
+  }
+  // What this instance believes committed, taken BEFORE the read: a commit that lands during
+  // the read only makes the database ahead of it, never behind.
+  commit_to_kafka();
+  const std::map<Key, int64_t> believed = committed_;
+  connection_lost_ = false;
+  std::string identity;
+  std::map<Key, int64_t> stored;
+  try {
+    identity = server_identity(control_, kControlTimeout, stop_);
+    stored = load_offsets_within(control_, options_.group, topics_, keys, kControlTimeout, stop_);
+    metrics_.pg_up = 1;
+    control_answered(true);
+  } catch (const PgError& e) {
+    control_.close();
+    control_answered(false);  // and connection_lost_ again: check as soon as it answers
+    if (e.configuration()) {
+      fatal(2, std::string(e.what()) + ": " + configuration_hint(e));
+    } else {
+      spdlog::debug("checking the stored offsets: {}", e.what());
+    }
+    return;
+  }
+  next_progress_check_ = Clock::now() + kProgressCheckInterval;
+  if (!identity.empty() && identity != server_identity_) {
+    if (!server_identity_.empty()) {
+      spdlog::warn("PostgreSQL is another server now ({}; was {}): checked the stored offsets",
+                   identity, server_identity_);
+    }
+    server_identity_ = identity;
+  }
+  std::lock_guard lock(epochs_mutex_);
+  for (const Key& key : keys) {
+    const auto b = believed.find(key);
+    if (b == believed.end() || pending_.contains(key)) continue;
+    const auto st = stored.find(key);
+    if (st != stored.end() && st->second >= b->second) continue;
+    spdlog::warn("{} [{}]: committed up to {}, but the database holds {}", topics_[key.first],
+                 key.second, b->second,
+                 st == stored.end() ? std::string("no offset") : std::to_string(st->second));
+    make_pending(key, Pending::kBehind);
+  }
+}
+
+void Pipeline::handle_refused_starts() {
+  const auto refused = builder_.take_refused_starts();
+  if (refused.empty()) return;
+  std::lock_guard lock(epochs_mutex_);
+  for (const auto& r : refused) {
+    const Key key{r.topic_index, r.partition};
+    if (!assigned_.contains(key) || pending_.contains(key)) continue;
+    spdlog::warn(
+        "{} [{}]: expected offset {} first but Kafka delivered {}: not building over offsets "
+        "that were not read; seeking to {} again",
+        topics_[key.first], key.second, r.expected, r.offset, r.expected);
+    make_pending(key, Pending::kGapAtStart);
+  }
 }
 
 void Pipeline::on_revoke(const std::vector<TopicPartition>& partitions) {
@@ -280,15 +399,7 @@ void Pipeline::handle_fences() {
   // Queued chunks of the old epoch are dropped by the writers and nothing is built until the
   // stored offset is read again (resolve_pending, right after this, or later with backoff).
   std::lock_guard lock(epochs_mutex_);
-  for (const Key& key : requests) {
-    epochs_.erase(key);
-    builder_.close(key.first, key.second);
-    if (pending_.empty()) {
-      pending_retry_at_ = Clock::now();
-      pending_backoff_ = std::chrono::milliseconds(100);
-    }
-    pending_[key] = true;
-  }
+  for (const Key& key : requests) make_pending(key, Pending::kFenced);
 }
 
 void Pipeline::commit_to_kafka() {
@@ -307,13 +418,30 @@ void Pipeline::commit_to_kafka() {
 }
 
 void Pipeline::update_lag() {
-  std::lock_guard lock(metrics_.lag_mutex);
+  // The log end: as last fetched, or, for partitions not fetched yet (just assigned, pending),
+  // asked of the brokers (bounded), so that every owned partition has a sample.
+  std::map<Key, int64_t> high;
+  std::vector<TopicPartition> unknown;
   for (const auto& [key, state] : assigned_) {
-    const int64_t high = consumer_->high_watermark({key.first, key.second});
-    if (high < 0) continue;
+    const int64_t h = consumer_->high_watermark({key.first, key.second});
+    if (h >= 0) {
+      high[key] = h;
+    } else {
+      unknown.push_back({key.first, key.second});
+    }
+  }
+  consumer_->query_high_watermarks(unknown, 200);
+  for (const auto& tp : unknown) {
+    if (tp.offset >= 0) high[{tp.topic_index, tp.partition}] = tp.offset;
+  }
+  // committed_ is what the database holds: set from the stored offsets when a partition starts,
+  // advanced by this instance's commits, and corrected by check_progress() when the database
+  // turns out to hold less (failover).
+  std::lock_guard lock(metrics_.lag_mutex);
+  for (const auto& [key, h] : high) {
     const auto it = committed_.find(key);
     const int64_t done = it == committed_.end() ? 0 : it->second;
-    metrics_.consumer_lag[key] = std::max<int64_t>(0, high - done);
+    metrics_.consumer_lag[key] = std::max<int64_t>(0, h - done);
   }
 }
 
@@ -370,6 +498,8 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   auto last_flush = Clock::now();
   while (!stop.load() && !failed_.load()) {
     handle_fences();
+    handle_refused_starts();
+    check_progress();
     resolve_pending();
     apply_backpressure();
     int64_t now_us = 0;  // when the cycle's messages came out of the consumer
@@ -472,7 +602,17 @@ int Pipeline::run(const std::atomic<bool>& stop) {
     for (int w = 0; w < options_.writers; ++w) sum += inflight_[w].load();
     return sum;
   };
+  // Waiting for writers that cannot commit (PostgreSQL down or hung for the last 2 s) only
+  // delays the exit past its 10 s: what they hold is consumed again on restart.
+  std::optional<Clock::time_point> pg_down_since;
   while (inflight() > 0 && Clock::now() < deadline && !failed_.load()) {
+    if (metrics_.pg_up.load() != 0) {
+      pg_down_since.reset();
+    } else if (!pg_down_since) {
+      pg_down_since = Clock::now();
+    } else if (Clock::now() - *pg_down_since > std::chrono::seconds(2)) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (inflight() > 0) {
@@ -637,6 +777,7 @@ void Pipeline::write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch)
         fatal(1, std::string("writer ") + std::to_string(w) + ": " + e.what());
         return;
       }
+      connection_lost_ = true;  // the next connection may reach another server: check progress
       ++metrics_.retries;
       if (!reconnecting) spdlog::warn("writer {}: {}; retrying", w, e.what());
       reconnecting = true;

@@ -89,6 +89,21 @@ class Pipeline final : public RebalanceListener {
   struct Assigned {
     bool paused = false;
   };
+  /// Why a partition waits for its stored offset to be read (and a seek there) before anything
+  /// is built for it.
+  enum class Pending {
+    kAssigned,    ///< just assigned while PostgreSQL did not answer
+    kFenced,      ///< a writer's compare-and-set failed: another instance moved it
+    kBehind,      ///< the database holds less than was committed (failover, restore)
+    kSeekFailed,  ///< the seek to the stored offset did not happen
+    kGapAtStart,  ///< the first message came past the stored offset: seek there again
+  };
+  /// Longest a libpq call on the consumer thread may wait (connect, then the query).
+  static constexpr std::chrono::milliseconds kControlTimeout{3000};
+  /// Longest wait between two tries of the control connection after a failure.
+  static constexpr std::chrono::milliseconds kControlMaxBackoff{4000};
+  /// How often the consumer thread re-reads the stored offsets of its partitions.
+  static constexpr std::chrono::milliseconds kProgressCheckInterval{2000};
 
   int writer_of(const Key& key) const;
   void dispatch(ChunkPtr chunk);
@@ -96,6 +111,20 @@ class Pipeline final : public RebalanceListener {
   void apply_backpressure();
   void handle_fences();
   void resolve_pending();
+  /// Marks a partition pending (consumer thread, epochs_mutex_ held): its queued chunks become
+  /// stale, nothing is built for it until resolve_pending() reads its stored offset and seeks.
+  void make_pending(const Key& key, Pending why);
+  /// The database is the truth about progress (DESIGN §4): every kProgressCheckInterval, and as
+  /// soon as a connection was lost and works again, re-reads the stored offsets of every owned
+  /// partition and sends back to pending (then to the stored offset) each one the database holds
+  /// less of than this instance committed; without waiting for new traffic. Also notices (and
+  /// logs) when the server's identity changed.
+  void check_progress();
+  /// Partitions the builder refused to start (first message past the stored offset): seek again.
+  void handle_refused_starts();
+  /// PostgreSQL answered (or not) on the control connection: sets the retry time and backoff
+  /// shared by resolve_pending() and check_progress().
+  void control_answered(bool ok);
   void commit_to_kafka();
   void update_lag();
   void log_status(std::chrono::steady_clock::time_point& last, uint64_t& last_messages);
@@ -112,14 +141,20 @@ class Pipeline final : public RebalanceListener {
 
   // Consumer-thread state.
   ChunkBuilder builder_;
-  PgConnection control_;  // loads stored offsets on assignment
+  PgConnection control_;  // loads stored offsets; every call bounded by kControlTimeout
   std::map<Key, Assigned> assigned_;
-  // Assigned (or fenced) partitions whose stored offset is not known yet because PostgreSQL did
-  // not answer: kept paused, nothing built for them, retried from the poll loop with backoff —
-  // never by blocking inside a rebalance callback. Value: whether it was fenced.
-  std::map<Key, bool> pending_;
-  std::chrono::steady_clock::time_point pending_retry_at_{};
-  std::chrono::milliseconds pending_backoff_{100};
+  // Assigned (or fenced, or behind) partitions whose stored offset is not known yet, or whose
+  // seek there has not happened: kept paused, nothing built for them, retried from the poll loop
+  // with backoff — never by blocking inside a rebalance callback.
+  std::map<Key, Pending> pending_;
+  // When the control connection may be used again, and the backoff after a failure.
+  std::chrono::steady_clock::time_point control_retry_at_{};
+  std::chrono::milliseconds control_backoff_{100};
+  std::chrono::steady_clock::time_point next_progress_check_{};
+  /// A connection to PostgreSQL was lost (control or writer): the next check that succeeds runs
+  /// on a new connection, possibly to another server, and must happen soon.
+  std::atomic<bool> connection_lost_{false};
+  std::string server_identity_;  ///< of the server the last check reached ("" unknown)
   std::vector<bool> writer_paused_;
   /// Since when each writer has been over its budget (unset: it is not).
   std::vector<std::optional<std::chrono::steady_clock::time_point>> over_budget_since_;

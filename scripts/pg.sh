@@ -8,6 +8,12 @@
 #   scripts/pg.sh bouncer-restart DIR             kill PgBouncer and start it again
 #   scripts/pg.sh standby DIR PRIMARY_DIR         streaming standby of PRIMARY_DIR (pg_basebackup)
 #   scripts/pg.sh promote DIR                     promote a standby
+#   scripts/pg.sh detach DIR                      a standby stops following its primary (it
+#                                                 keeps what it has replayed, receives no more)
+#   scripts/pg.sh repoint DIR TARGET_DIR          DIR's PgBouncer now sends to TARGET_DIR's
+#                                                 server (RELOAD: client connections stay)
+#   scripts/pg.sh freeze DIR | thaw DIR           SIGSTOP / SIGCONT the server and its backends
+#                                                 (a hung, black-holed server)
 #
 # DIR/env holds SENTINEL_TEST_PG_URL (direct) and SENTINEL_TEST_PGBOUNCER_URL (PgBouncer,
 # pool_mode=transaction), both for the superuser "postgres" on database "sentinel". When run as
@@ -41,7 +47,7 @@ free_port() {
 }
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,21p' "$0"; exit 2; }
 shift 2
 
 case "$cmd" in
@@ -137,6 +143,34 @@ ENV
 promote)
   as_owner "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
   ;;
+detach)
+  . "$dir/env"
+  as_owner "$pgbin/psql" -h 127.0.0.1 -p "$SENTINEL_TEST_PG_PORT" -U postgres -d postgres -qAt \
+    -c "ALTER SYSTEM SET primary_conninfo = ''" -c "SELECT pg_reload_conf()" >/dev/null
+  # Wait until the WAL receiver is gone: nothing the primary writes from now on arrives.
+  for _ in $(seq 100); do
+    n=$(as_owner "$pgbin/psql" -h 127.0.0.1 -p "$SENTINEL_TEST_PG_PORT" -U postgres -d postgres \
+      -qAt -c "SELECT count(*) FROM pg_stat_wal_receiver")
+    [ "$n" = 0 ] && exit 0
+    sleep 0.1
+  done
+  echo "pg.sh detach: the WAL receiver is still running" >&2; exit 1
+  ;;
+repoint)
+  target=$(cd "${1:?repoint needs TARGET_DIR}" && pwd)
+  tport=$(. "$target/env" && echo "$SENTINEL_TEST_PG_PORT")
+  sed -i "s/^\* = host=127.0.0.1 port=[0-9]*$/* = host=127.0.0.1 port=$tport/" "$dir/pgbouncer.ini"
+  grep -q "port=$tport\$" "$dir/pgbouncer.ini" || { echo "pg.sh repoint: no [databases] line" >&2; exit 1; }
+  kill -HUP "$(cat "$dir/pgbouncer.pid")"  # RELOAD
+  ;;
+freeze|thaw)
+  sig=STOP; [ "$cmd" = thaw ] && sig=CONT
+  pm=$(head -1 "$dir/data/postmaster.pid")
+  # The postmaster first when freezing (it forks no new backend), last when thawing.
+  if [ "$sig" = STOP ]; then kill -STOP "$pm"; fi
+  for child in $(pgrep -P "$pm"); do kill -"$sig" "$child" 2>/dev/null || true; done
+  if [ "$sig" = CONT ]; then kill -CONT "$pm"; fi
+  ;;
 *)
-  sed -n '2,15p' "$0"; exit 2 ;;
+  sed -n '2,21p' "$0"; exit 2 ;;
 esac

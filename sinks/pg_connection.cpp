@@ -1,5 +1,9 @@
 #include "sinks/pg_connection.h"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <regex>
 
 #include "pgconn/connection_defaults.h"
@@ -138,6 +142,106 @@ void PgConnection::end_copy() {
   while (PGresult* extra = PQgetResult(conn_.get())) PQclear(extra);
   if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
     throw error_from(result.get(), "COPY");
+  }
+}
+
+namespace {
+
+using BoundedClock = std::chrono::steady_clock;
+
+/// Waits until `fd` is ready for `events`, at most until `deadline` and in slices of 100 ms so
+/// that `stop` is seen. Returns true when ready; throws PgError (SQLSTATE "") on timeout or stop.
+bool wait_socket(int fd, short events, BoundedClock::time_point deadline,
+                 const std::atomic<bool>* stop, std::string_view what) {
+  if (fd < 0) throw PgError(std::string(what) + ": no socket", "");
+  for (;;) {
+    if (stop != nullptr && stop->load()) {
+      throw PgError(std::string(what) + ": given up (stopping)", "");
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - BoundedClock::now());
+    if (left.count() <= 0) {
+      throw PgError(std::string(what) + ": no answer from PostgreSQL in time", "");
+    }
+    pollfd p{fd, events, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) {
+      throw PgError(std::string(what) + ": poll failed", "");
+    }
+  }
+}
+
+}  // namespace
+
+void PgConnection::connect_within(std::chrono::milliseconds timeout,
+                                  const std::atomic<bool>* stop) {
+  const auto deadline = BoundedClock::now() + timeout;
+  conn_.reset(PQconnectStart(url_.c_str()));
+  if (!conn_) throw PgError("connect to PostgreSQL: out of memory", "");
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+    PgError e = connection_error("connect to PostgreSQL");
+    conn_.reset();
+    throw e;
+  }
+  // As documented for PQconnectPoll: behave as if it last returned PGRES_POLLING_WRITING.
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  try {
+    for (;;) {
+      if (st == PGRES_POLLING_OK) break;
+      if (st == PGRES_POLLING_FAILED) throw connection_error("connect to PostgreSQL");
+      // The socket can change between polls (several hosts, SSL fallback): ask every time.
+      wait_socket(PQsocket(conn_.get()), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
+                  stop, "connect to PostgreSQL");
+      st = PQconnectPoll(conn_.get());
+    }
+  } catch (...) {
+    conn_.reset();
+    throw;
+  }
+}
+
+PgResult PgConnection::exec_params_within(const char* sql, const std::vector<const char*>& params,
+                                          std::chrono::milliseconds timeout,
+                                          const std::atomic<bool>* stop) {
+  const auto deadline = BoundedClock::now() + timeout;
+  if (!connected()) connect_within(timeout, stop);
+  PGconn* c = conn_.get();
+  // Whatever goes wrong below leaves the connection in an unknown state: close it, so the next
+  // call starts afresh (a late answer to this statement is never mistaken for the next one's).
+  try {
+    if (PQsetnonblocking(c, 1) != 0) throw connection_error(sql);
+    if (PQsendQueryParams(c, sql, static_cast<int>(params.size()), nullptr, params.data(), nullptr,
+                          nullptr, 0) != 1) {
+      throw connection_error(sql);
+    }
+    for (;;) {
+      const int f = PQflush(c);
+      if (f == 0) break;
+      if (f < 0) throw connection_error(sql);
+      wait_socket(PQsocket(c), POLLIN | POLLOUT, deadline, stop, sql);
+      if (PQconsumeInput(c) != 1) throw connection_error(sql);
+    }
+    PgResult first;
+    for (;;) {
+      while (PQisBusy(c)) {
+        wait_socket(PQsocket(c), POLLIN, deadline, stop, sql);
+        if (PQconsumeInput(c) != 1) throw connection_error(sql);
+      }
+      PGresult* r = PQgetResult(c);
+      if (r == nullptr) break;
+      if (!first) {
+        first.reset(r);
+      } else {
+        PQclear(r);
+      }
+    }
+    PQsetnonblocking(c, 0);
+    return check(first.release(), sql);
+  } catch (const PgError& e) {
+    // A server's refusal (it answered) keeps the connection; anything else closes it.
+    if (e.sqlstate().empty()) conn_.reset();
+    throw;
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -90,6 +92,21 @@ class PgConnection {
   void begin_copy(const char* copy_sql);
   void put_copy_data(std::string_view data);
   void end_copy();
+
+  /// Connects (or reconnects) without ever waiting longer than `timeout` (non-blocking libpq:
+  /// PQconnectStart/PQconnectPoll), and gives up early when `stop` becomes true. For callers that
+  /// must stay responsive (the consumer thread): a black-holed server or a PgBouncer queueing for
+  /// a server that is gone is reported as a connection failure (PgError, SQLSTATE "") instead of
+  /// hanging. Host names are still resolved synchronously by libpq.
+  void connect_within(std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr);
+  /// exec_params() with a deadline: the statement is sent and its result awaited with poll() on
+  /// the socket, at most `timeout`, checking `stop` every 100 ms. Connects first (within the same
+  /// deadline) when not connected. On timeout or stop the connection is closed (not cancelled:
+  /// PQcancel itself blocks on a hung server) and a PgError with SQLSTATE "" is thrown, which is
+  /// transient(): the caller treats PostgreSQL as unreachable and retries later.
+  PgResult exec_params_within(const char* sql, const std::vector<const char*>& params,
+                              std::chrono::milliseconds timeout,
+                              const std::atomic<bool>* stop = nullptr);
 
   PGconn* raw() { return conn_.get(); }
   const std::string& url() const { return url_; }

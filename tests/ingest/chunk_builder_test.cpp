@@ -59,5 +59,48 @@ TEST(ChunkBuilder, GapsAfterTheStartAreCountedAsSkippedAndRepeatsAsDuplicates) {
   EXPECT_EQ(out[0]->messages, 2u);
 }
 
+// A partition opened at its stored offset S whose first message is above S (a seek that failed
+// and was only logged: librdkafka still fetching from wherever it was) used to be taken as a
+// Kafka gap: the chunk claimed S.., the compare-and-set at S matched, and the offsets in between
+// were committed as done without ever being read.
+TEST(ChunkBuilder, FirstMessagePastTheStoredOffsetIsRefusedNotCommittedOverAsAGap) {
+  ChunkBuilder b = builder();
+  b.open(0, 2, 100, 1);
+  add(b, 2, 5000);  // the fetch position was elsewhere
+  add(b, 2, 5001);
+  std::vector<ChunkPtr> out;
+  b.flush(out);
+  EXPECT_TRUE(out.empty()) << "a chunk from 100 holding offset 5000 would skip 100..4999";
+  EXPECT_EQ(b.offsets_skipped_by_kafka(), 0u);
+  const auto refused = b.take_refused_starts();
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].partition, 2);
+  EXPECT_EQ(refused[0].expected, 100);
+  EXPECT_EQ(refused[0].offset, 5000);
+  // Opened again (after a new seek to 100), the right first message is taken.
+  b.open(0, 2, 100, 2);
+  add(b, 2, 100);
+  add(b, 2, 101);
+  b.flush(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->from_offset, 100);
+  EXPECT_EQ(out[0]->next_offset, 102);
+  EXPECT_TRUE(b.take_refused_starts().empty());
+}
+
+TEST(ChunkBuilder, GapAtTheStoredOffsetIsTakenOnceASeekThereConfirmedIt) {
+  ChunkBuilder b = builder();
+  // Sought to 100 and Kafka answered with 130 again: 100..129 are gone (retention) or markers.
+  b.open(0, 2, 100, 3, /*gap_confirmed=*/true);
+  add(b, 2, 130);
+  std::vector<ChunkPtr> out;
+  b.flush(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]->from_offset, 100);
+  EXPECT_EQ(out[0]->next_offset, 131);
+  EXPECT_EQ(b.offsets_skipped_by_kafka(), 30u);
+  EXPECT_TRUE(b.take_refused_starts().empty());
+}
+
 }  // namespace
 }  // namespace sentinel
