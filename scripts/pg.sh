@@ -8,6 +8,12 @@
 #   scripts/pg.sh bouncer-restart DIR             kill PgBouncer and start it again
 #   scripts/pg.sh standby DIR PRIMARY_DIR         streaming standby of PRIMARY_DIR (pg_basebackup)
 #   scripts/pg.sh promote DIR                     promote a standby
+#   scripts/pg.sh standby-detach DIR              the standby stops following its primary (it
+#                                                 lags from then on; promote it for a lossy failover)
+#   scripts/pg.sh bouncer-point DIR PORT          DIR's PgBouncer now leads to PostgreSQL on PORT
+#                                                 (after a failover), RELOADed without a restart
+#   scripts/pg.sh hang DIR | unhang DIR           SIGSTOP / SIGCONT every PostgreSQL process: a hung
+#                                                 server that still completes TCP handshakes
 #
 # DIR/env holds SENTINEL_TEST_PG_URL (direct) and SENTINEL_TEST_PGBOUNCER_URL (PgBouncer,
 # pool_mode=transaction), both for the superuser "postgres" on database "sentinel". When run as
@@ -41,7 +47,7 @@ free_port() {
 }
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,15p' "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,21p' "$0"; exit 2; }
 shift 2
 
 case "$cmd" in
@@ -137,6 +143,34 @@ ENV
 promote)
   as_owner "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 promote >/dev/null
   ;;
+standby-detach)
+  . "$dir/env"
+  as_owner "$pgbin/psql" -h "$dir" -p "$SENTINEL_TEST_PG_PORT" -U postgres -d postgres -qAt \
+    -c "ALTER SYSTEM SET primary_conninfo = ''" -c "SELECT pg_reload_conf()" >/dev/null
+  for _ in $(seq 100); do
+    n=$(as_owner "$pgbin/psql" -h "$dir" -p "$SENTINEL_TEST_PG_PORT" -U postgres -d postgres -qAt \
+      -c "SELECT count(*) FROM pg_stat_wal_receiver")
+    [ "$n" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$n" = 0 ] || { echo "pg.sh: the standby still follows its primary" >&2; exit 1; }
+  ;;
+bouncer-point)
+  port=${1:?bouncer-point needs PORT}
+  sed -i "s/^\* = host=127.0.0.1 port=.*/* = host=127.0.0.1 port=$port/" "$dir/pgbouncer.ini"
+  kill -HUP "$(cat "$dir/pgbouncer.pid")"
+  ;;
+hang|unhang)
+  pm=$(head -1 "$dir/data/postmaster.pid")
+  children=$(ps -o pid= --ppid "$pm" || true)
+  if [ "$cmd" = hang ]; then
+    kill -STOP "$pm"
+    for c in $children; do kill -STOP "$c" 2>/dev/null || true; done
+  else
+    for c in $children; do kill -CONT "$c" 2>/dev/null || true; done
+    kill -CONT "$pm"
+  fi
+  ;;
 *)
-  sed -n '2,15p' "$0"; exit 2 ;;
+  sed -n '2,21p' "$0"; exit 2 ;;
 esac
