@@ -265,7 +265,8 @@ void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& ev
     EXPECT_GE(std::stoi(db.query("SELECT count(DISTINCT tableoid) FROM " + t)), 2) << t;
   }
 
-  // Special inputs: each condition holds for its row.
+  // Special inputs: each condition holds for its row (the first few misses are shown).
+  int row_check_misses = 0;
   for (const auto& check : extras.row_checks) {
     const std::string where =
         " FROM " + check.table + " WHERE " + check.id_column + " = " + literal(check.id);
@@ -274,10 +275,14 @@ void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& ev
     if (hit.at(0).at(0) != "1") {
       const Rows row =
           query_rows(url, "SELECT row_to_json(x)::text FROM (SELECT *" + where + ") x");
+      if (++row_check_misses > 5) continue;
       ADD_FAILURE() << check.table << " " << check.id << ": expected " << check.sql_condition
                     << ", stored " << (row.empty() ? std::string("no row") : row[0][0]);
     }
   }
+
+  EXPECT_EQ(row_check_misses, 0) << "rows of special inputs not stored exactly as sent (of "
+                                 << extras.row_checks.size() << ")";
 
   // The stored offsets cover every message (each partition was read from offset 0).
   EXPECT_EQ(std::stoll(db.query("SELECT coalesce(sum(next_offset), 0) FROM ingest_offsets")),
