@@ -174,15 +174,22 @@ void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& ev
   EXPECT_EQ(audit_rows.size(), audits_owed) << "audit rows";
   std::map<std::string, int> seen;
   int audit_mismatches = 0;
+  std::string first_mismatch;
+  const auto joined = [](const std::vector<std::string>& row) {
+    std::string out;
+    for (const auto& v : row) out += (out.empty() ? "" : " | ") + v;
+    return out;
+  };
   for (const auto& r : audit_rows) {
     ++seen[r[0]];
     const auto it = audits.find(r[0]);
     if (it == audits.end() || it->second.event->tenant != r[1] ||
         it->second.event->ts_unix_micros != std::stoll(r[2])) {
-      ++audit_mismatches;
+      if (audit_mismatches++ == 0) first_mismatch = joined(r);
     }
   }
-  EXPECT_EQ(audit_mismatches, 0) << "audit rows not matching a generated event";
+  EXPECT_EQ(audit_mismatches, 0) << "audit rows not matching a generated event, e.g. "
+                                 << first_mismatch;
   const auto times_owed = [](const std::unordered_map<std::string, Owed>& owed,
                              const std::string& id) {
     const auto it = owed.find(id);
@@ -203,10 +210,11 @@ void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& ev
     if (e == nullptr || e->tenant != r[1] || e->ts_unix_micros != std::stoll(r[2]) ||
         e->cost_nanos != std::stoll(r[3]) || e->prompt_tokens != std::stoi(r[4]) ||
         e->completion_tokens != std::stoi(r[5])) {
-      ++inv_mismatches;
+      if (inv_mismatches++ == 0) first_mismatch = joined(r);
     }
   }
-  EXPECT_EQ(inv_mismatches, 0) << "invocation rows not matching a generated event";
+  EXPECT_EQ(inv_mismatches, 0) << "invocation rows not matching a generated event, e.g. "
+                               << first_mismatch;
   doubled = 0;
   for (const auto& [id, n] : seen) doubled += n > std::max(1, times_owed(invocations, id));
   EXPECT_EQ(doubled, 0) << "invocations stored more than once";
@@ -251,10 +259,17 @@ void expect_exactly_once(const TestDb& db, const std::vector<GeneratedEvent>& ev
     if (it == costs.end() || cost_text[key] != nanos_text(want.nanos) ||
         it->second.count != want.count || it->second.prompt != want.prompt ||
         it->second.completion != want.completion) {
-      ++cost_mismatches;
+      if (cost_mismatches++ == 0) {
+        first_mismatch =
+            std::get<0>(key) + " " + std::get<1>(key) + " " + std::get<2>(key) + ": want " +
+            nanos_text(want.nanos) + " over " + std::to_string(want.count) + ", stored " +
+            (it == costs.end() ? std::string("nothing")
+                               : cost_text[key] + " over " + std::to_string(it->second.count));
+      }
     }
   }
-  EXPECT_EQ(cost_mismatches, 0) << "cost rows that differ from the independent sums";
+  EXPECT_EQ(cost_mismatches, 0) << "cost rows that differ from the independent sums, e.g. "
+                                << first_mismatch;
 
   // Rows sit in their own month's partition, and there are at least two months of them.
   for (const char* table : {"audit_logs", "invocations"}) {
