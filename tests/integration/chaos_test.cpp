@@ -302,11 +302,14 @@ class Chaos {
   void failover_begin();
   void failover_end();
   size_t running() const { return instances_.size(); }
-  /// Waits until `n` messages are stored; false once nothing new was stored for kQuietLimit.
+  /// Waits until `n` messages are stored; false once nothing new was stored for kQuietLimit
+  /// (or after 150 s).
   bool wait_consumed(int64_t n, const std::function<bool()>& alive) {
     int64_t last = -1;
-    auto last_progress = Clock::now();
-    while (Clock::now() - last_progress < kQuietLimit) {
+    const auto start = Clock::now();
+    auto last_progress = start;
+    // A crash loop may trickle on for ever: 150 s at most.
+    while (Clock::now() - last_progress < kQuietLimit && Clock::now() - start < seconds(150)) {
       const int64_t stored = testing::stored_messages(*db_);
       if (stored >= n) return true;
       if (stored != last) last = stored, last_progress = Clock::now();
@@ -630,7 +633,8 @@ void Chaos::run() {
     const int64_t stored = testing::stored_messages(*db_);
     std::ostringstream what;
     what << "stalled with every fault healed: stored " << stored << " of " << n
-         << " (no progress for " << kQuietLimit.count() << " s), no instance restarted";
+         << " (no progress for " << kQuietLimit.count()
+         << " s, or 150 s in all), no instance restarted";
     note("STALLED " + std::to_string(stored) + "/" + std::to_string(n));
     ADD_FAILURE() << what.str() << "\n"
                   << kafka_accounting(mock_->bootstraps(), *db_, events.size());
