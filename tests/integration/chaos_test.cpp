@@ -258,6 +258,7 @@ class Chaos {
     faults_ = chosen("SENTINEL_CHAOS_FAULTS", kAllFaults);
     inputs_ = chosen("SENTINEL_CHAOS_INPUTS", kAllInputs);
     rng_.seed(seed_);
+    side_rng_.seed(seed_ + 1);
   }
 
   void run();
@@ -292,7 +293,10 @@ class Chaos {
     return "host=" + hosts + " port=" + ports + " user=postgres dbname=" + db_->name() +
            " target_session_attrs=read-write connect_timeout=3";
   }
-  void start_instance(const std::string& name);
+  /// Starts an instance; its settings come from `rng` (the schedule's, or side_rng_ for
+  /// restarts after a crash, so that a crash does not change the rest of the schedule).
+  void start_instance(const std::string& name, std::mt19937_64& rng);
+  void start_instance(const std::string& name) { start_instance(name, rng_); }
   void start_new_instance() { start_instance(std::string(1, static_cast<char>('a' + names_++))); }
   /// Finds instances that exited without being told to: a failure, and a restart.
   void check_instances();
@@ -310,7 +314,17 @@ class Chaos {
     auto last_progress = start;
     // A crash loop may trickle on for ever: 150 s at most.
     while (Clock::now() - last_progress < kQuietLimit && Clock::now() - start < seconds(150)) {
-      const int64_t stored = testing::stored_messages(*db_);
+      int64_t stored = 0;
+      try {
+        stored = testing::stored_messages(*db_);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << replay()
+                      << "\nPostgreSQL unreachable with every fault healed: " << e.what()
+                      << "\nits log:\n"
+                      << tail(current_->dir() + "/postgres.log", 3000);
+        failures_.push_back(std::string("PostgreSQL unreachable at the end: ") + e.what());
+        return false;
+      }
       if (stored >= n) return true;
       if (stored != last) last = stored, last_progress = Clock::now();
       alive();
@@ -338,6 +352,7 @@ class Chaos {
   int rate_ = 400;
   std::set<std::string> faults_, inputs_;
   std::mt19937_64 rng_;
+  std::mt19937_64 side_rng_;
   Clock::time_point t0_ = Clock::now();
   std::vector<std::string> schedule_;
   std::multimap<double, std::pair<std::string, std::function<void()>>> heals_;
@@ -362,13 +377,13 @@ class Chaos {
   double failover_lag_ = 0;
 };
 
-void Chaos::start_instance(const std::string& name) {
+void Chaos::start_instance(const std::string& name, std::mt19937_64& rng) {
   Instance& in = instances_[name];
   in.name = name;
   in.log = log_path("chaos_" + name + "_" + std::to_string(++lives_));
   in.stopped = false;
-  in.latin1 = inputs_.contains("latin1") && rng_() % 2 == 0;
-  in.direct = rng_() % 3 == 0;
+  in.latin1 = inputs_.contains("latin1") && rng() % 2 == 0;
+  in.direct = rng() % 3 == 0;
   std::vector<std::string> argv =
       ingest_argv(in.direct ? direct_url() : bouncer_url_, mock_->bootstraps(), "chaos");
   if (in.latin1) argv.insert(argv.begin(), {"/usr/bin/env", "PGCLIENTENCODING=LATIN1"});
@@ -397,7 +412,7 @@ void Chaos::check_instances() {
     }
     it = instances_.erase(it);
     std::this_thread::sleep_for(seconds(std::min(unexpected_exits_, 5)));
-    start_instance(name);
+    start_instance(name, side_rng_);
     quiet_ = false;
     return;  // the iterator is stale
   }
@@ -671,7 +686,11 @@ void Chaos::run() {
   EXPECT_EQ(t.stored, t.distinct) << "doubled";
   EXPECT_EQ(t.distinct, n) << "lost";
   testing::expect_exactly_once(*db_, events, special.extras);
-  if (::testing::Test::HasFailure()) std::printf("chaos: FAILED, %s\n", replay().c_str());
+  if (::testing::Test::HasFailure()) {
+    std::printf("chaos: PostgreSQL's log (the server in use):\n%s\n",
+                tail(current_->dir() + "/postgres.log", 2000).c_str());
+    std::printf("chaos: FAILED, %s\n", replay().c_str());
+  }
 }
 
 TEST(Chaos, SeededScheduleKeepsExactlyOnce) {
