@@ -55,6 +55,10 @@ void PgConnection::connect() {
     conn_.reset();
     throw e;
   }
+  require_utf8();
+}
+
+void PgConnection::require_utf8() {
   // Binary COPY still converts text by the client encoding: anything but UTF8 would store
   // mojibake. Ours is in the startup packet; this catches a pooler or server that ignored it.
   const char* encoding = PQparameterStatus(conn_.get(), "client_encoding");
@@ -199,6 +203,7 @@ void PgConnection::connect_within(std::chrono::milliseconds timeout,
     conn_.reset();
     throw;
   }
+  require_utf8();
 }
 
 PgResult PgConnection::exec_params_within(const char* sql, const std::vector<const char*>& params,

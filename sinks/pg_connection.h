@@ -112,6 +112,8 @@ class PgConnection {
   const std::string& url() const { return url_; }
 
  private:
+  /// Throws PgError::misconfigured (and closes) unless the server says client_encoding is UTF8.
+  void require_utf8();
   PgError error_from(PGresult* r, std::string_view what) const;
   PgError connection_error(std::string_view what) const;
   PgResult check(PGresult* r, std::string_view what);
