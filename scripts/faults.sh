@@ -61,6 +61,10 @@ trap 'rm -f "$report"' EXIT
 rc=0
 SENTINEL_FAULTS_SIZE=$size SENTINEL_FAULTS_REPORT=$report \
   build/release/tests/integration/integration_faults_test --gtest_filter="Faults.$filter" || rc=$?
+# The consumer's own faults: a failover to a standby that was behind with no new traffic (and
+# with traffic resuming), consumer_lag from the stored offsets, a hung server during a rebalance.
+build/release/tests/integration/integration_consumer_faults_test \
+  --gtest_filter="ConsumerFaults.$filter" || rc=$?
 
 echo
 echo "fault-injection results ($size)"
