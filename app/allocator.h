@@ -11,7 +11,7 @@ namespace sentinel {
 /// - Large buffers come from the heap and are reused (mmap threshold 8 MiB, above a fetch
 ///   response). Under the old 128 KiB threshold each one was a fresh mapping, faulted in page by
 ///   page and unmapped again: 0.22 page faults per message, and on a VM where a fault is dear that
-///   was ~35% of the ingestor's CPU (bench/README.md, ninth session).
+///   was ~35% of the ingestor's CPU (bench/results/2026-11-25.md, ninth session).
 /// - One arena: a second one kept a 64 MiB heap resident next to the main one.
 /// - Transparent huge pages for the heap where the kernel gives them on request
 ///   (`glibc.malloc.hugetlb=1`): growing the heap to its working size then takes ~500 times fewer

@@ -688,7 +688,7 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
       pub.await_topics(topics, 10000);
       // Publish once the ingestor fetches every partition: its lag gauge has a partition once a
       // fetch answered for it. A new group can start a partition 500 ms after the assignment
-      // (bench/README.md, fifth session); a running ingestor has long done that.
+      // (bench/results/2026-11-24.md, fifth session); a running ingestor has long done that.
       for (;;) {
         const std::string text = get_metrics(port);
         if (metric_sum(text, "sentinel_ingest_assigned_partitions ") >= 2.0 * o.partitions &&

@@ -11,7 +11,7 @@
 
 namespace sentinel {
 
-/// Limits a message must respect (DESIGN §2); anything beyond is a reject.
+/// Limits a message must respect (architecture.md §2); anything beyond is a reject.
 struct ParserLimits {
   size_t max_message_bytes = 1 << 20;
   size_t max_metadata_bytes = 64 << 10;  ///< raw JSON text of `metadata`

@@ -28,7 +28,7 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
       // floor stopped fetching at ~45 MB of these events). With the nudger (see the header)
       // librdkafka fetches again as soon as the queue has room. Since decompression buffers are
       // reused from the heap (app/allocator.h) the fetchers keep ahead with 16 MiB as they did
-      // with 32, and the process peaks ~40 MiB lower (bench/README.md, ninth session).
+      // with 32, and the process peaks ~40 MiB lower (bench/results/2026-11-25.md, ninth session).
       {"queued.max.messages.kbytes", "16384"},
       {"queued.min.messages", "1000000"},
   };
@@ -191,7 +191,7 @@ void KafkaConsumer::nudge_loop() {
       // Sending the requests is the nudge; the answers are not needed. A broker answers a
       // connection's requests in order, so one holding a fetch for fetch.wait.max.ms (it has
       // nothing to send) would hold this call as long, and the other brokers' fetchers would
-      // wait for their next nudge (bench/README.md, seventh session). So the call waits only
+      // wait for their next nudge (bench/results/2026-11-25.md, seventh session). So the call waits only
       // kNudgeAnswerWait: librdkafka drops answers that come later. A broker that does not
       // answer at all is not logged here: the consumer reports it.
       if (list->cnt > 0) {

@@ -20,7 +20,7 @@
 
 namespace sentinel {
 
-/// Everything `sentinel-ingest run` can be told (defaults: DESIGN §1, for a 2-core box).
+/// Everything `sentinel-ingest run` can be told (defaults: architecture.md §1, for a 2-core box).
 struct PipelineOptions {
   std::string pg_url;
   std::string brokers;
@@ -114,7 +114,7 @@ class Pipeline final : public RebalanceListener {
   /// Marks a partition pending (consumer thread, epochs_mutex_ held): its queued chunks become
   /// stale, nothing is built for it until resolve_pending() reads its stored offset and seeks.
   void make_pending(const Key& key, Pending why);
-  /// The database is the truth about progress (DESIGN §4): every kProgressCheckInterval, and as
+  /// The database is the truth about progress (architecture.md §4): every kProgressCheckInterval, and as
   /// soon as a connection was lost and works again, re-reads the stored offsets of every owned
   /// partition and sends back to pending (then to the stored offset) each one the database holds
   /// less of than this instance committed; without waiting for new traffic. Also notices (and

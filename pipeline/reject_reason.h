@@ -8,7 +8,7 @@
 
 namespace sentinel {
 
-/// Why a Kafka message did not become a row (DESIGN §2). The names are a contract: they are
+/// Why a Kafka message did not become a row (architecture.md §2). The names are a contract: they are
 /// stored in ingest_rejects.reason and label sentinel_ingest_rejects_total.
 enum class RejectReason : uint8_t {
   kInvalidJson,

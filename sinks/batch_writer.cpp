@@ -440,7 +440,7 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
                                                     EventTable table) {
   // A batch holds the rows of many partitions, each in Kafka order: COPYing them so would make
   // consecutive index insertions land all over the (tenant_id, ts) index. Sorted, each
-  // insertion lands next to the one before it (DESIGN-NOTES "Rows are COPYed in index order").
+  // insertion lands next to the one before it (docs/decisions.md D15).
   // Tenants are few: number them in order once, then sort by (number, ts) without string compares.
   keyed_rows_.clear();
   tenant_numbers_.clear();

@@ -63,7 +63,7 @@ using CostRollup = std::vector<std::pair<CostKey, CostSums>>;
 CostRollup roll_up_costs(std::span<Chunk* const> chunks,
                          const std::set<std::pair<uint32_t, uint32_t>>& refused_rows);
 
-/// Stores batches of chunks in PostgreSQL, one transaction per batch (DESIGN §1, §4, §5):
+/// Stores batches of chunks in PostgreSQL, one transaction per batch (architecture.md §1, §4, §5):
 /// binary COPY of each event table and of the rejects, the cost upsert, and the compare-and-set
 /// of the offsets, then COMMIT.
 ///

@@ -12,7 +12,7 @@
 
 namespace sentinel {
 
-/// Reads the next offsets stored in ingest_offsets for a consumer group (DESIGN §4).
+/// Reads the next offsets stored in ingest_offsets for a consumer group (architecture.md §4).
 /// Returns (topic index, partition) → next_offset for the requested partitions that have a row.
 /// Throws PgError.
 std::map<std::pair<int, int32_t>, int64_t> load_offsets(

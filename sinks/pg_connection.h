@@ -43,7 +43,7 @@ class PgError : public std::runtime_error {
   const PgErrorFields& fields() const { return fields_; }
 
   /// Lost connection, admin shutdown, serialization failure, deadlock, out of resources: roll
-  /// back, reconnect and retry the same work (DESIGN §5).
+  /// back, reconnect and retry the same work (architecture.md §5).
   bool transient() const;
   /// The data of one row was refused (classes 22 and 23): bisect to find it.
   bool row_refused() const;

@@ -1,4 +1,4 @@
-// What an operator watches (DESIGN §7): /metrics, /healthz and /readyz of a real ingest, mock
+// What an operator watches (architecture.md §7): /metrics, /healthz and /readyz of a real ingest, mock
 // Kafka → Pipeline → PostgreSQL through PgBouncer, scraped over HTTP while events flow.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -123,7 +123,7 @@ TEST(Observability, EveryContractMetricIsServedAndTrueDuringARealIngest) {
     std::printf("%s\n--- after ---\n%s", during.c_str(), after.c_str());
   }
 
-  // DESIGN §7, names and labels, in the scrape taken mid-ingest.
+  // architecture.md §7, names and labels, in the scrape taken mid-ingest.
   for (const char* series : {
            "sentinel_ingest_messages_consumed_total{topic=\"sentinel.audit\"}",
            "sentinel_ingest_messages_consumed_total{topic=\"sentinel.invocations\"}",

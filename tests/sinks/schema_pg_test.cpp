@@ -1,5 +1,5 @@
 // The schema of schemas/001_core.sql against a real PostgreSQL: append-only event tables and the
-// least-privilege ingest role (DESIGN §3).
+// least-privilege ingest role (architecture.md §3).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -118,7 +118,7 @@ TEST(Schema, TablesIndexesAndConstraintsAreAsDesigned) {
   EXPECT_EQ(dup_key.sqlstate, "23505");
 }
 
-// The ingest role (DESIGN §3): INSERT events and rejects, upsert costs and offsets, create month
+// The ingest role (architecture.md §3): INSERT events and rejects, upsert costs and offsets, create month
 // partitions through the function; nothing else.
 class IngestRole : public ::testing::Test {
  protected:
