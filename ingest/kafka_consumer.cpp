@@ -65,13 +65,74 @@ KafkaConsumer::~KafkaConsumer() {
   } catch (...) {
     // Destruction must not throw; the group notices the departure by session timeout.
   }
+  if (keep_handle_) {
+    // Its threads end with the process; the topic handles only drop their references.
+    (void)rk_.release();
+  }
 }
 
-void KafkaConsumer::close() {
+namespace {
+
+/// librdkafka before 2.3.0 destroys the cooperative-sticky assignor's state without checking
+/// that there is one (librdkafka issue 4312, fixed by pull request 4381).
+bool destroy_asserts_without_assignor_state() { return rd_kafka_version() < 0x020300ff; }
+
+}  // namespace
+
+bool KafkaConsumer::close(std::chrono::milliseconds timeout) {
   stop_nudger();
-  if (closed_ || !rk_) return;
+  if (closed_ || !rk_) return !keep_handle_;
   closed_ = true;
-  rd_kafka_consumer_close(rk_.get());
+  closing_ = true;
+  const bool left = leave_group(timeout);
+  closing_ = false;
+  if (!left) {
+    // rd_kafka_destroy() would wait for the same termination, without a bound.
+    spdlog::warn(
+        "Kafka: leaving the group took over {} ms; the group will notice by session "
+        "timeout",
+        timeout.count());
+    keep_handle_ = true;
+  } else if (!assigned_once_ && destroy_asserts_without_assignor_state()) {
+    // A member that never got an assignment (it joined while the group kept rebalancing) has no
+    // sticky-assignor state, and rd_kafka_destroy() would abort the process on it.
+    spdlog::debug("Kafka: left the group before any assignment; not destroying the client");
+    keep_handle_ = true;
+  }
+  return left;
+}
+
+bool KafkaConsumer::leave_group(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + timeout;
+  KafkaQueue queue(rd_kafka_queue_new(rk_.get()));
+  if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk_.get(), queue.get())) {
+    // Still closing (e.g. after a fatal error), or closed already: served below either way.
+    spdlog::warn("Kafka close: {}", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
+  while (!rd_kafka_consumer_closed(rk_.get())) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    KafkaEvent event(
+        rd_kafka_queue_poll(queue.get(), static_cast<int>(std::min<int64_t>(left.count(), 100))));
+    if (!event) continue;
+    switch (rd_kafka_event_type(event.get())) {
+      case RD_KAFKA_EVENT_REBALANCE:
+        // The revocation of what is assigned, or an assignment that raced the close: either
+        // must be completed (incremental unassign/assign) for librdkafka to finish closing.
+        rebalance_cb(rk_.get(), rd_kafka_event_error(event.get()),
+                     rd_kafka_event_topic_partition_list(event.get()), this);
+        break;
+      case RD_KAFKA_EVENT_ERROR:
+        spdlog::warn("Kafka (closing): {}", rd_kafka_event_error_string(event.get()));
+        break;
+      default:
+        break;  // messages fetched before the unassignment: not used, never committed
+    }
+  }
+  return true;
 }
 
 KafkaMessage KafkaConsumer::poll(int timeout_ms) {
@@ -113,8 +174,11 @@ void KafkaConsumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   auto* self = static_cast<KafkaConsumer*>(opaque);
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->assigned_once_ = true;
     auto partitions = self->from_list(parts);
-    self->listener_->on_assign(partitions);
+    // While closing, nothing will be read: the assignment is only completed (librdkafka waits
+    // for it) and revoked again by the close; the listener is not asked to load offsets.
+    if (!self->closing_) self->listener_->on_assign(partitions);
     KafkaPartitionList list = self->to_list(partitions);
     rd_kafka_error_t* e = nullptr;
     if (cooperative) {

@@ -85,8 +85,17 @@ class KafkaConsumer {
   void set_backlog(bool backlog) { backlog_.store(backlog, std::memory_order_relaxed); }
   /// How many nudges were sent (for tests).
   uint64_t nudges() const { return nudges_.load(std::memory_order_relaxed); }
-  /// Leaves the group (revokes everything through the listener first).
-  void close();
+  /// How long close() waits by default for librdkafka to leave the group.
+  static constexpr std::chrono::milliseconds kCloseTimeout{5000};
+  /// Leaves the group: revokes everything through the listener first, completes any rebalance
+  /// librdkafka hands over meanwhile (an assignment is taken and given back without asking the
+  /// listener), and waits up to `timeout` for librdkafka to finish. Returns whether it did; if
+  /// not, the group notices the departure by session timeout. Either way nothing is committed
+  /// here: offsets are PostgreSQL's. Idempotent.
+  bool close(std::chrono::milliseconds timeout = kCloseTimeout);
+  /// Whether the destructor will leave the librdkafka handle to the process's exit instead of
+  /// destroying it (see keep_handle_). For tests.
+  bool keeps_handle() const { return keep_handle_; }
 
   const std::vector<std::string>& topics() const { return topics_; }
   rd_kafka_t* raw() { return rk_.get(); }
@@ -98,10 +107,24 @@ class KafkaConsumer {
   std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) const;
   void nudge_loop();
   void stop_nudger();
+  /// rd_kafka_consumer_close_queue(), served (rebalances included) until librdkafka says the
+  /// consumer is closed or `timeout` passes.
+  bool leave_group(std::chrono::milliseconds timeout);
 
   std::vector<std::string> topics_;
   RebalanceListener* listener_;
   bool closed_ = false;
+  bool closing_ = false;  ///< inside close(): assignments are completed, not reported
+  /// An assignment came through the rebalance callback at least once. librdkafka runs the
+  /// assignor's on-assignment hook, which creates the cooperative-sticky assignor's state, just
+  /// before it hands the assignment over; until then that state is null.
+  bool assigned_once_ = false;
+  /// rd_kafka_destroy() must not run on rk_: librdkafka before 2.3.0 asserts
+  /// (`rd_kafka_sticky_assignor_state_destroy: Assertion 'assignor_state' failed`, SIGABRT) when
+  /// a member that joined the group (its JoinGroup chose cooperative-sticky) is destroyed before
+  /// a SyncGroup gave it an assignment, as during a rebalance that other members keep
+  /// restarting; or close() gave up waiting. The handle is then left to the process's exit.
+  bool keep_handle_ = false;
   KafkaHandle rk_;
   /// One handle per topic, in topics_ order, taken before subscribing: librdkafka keeps one
   /// topic object per name, and messages point at it. Destroyed before rk_.

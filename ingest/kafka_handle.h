@@ -26,12 +26,15 @@ struct KafkaDeleter {
   }
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
 };
 using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
 using KafkaMessage = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
 using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
 using KafkaTopic = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
+using KafkaQueue = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
+using KafkaEvent = std::unique_ptr<rd_kafka_event_t, KafkaDeleter>;
 
 /// Whether the value of librdkafka property `key` must never be shown (logged, printed in an
 /// error): librdkafka's sensitive properties, certificates and keys, and any key containing

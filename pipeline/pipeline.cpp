@@ -13,6 +13,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// What a graceful stop may take in all, from SIGTERM to the exit (DESIGN.md §5): 10 s, less a
+/// margin for the process's own exit.
+constexpr auto kStopBudget = std::chrono::milliseconds(9500);
+
 int64_t now_unix_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -591,6 +595,7 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   // Graceful stop: nothing new is built; wait for the writers to commit what is in flight,
   // including chunks still open.
   spdlog::info("stopping: committing what is in flight");
+  const auto stopping_since = Clock::now();
   if (!failed_.load()) {
     builder_.flush(ready);
     for (auto& c : ready) dispatch(std::move(c));
@@ -640,7 +645,13 @@ int Pipeline::run(const std::atomic<bool>& stop) {
   }
   writer_threads_.clear();
   commit_to_kafka();
-  consumer_->close();
+  // Leaving the group gets what is left of the 10 s a stop may take (at least 1 s, at most
+  // its default): a broker that does not answer must not hold the exit.
+  const auto close_budget =
+      std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(stopping_since +
+                                                                       kStopBudget - Clock::now()),
+                 std::chrono::milliseconds(1000), KafkaConsumer::kCloseTimeout);
+  consumer_->close(close_budget);
   consumer_.reset();
   std::lock_guard lock(fatal_mutex_);
   if (fatal_code_ != 0) spdlog::error("{}", fatal_message_);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +147,79 @@ TEST(KafkaConsumer, SendsNoNudgesWhileNothingIsWaiting) {
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(consumer.poll(100));
   EXPECT_EQ(consumer.nudges(), before) << "ListOffsets requests sent while idle";
   consumer.close();
+}
+
+/// Counts the assignments it is told about.
+class CountingListener : public RebalanceListener {
+ public:
+  void on_assign(std::vector<TopicPartition>& partitions) override {
+    for (auto& tp : partitions) tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+    ++assigned;
+  }
+  void on_revoke(const std::vector<TopicPartition>&) override {}
+  int assigned = 0;
+};
+
+/// Whether the group coordinator has answered the consumer's JoinGroup (it then has a member id,
+/// and librdkafka has chosen the group's assignor).
+bool joined(KafkaConsumer& consumer) {
+  char* id = rd_kafka_memberid(consumer.raw());
+  const bool has = id != nullptr && id[0] != '\0';
+  if (id != nullptr) rd_kafka_mem_free(consumer.raw(), id);
+  return has;
+}
+
+// A member that joined the group while it kept rebalancing (other members joining, leaving,
+// killed) has a JoinGroup answer but no SyncGroup one yet, so no partitions. SIGTERM then
+// aborted the process with exit code 134 instead of 0: librdkafka 2.0 (Debian 12's) destroys
+// the cooperative-sticky assignor's state without checking that there is one
+// (`rd_kafka_sticky_assignor_state_destroy: Assertion 'assignor_state' failed`), and that state
+// exists only once an assignment came. Here the mock coordinator answers every SyncGroup with
+// REBALANCE_IN_PROGRESS, which keeps the member exactly there; the child process closes and
+// destroys the consumer as `run` does on SIGTERM, and must exit 0.
+TEST(KafkaConsumerDeathTest,
+     ClosedMidRebalanceBeforeAnyAssignmentExitsInsteadOfAbortingInStickyAssignor) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        int code = 0;
+        {
+          MockCluster mock(1, kTopics, 2);
+          // 14 is SyncGroup's API key: every answer is "rebalance in progress", for a while.
+          std::vector<rd_kafka_resp_err_t> errors(100, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+          rd_kafka_mock_push_request_errors_array(mock.raw(), 14, errors.size(), errors.data());
+          CountingListener listener;
+          auto consumer = std::make_unique<KafkaConsumer>(
+              ConsumerOptions{mock.bootstraps(), "close-mid-rebalance", kTopics, {}}, &listener);
+          const auto deadline = Clock::now() + std::chrono::seconds(20);
+          while (!joined(*consumer) && Clock::now() < deadline) consumer->poll(100);
+          for (int i = 0; i < 5; ++i) consumer->poll(100);  // its SyncGroup is refused meanwhile
+          if (!joined(*consumer)) code = 3;                 // the test did not get there
+          if (listener.assigned != 0) code = 4;
+          const auto t0 = Clock::now();
+          if (!consumer->close()) code = 5;
+          if (Clock::now() - t0 > std::chrono::seconds(2)) code = 6;
+          consumer.reset();  // rd_kafka_destroy(): where librdkafka 2.0 aborted
+        }
+        std::fflush(nullptr);
+        std::_Exit(code);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+// The usual case keeps its clean teardown: a member that was assigned partitions leaves the group
+// and its client is destroyed (not left to the process's exit).
+TEST(KafkaConsumer, AMemberThatWasAssignedLeavesAndIsDestroyed) {
+  MockCluster mock(1, kTopics, 2);
+  CountingListener listener;
+  KafkaConsumer consumer({mock.bootstraps(), "close-assigned", kTopics, {}}, &listener);
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (listener.assigned == 0 && Clock::now() < deadline) consumer.poll(100);
+  ASSERT_EQ(listener.assigned, 1);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(consumer.close());
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_FALSE(consumer.keeps_handle());
 }
 
 }  // namespace

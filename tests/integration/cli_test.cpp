@@ -4,7 +4,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <random>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -274,6 +278,107 @@ TEST(Cli, KafkaMockPublishAndRunWorkTogether) {
   EXPECT_EQ(run.wait(std::chrono::seconds(10)), 0) << testing::read_file(run_log);
   mock.signal(SIGTERM);
   EXPECT_EQ(mock.wait(std::chrono::seconds(10)), 0);
+}
+
+/// Starts `kafka-mock` and returns its bootstrap list ("" if it did not print one in time).
+std::string start_kafka_mock(std::unique_ptr<testing::Process>& mock, const std::string& log,
+                             const std::string& partitions) {
+  std::remove(log.c_str());
+  mock = std::make_unique<testing::Process>(
+      std::vector<std::string>{SENTINEL_BINARY, "kafka-mock", "--partitions", partitions}, log);
+  std::string brokers;
+  testing::wait_until(std::chrono::seconds(20), [&] {
+    const std::string text = testing::read_file(log);
+    const auto eol = text.find('\n');
+    if (eol == std::string::npos) return false;
+    brokers = text.substr(0, eol);
+    return true;
+  });
+  return brokers;
+}
+
+// The chaos run saw `run` abort on SIGTERM (exit 134, `rd_kafka_sticky_assignor_state_destroy:
+// Assertion 'assignor_state' failed`) when the instance had joined a group that kept
+// rebalancing and had no partitions yet. Here, many times over: two members own the partitions,
+// a third joins, one of the first two is frozen (SIGSTOP) at a random moment of the rebalance,
+// so that the group's SyncGroup waits for it (the newcomer has its JoinGroup answer, not its
+// assignment), and the newcomer is stopped with SIGTERM a random moment later. Every time it
+// must exit 0 within 10 s. A 6 s session timeout keeps each round short (the mock coordinator
+// waits about that long for a rejoin or a sync). SENTINEL_REBALANCE_ROUNDS sets the number of
+// rounds (default 6).
+TEST(Cli, SigtermWhileTheGroupRebalancesExitsZeroWithinTenSeconds) {
+  TestDb db;
+  ASSERT_EQ(run_command({SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url()}, seconds(60)).first,
+            0);
+  const std::string dir = ::testing::TempDir();
+  std::unique_ptr<testing::Process> mock;
+  const std::string brokers = start_kafka_mock(mock, dir + "rebalance-mock.out", "4");
+  ASSERT_NE(brokers.find(':'), std::string::npos) << brokers;
+  const char* env_rounds = std::getenv("SENTINEL_REBALANCE_ROUNDS");
+  const int rounds = env_rounds != nullptr ? std::atoi(env_rounds) : 6;
+  const unsigned seed = 16;
+  std::mt19937 rng(seed);
+  // After the newcomer starts: the freeze before the coordinator answers the JoinGroups (~5 s),
+  // the SIGTERM while the SyncGroup waits for the frozen member.
+  std::uniform_int_distribution<int> freeze_ms(1500, 4500), term_ms(5500, 9500);
+  int aborted = 0;
+  int without_partitions = 0;  // rounds whose newcomer had no partition yet when stopped
+  std::string failures;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string group = "rebalance-sigterm-" + std::to_string(round);
+    auto member = [&](const std::string& name) {
+      const std::string log = dir + group + "-" + name + ".out";
+      std::remove(log.c_str());
+      return std::make_unique<testing::Process>(
+          std::vector<std::string>{SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers",
+                                   brokers, "--group", group, "--kafka-prop",
+                                   "session.timeout.ms=6000", "--kafka-prop",
+                                   "heartbeat.interval.ms=1000"},
+          log);
+    };
+    auto a = member("a");
+    auto b = member("b");
+    // Both assigned (the mock answers the first JoinGroup of a group after ~3 s).
+    const auto assigned = [&](const std::string& name) {
+      return testing::read_file(dir + group + "-" + name + ".out").find("assigned ") !=
+             std::string::npos;
+    };
+    ASSERT_TRUE(testing::wait_until(seconds(40), [&] { return assigned("a") && assigned("b"); }))
+        << testing::read_file(dir + group + "-a.out") << testing::read_file(dir + group + "-b.out");
+    auto c = member("c");
+    const int freeze_after = freeze_ms(rng), term_after = term_ms(rng) - freeze_after;
+    testing::Process& frozen = (rng() % 2) != 0 ? *a : *b;
+    std::this_thread::sleep_for(std::chrono::milliseconds(freeze_after));
+    frozen.signal(SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(term_after));
+    if (testing::read_file(dir + group + "-c.out").find("assigned ") == std::string::npos) {
+      ++without_partitions;
+    }
+    c->signal(SIGTERM);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto code = c->wait(seconds(10));
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    frozen.signal(SIGCONT);
+    if (code != 0) {
+      ++aborted;
+      failures += "round " + std::to_string(round) + " (freeze after " +
+                  std::to_string(freeze_after) + " ms, SIGTERM " + std::to_string(term_after) +
+                  " ms later): exit " + (code ? std::to_string(*code) : "none within 10 s") + "\n" +
+                  testing::read_file(dir + group + "-c.out") + "\n";
+    }
+    EXPECT_LT(took, 10.0) << "round " << round;
+    a->signal(SIGTERM);
+    b->signal(SIGTERM);
+    EXPECT_EQ(a->wait(seconds(10)), 0) << testing::read_file(dir + group + "-a.out");
+    EXPECT_EQ(b->wait(seconds(10)), 0) << testing::read_file(dir + group + "-b.out");
+  }
+  // The rounds must have stopped newcomers mid-rebalance, or they proved nothing.
+  EXPECT_GE(without_partitions, (rounds + 1) / 2);
+  EXPECT_EQ(aborted, 0) << aborted << " of " << rounds << " rounds (seed " << seed << ")\n"
+                        << failures;
+  mock->signal(SIGTERM);
+  EXPECT_EQ(mock->wait(seconds(10)), 0);
 }
 
 }  // namespace
