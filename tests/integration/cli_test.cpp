@@ -368,6 +368,8 @@ TEST(Cli, SigtermWhileTheGroupRebalancesExitsZeroWithinTenSeconds) {
                   testing::read_file(dir + group + "-c.out") + "\n";
     }
     EXPECT_LT(took, 10.0) << "round " << round;
+    std::printf("round %d: freeze after %d ms, SIGTERM %d ms later, exit %s in %.1f s\n", round,
+                freeze_after, term_after, code ? std::to_string(*code).c_str() : "none", took);
     a->signal(SIGTERM);
     b->signal(SIGTERM);
     EXPECT_EQ(a->wait(seconds(10)), 0) << testing::read_file(dir + group + "-a.out");
