@@ -37,6 +37,6 @@ std::optional<int32_t> parse_month(std::string_view text);
 /// ("audit_logs" | "invocations"), $2 the month's first day (month_start_text). Run it outside
 /// any data transaction: it holds a lock on the parent table until its transaction ends.
 inline constexpr std::string_view kEnsurePartitionSql =
-    "SELECT sentinel_ensure_month_partition($1, $2::date)";
+    "SELECT public.sentinel_ensure_month_partition($1, $2::pg_catalog.date)";
 
 }  // namespace sentinel

@@ -178,11 +178,11 @@ BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
       topics_(std::move(topics)) {
   for (int t = 0; t < kEventTableCount; ++t) {
     const auto table = static_cast<EventTable>(t);
-    copy_sql_[t] = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", table_name(table),
+    copy_sql_[t] = fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", table_name(table),
                                table_columns(table));
   }
   rejects_copy_sql_ =
-      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
+      fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
   std::random_device random;
   token_prefix_ = (uint64_t{random()} << 32) ^ random();
 }
@@ -282,7 +282,8 @@ bool BatchWriter::pending_commit_landed() {
   // that never saw the commit, the token is not there and the batch is written normally (the
   // compare-and-set then decides).
   PgResult r = conn_.exec_params(
-      "SELECT count(*) FROM ingest_offsets WHERE consumer_group = $1 AND commit_token = $2",
+      "SELECT pg_catalog.count(*) FROM public.ingest_offsets WHERE consumer_group = $1 AND "
+      "commit_token = $2",
       {consumer_group_.c_str(), pending_->token.c_str()});
   return std::string_view(PQgetvalue(r.get(), 0, 0)) != "0";
 }
@@ -310,7 +311,21 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
       if (known_partitions_.contains(key)) continue;
       const std::string start = month_start_text(r.month);
       const std::string table(table_name(c->table));
-      conn_.exec_params(kEnsurePartitionSql.data(), {table.c_str(), start.c_str()});
+      // Its own short transaction, read-write whatever defaults a pooled session holds.
+      conn_.exec("BEGIN READ WRITE");
+      try {
+        conn_.exec_params(kEnsurePartitionSql.data(), {table.c_str(), start.c_str()});
+        conn_.exec("COMMIT");
+      } catch (const PgError&) {
+        if (conn_.connected()) {
+          try {
+            conn_.exec("ROLLBACK");
+          } catch (const PgError&) {
+            conn_.close();
+          }
+        }
+        throw;
+      }
       known_partitions_.insert(key);
       ++result.partitions_ensured;
     }
@@ -322,7 +337,13 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
   // Bounded on the server: if this process stalls or the network parts mid-transaction, the
   // server ends the session after 60 s idle and releases its row locks (ingest_offsets, costs)
   // for the next instance. SET LOCAL is transaction-scoped, so PgBouncer transaction mode is fine.
-  conn_.exec("BEGIN; SET LOCAL idle_in_transaction_session_timeout = '60s'");
+  // PgBouncer in transaction mode hands us server sessions other clients used: whatever they
+  // left there (temporary tables or types named like ours, a session search_path, read-only
+  // defaults) must not change where the rows go. Every name the transaction uses resolves in
+  // pg_catalog, then public; the caller's temporary schema last.
+  conn_.exec(
+      "BEGIN READ WRITE; SET LOCAL search_path = pg_catalog, public, pg_temp; "
+      "SET LOCAL idle_in_transaction_session_timeout = '60s'");
   try {
     std::vector<Refused> refused;
     if (isolate_costs) refuse_overflowing_costs(chunks, refused);
@@ -603,13 +624,15 @@ void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
   }
   for (std::string* a : {&tenants, &periods, &starts}) a->push_back('}');
   PgResult stored = conn_.exec_params(
-      "SELECT u.i, c.cost_usd::text, c.invocations, c.prompt_tokens, c.completion_tokens "
-      "FROM unnest($1::text[], $2::text[], $3::date[]) WITH ORDINALITY AS u(t, p, s, i) "
-      "JOIN costs c ON c.tenant_id = u.t AND c.period = u.p AND c.period_start = u.s",
+      "SELECT u.i, c.cost_usd::pg_catalog.text, c.invocations, c.prompt_tokens, "
+      "c.completion_tokens "
+      "FROM pg_catalog.unnest($1::pg_catalog.text[], $2::pg_catalog.text[], $3::pg_catalog.date[]) "
+      "WITH ORDINALITY AS u(t, p, s, i) "
+      "JOIN public.costs c ON c.tenant_id = u.t AND c.period = u.p AND c.period_start = u.s",
       {tenants.c_str(), periods.c_str(), starts.c_str()});
   PgResult typmod = conn_.exec(
       "SELECT atttypmod FROM pg_catalog.pg_attribute "
-      "WHERE attrelid = 'costs'::regclass AND attname = 'cost_usd'");
+      "WHERE attrelid = 'public.costs'::pg_catalog.regclass AND attname = 'cost_usd'");
   const __int128 max_nanos = PQntuples(typmod.get()) == 1
                                  ? numeric_max_nanos(std::atoi(PQgetvalue(typmod.get(), 0, 0)))
                                  : -1;
@@ -714,7 +737,7 @@ void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
     a->push_back('}');
   }
   static constexpr const char* kSql =
-      "INSERT INTO costs AS c (tenant_id, period, period_start, cost_usd, invocations, "
+      "INSERT INTO public.costs AS c (tenant_id, period, period_start, cost_usd, invocations, "
       "prompt_tokens, completion_tokens, updated_at) "
       "SELECT t, p, s, v, n, pt, ct, now() FROM unnest($1::text[], $2::text[], $3::date[], "
       "$4::numeric[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(t, p, s, v, n, pt, ct) "
@@ -756,12 +779,13 @@ std::vector<std::pair<int, int32_t>> BatchWriter::store_offsets(std::span<Chunk*
   static constexpr const char* kSql =
       "WITH i AS (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[]) "
       "  AS i(topic, part, expected, next)), "
-      "upd AS (UPDATE ingest_offsets o SET next_offset = i.next, updated_at = now(), "
+      "upd AS (UPDATE public.ingest_offsets o SET next_offset = i.next, updated_at = now(), "
       "  commit_token = $6 FROM i "
       "  WHERE i.expected >= 0 AND o.consumer_group = $1 AND o.topic = i.topic "
       "  AND o.kafka_partition = i.part AND o.next_offset = i.expected "
       "  RETURNING o.topic, o.kafka_partition), "
-      "ins AS (INSERT INTO ingest_offsets (consumer_group, topic, kafka_partition, next_offset, "
+      "ins AS (INSERT INTO public.ingest_offsets (consumer_group, topic, kafka_partition, "
+      "next_offset, "
       "  updated_at, commit_token) SELECT $1, topic, part, next, now(), $6 FROM i "
       "  WHERE expected < 0 "
       "  ON CONFLICT DO NOTHING RETURNING topic, kafka_partition) "

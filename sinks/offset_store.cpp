@@ -7,8 +7,8 @@ namespace sentinel {
 namespace {
 
 constexpr const char* kLoadSql =
-    "SELECT topic, kafka_partition, next_offset FROM ingest_offsets "
-    "WHERE consumer_group = $1 AND topic = ANY($2::text[])";
+    "SELECT topic, kafka_partition, next_offset FROM public.ingest_offsets "
+    "WHERE consumer_group = $1 AND topic = ANY($2::pg_catalog.text[])";
 
 std::string topic_array_literal(const std::vector<std::string>& topics) {
   std::string topic_array = "{";

@@ -16,7 +16,10 @@ bool PgError::transient() const {
   if (sqlstate_.empty()) return true;  // no server answer: connection trouble
   const std::string_view s = sqlstate_;
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "40001" ||
-         s == "40P01" || s.starts_with("53") || s == "55P03" || s == "57014";
+         s == "40P01" || s.starts_with("53") || s == "55P03" || s == "57014" ||
+         // The server is read-only (a standby not promoted yet, or a pooler still pointing at
+         // it during a failover): retry until the primary answers.
+         s == "25006";
 }
 
 bool PgError::row_refused() const {

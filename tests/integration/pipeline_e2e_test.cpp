@@ -2,10 +2,12 @@
 // transaction mode, 100 000 events with 1% malformed of every kind.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -458,6 +460,67 @@ TEST(PipelineEndToEnd, CostOverflowIsAPoisonEventNotAHaltedPipeline) {
                      "AT TIME ZONE 'UTC')::date = c.period_start)"),
             "0");
   EXPECT_EQ(metrics.rejects[static_cast<int>(RejectReason::kDbRejected)].load(), 1u);
+}
+
+// PgBouncer in transaction mode hands the ingestor server sessions that other clients of the same
+// login used. One that left temporary tables named audit_logs, invocations, costs, ingest_offsets
+// and ingest_rejects there (PostgreSQL searches a session's temporary schema first) silently took
+// the rows while the offsets advanced; one that left `SET search_path = pg_catalog` stopped the
+// ingestor with "relation does not exist". Whatever a pooled session holds, every row lands in the
+// real tables exactly once.
+TEST(PipelineEndToEnd, TemporaryTablesLeftInPooledSessionsNeitherDivertNorStopTheRows) {
+  TestDb db;
+  apply_migrations(db.direct_url());
+  // Every server session of the pool (default_pool_size = 20) gets the same leftovers: the
+  // clients hold their transactions open together, so each lands on a session of its own.
+  constexpr int kSessions = 20;
+  std::vector<std::thread> poisoners;
+  std::atomic<int> poisoned{0};
+  std::barrier all_began(kSessions), all_poisoned(kSessions);
+  for (int i = 0; i < kSessions; ++i) {
+    poisoners.emplace_back([&] {
+      std::unique_ptr<PGconn, decltype(&PQfinish)> c(PQconnectdb(db.bouncer_url().c_str()),
+                                                     &PQfinish);
+      if (PQstatus(c.get()) != CONNECTION_OK) {
+        ADD_FAILURE() << PQerrorMessage(c.get());
+        return;
+      }
+      // Each holds a server session of its own before poisoning it, until all are poisoned.
+      PQclear(PQexec(c.get(), "BEGIN READ WRITE"));
+      all_began.arrive_and_wait();
+      PGresult* r =
+          PQexec(c.get(),
+                 "CREATE TEMP TABLE audit_logs (LIKE public.audit_logs INCLUDING ALL); "
+                 "CREATE TEMP TABLE invocations (LIKE public.invocations INCLUDING ALL); "
+                 "CREATE TEMP TABLE costs (LIKE public.costs INCLUDING ALL); "
+                 "CREATE TEMP TABLE ingest_offsets (LIKE public.ingest_offsets INCLUDING ALL); "
+                 "CREATE TEMP TABLE ingest_rejects (LIKE public.ingest_rejects INCLUDING ALL); "
+                 "CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (VALUE IS NULL); "
+                 "SET search_path = pg_catalog; SET default_transaction_read_only = on; "
+                 "SELECT 1");
+      if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        ++poisoned;
+      } else {
+        ADD_FAILURE() << PQerrorMessage(c.get());
+      }
+      PQclear(r);
+      all_poisoned.arrive_and_wait();
+      PQclear(PQexec(c.get(), "COMMIT"));
+    });
+  }
+  for (auto& t : poisoners) t.join();
+  ASSERT_EQ(poisoned.load(), kSessions);
+
+  MockCluster mock(1, {"sentinel.audit", "sentinel.invocations"}, 4);
+  const auto events = testing::publish_events(mock.bootstraps(), 5'000, 0.02, 17);
+  Metrics metrics;
+  int code = -1;
+  Pipeline pipeline(options_for(db, mock, "pooled-leftovers"), metrics);
+  const bool done = run_until_stored(pipeline, db, events.size(), code);
+  ASSERT_TRUE(done) << "only " << testing::stored_messages(db) << " of " << events.size()
+                    << " messages stored in the real tables";
+  EXPECT_EQ(code, 0) << pipeline.fatal_message();
+  testing::expect_exactly_once(db, events);
 }
 
 }  // namespace
