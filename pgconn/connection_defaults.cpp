@@ -66,12 +66,16 @@ std::string percent_decoded(std::string_view s) {
 }
 
 /// Where the URI whose "://" ends at `start` has its userinfo: [start, position of the last `@`
-/// before the first `?` (or the next "://", in a message quoting several)); npos when none.
+/// before the first `?` (or the next "://", in a message quoting several)), or else of libpq's
+/// own choice, the first `@` before the first `/` (a password with an unencoded `?`); npos when
+/// none.
 size_t userinfo_end(std::string_view text, size_t start) {
   const size_t limit = std::min(text.find('?', start), text.find("://", start));
   const size_t at =
       text.substr(0, limit == std::string_view::npos ? text.size() : limit).rfind('@');
-  return at != std::string_view::npos && at >= start ? at : std::string_view::npos;
+  if (at != std::string_view::npos && at >= start) return at;
+  const size_t first = text.find_first_of("@/", start);
+  return first != std::string_view::npos && text[first] == '@' ? first : std::string_view::npos;
 }
 
 /// True when the "://" at `pos` ends "postgres" or "postgresql".

@@ -218,6 +218,7 @@ TEST(Cli, PasswordsOfMalformedConnectionStringsAreNeverPrinted) {
       {"host=127.0.0.1 port=1 password=Xq7Kp Zw9Lm dbname=x", {"Xq7Kp", "Zw9Lm"}, true},
       {"host=127.0.0.1 port=1 password='Xq7Kp Zw9Lm", {"Xq7Kp", "Zw9Lm"}, true},
       {"host=127.0.0.1 port=x password='Xq7Kp \\' Zw9Lm'", {"Xq7Kp", "Zw9Lm"}, true},
+      {"postgresql://u:Xq7Kp?Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, false},
   };
   const std::string log = ::testing::TempDir() + "password-leak.out";
   for (const Case& c : cases) {
@@ -225,8 +226,9 @@ TEST(Cli, PasswordsOfMalformedConnectionStringsAreNeverPrinted) {
       std::remove(log.c_str());
       std::optional<int> code;
       {
-        testing::Process p({SENTINEL_BINARY, command, "--pg", c.pg, "--brokers", "127.0.0.1:1"},
-                           log);
+        std::vector<std::string> argv = {SENTINEL_BINARY, command, "--pg", c.pg};
+        if (command == "run") argv.insert(argv.end(), {"--brokers", "127.0.0.1:1"});
+        testing::Process p(argv, log);
         code = p.wait(seconds(3));
         if (!code) {  // `run` retries a server it cannot reach
           p.signal(SIGTERM);
@@ -239,6 +241,10 @@ TEST(Cli, PasswordsOfMalformedConnectionStringsAreNeverPrinted) {
       }
       if (c.malformed) {
         EXPECT_EQ(code, 2) << command << " " << c.pg << ":\n" << out;
+      }
+      EXPECT_EQ(out.find("were not expected"), std::string::npos) << out;
+      if (!c.malformed) {  // it got as far as connecting: the string was really used
+        EXPECT_NE(out.find("Connection refused"), std::string::npos) << command << " " << c.pg;
       }
     }
   }
