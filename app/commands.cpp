@@ -4,11 +4,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -54,6 +59,56 @@ void sleep_unless_stopped(std::chrono::milliseconds d) {
   }
 }
 
+/// Runs `startup` (what `run` does before the pipeline: the schema check and the partition
+/// premake, through libpq and libpqxx calls that have no bound; a server hung behind PgBouncer
+/// keeps them waiting for minutes) on a thread of its own, and waits for it or for
+/// SIGTERM/SIGINT, whichever comes first. On a signal nothing is in flight yet (no batch, no
+/// offset, and the checks only read or run DDL that PostgreSQL rolls back), so the process ends
+/// here, exit code 0, with the thread still in its libpq call. Otherwise returns what `startup`
+/// returned, or rethrows what it threw.
+std::optional<int> startup_unless_stopped(std::function<std::optional<int>()> startup) {
+  struct State {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::optional<int> result;
+    std::exception_ptr error;
+  };
+  auto state = std::make_shared<State>();
+  std::thread worker([state, startup = std::move(startup)] {
+    std::optional<int> result;
+    std::exception_ptr error;
+    try {
+      result = startup();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard lock(state->mutex);
+    state->result = result;
+    state->error = error;
+    state->done = true;
+    state->done_cv.notify_all();
+  });
+  {
+    std::unique_lock lock(state->mutex);
+    // The signal handler only sets g_stop: look at it every 50 ms.
+    while (!state->done && !g_stop.load()) {
+      state->done_cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    if (!state->done) {
+      lock.unlock();
+      worker.detach();
+      spdlog::info("stopped during startup (nothing was in flight)");
+      spdlog::default_logger()->flush();
+      std::fflush(nullptr);
+      std::_Exit(0);
+    }
+  }
+  worker.join();
+  if (state->error) std::rethrow_exception(state->error);
+  return state->result;
+}
+
 }  // namespace
 
 void install_signal_handlers() {
@@ -67,43 +122,54 @@ void install_signal_handlers() {
 
 int cmd_run(RunArgs args) {
   PipelineOptions& p = args.pipeline;
-  spdlog::info("sentinel-ingest starting: PostgreSQL {}, Kafka {}", redact_url(p.pg_url),
-               p.brokers);
+  spdlog::info("sentinel-ingest starting: PostgreSQL {}, Kafka {}",
+               redact_secrets(p.pg_url, p.pg_url), p.brokers);
 
-  // The schema must be there and current; wait for PostgreSQL itself if it is not up yet.
-  auto backoff = std::chrono::milliseconds(200);
-  for (;;) {
-    try {
-      const MigrationStatus status = check_migrations(p.pg_url);
-      if (!status.up_to_date) {
-        spdlog::error("{}", status.problem);
-        return 2;
+  // Everything before the pipeline may wait on a hung PostgreSQL without a bound: SIGTERM ends
+  // it at once (startup_unless_stopped).
+  const std::optional<int> early = startup_unless_stopped([&p]() -> std::optional<int> {
+    // The schema must be there and current; wait for PostgreSQL itself if it is not up yet.
+    auto backoff = std::chrono::milliseconds(200);
+    for (;;) {
+      try {
+        const MigrationStatus status = check_migrations(p.pg_url);
+        if (!status.up_to_date) {
+          spdlog::error("{}", status.problem);
+          return {2};
+        }
+        break;
+      } catch (const MigrationError& e) {
+        spdlog::error("{}", one_line(e.what()));
+        return {2};
+      } catch (const ConnectionStringError&) {
+        throw;
+      } catch (const std::exception& e) {
+        const std::string message = redact_url(one_line(e.what()));
+        if (connection_misconfigured(message)) {
+          spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
+          return {2};
+        }
+        if (g_stop.load()) return {0};
+        spdlog::warn("PostgreSQL not reachable yet: {}; retrying in {} ms", message,
+                     backoff.count());
+        sleep_unless_stopped(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(p.max_backoff));
       }
-      break;
-    } catch (const MigrationError& e) {
-      spdlog::error("{}", one_line(e.what()));
-      return 2;
-    } catch (const ConnectionStringError&) {
-      throw;
-    } catch (const std::exception& e) {
-      const std::string message = redact_url(one_line(e.what()));
-      if (connection_misconfigured(message)) {
-        spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
-        return 2;
-      }
-      if (g_stop.load()) return 0;
-      spdlog::warn("PostgreSQL not reachable yet: {}; retrying in {} ms", message, backoff.count());
-      sleep_unless_stopped(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(p.max_backoff));
     }
-  }
 
-  // Current and next month ready before the first batch; later ones are made on demand.
-  try {
-    partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
-  } catch (const std::exception& e) {
-    spdlog::warn("premaking month partitions: {} (they will be created on demand)",
-                 redact_url(one_line(e.what())));
+    // Current and next month ready before the first batch; later ones are made on demand.
+    try {
+      partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
+    } catch (const std::exception& e) {
+      spdlog::warn("premaking month partitions: {} (they will be created on demand)",
+                   redact_url(one_line(e.what())));
+    }
+    return std::nullopt;
+  });
+  if (early) return *early;
+  if (g_stop.load()) {
+    spdlog::info("stopped during startup (nothing was in flight)");
+    return 0;
   }
 
   Metrics metrics;

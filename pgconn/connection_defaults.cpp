@@ -2,11 +2,14 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
+#include <regex>
 #include <string_view>
 
 namespace sentinel {
@@ -42,27 +45,202 @@ bool is_utf8_name(std::string_view name) {
   return n == "utf8" || n == "unicode";
 }
 
+/// `s` with every valid %XX decoded; an invalid one (libpq refuses the string) stays as it is.
+std::string percent_decoded(std::string_view s) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+/// Where the URI whose "://" ends at `start` has its userinfo: [start, position of the last `@`
+/// before the first `?` (or the next "://", in a message quoting several)), or else of libpq's
+/// own choice, the first `@` before the first `/` (a password with an unencoded `?`); npos when
+/// none.
+size_t userinfo_end(std::string_view text, size_t start) {
+  const size_t limit = std::min(text.find('?', start), text.find("://", start));
+  const size_t at =
+      text.substr(0, limit == std::string_view::npos ? text.size() : limit).rfind('@');
+  if (at != std::string_view::npos && at >= start) return at;
+  const size_t first = text.find_first_of("@/", start);
+  return first != std::string_view::npos && text[first] == '@' ? first : std::string_view::npos;
+}
+
+/// True when the "://" at `pos` ends "postgres" or "postgresql".
+bool postgres_scheme_at(std::string_view text, size_t pos) {
+  const std::string_view before = text.substr(0, pos);
+  return before.ends_with("postgresql") || before.ends_with("postgres");
+}
+
+constexpr size_t kShortestFragment = 3;
+
+/// Password fragments of every connection string with_connection_defaults has seen.
+std::mutex g_seen_mutex;
+std::vector<std::string> g_seen_fragments;
+
+void remember_fragments(std::string_view conninfo) {
+  std::vector<std::string> fragments = password_fragments(conninfo);
+  std::lock_guard lock(g_seen_mutex);
+  for (std::string& f : fragments) {
+    if (std::find(g_seen_fragments.begin(), g_seen_fragments.end(), f) == g_seen_fragments.end()) {
+      g_seen_fragments.push_back(std::move(f));
+    }
+  }
+}
+
+std::string checked_with_defaults(const std::string& url);
+
 }  // namespace
 
+std::vector<std::string> password_fragments(std::string_view conninfo) {
+  std::vector<std::string> raw;
+  std::string_view s = conninfo;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  if (s.starts_with("postgresql://") || s.starts_with("postgres://")) {
+    const size_t start = s.find("://") + 3;
+    if (const size_t at = userinfo_end(s, start); at != std::string_view::npos) {
+      const std::string_view userinfo = s.substr(start, at - start);
+      for (size_t c = userinfo.find(':'); c != std::string_view::npos;
+           c = userinfo.find(':', c + 1)) {
+        raw.emplace_back(userinfo.substr(c + 1));
+      }
+      // The pieces libpq cuts an unencoded `@`, `/`, `:` or `#` into (it quotes them).
+      if (const size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+        std::string_view rest = userinfo.substr(colon + 1);
+        for (;;) {
+          const size_t cut = rest.find_first_of("@/:?#");
+          raw.emplace_back(rest.substr(0, cut));
+          if (cut == std::string_view::npos) break;
+          rest.remove_prefix(cut + 1);
+        }
+      }
+    }
+    for (size_t q = s.find('?'); q != std::string_view::npos; q = s.find('&', q + 1)) {
+      const std::string_view param = s.substr(q + 1, s.find('&', q + 1) - (q + 1));
+      const size_t eq = param.find('=');
+      if (eq != std::string_view::npos && percent_decoded(param.substr(0, eq)) == "password") {
+        raw.emplace_back(param.substr(eq + 1));
+      }
+    }
+  } else {
+    // key=value: every `password = value`, the value quoted (backslash escapes, possibly
+    // unterminated) or up to whitespace, then the word after it if that has no `=` (libpq
+    // quotes it: `missing "=" after "RIT"`).
+    for (size_t p = s.find("password"); p != std::string_view::npos;
+         p = s.find("password", p + 1)) {
+      if (p > 0 && !std::isspace(static_cast<unsigned char>(s[p - 1]))) continue;
+      size_t i = p + 8;
+      while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+      if (i >= s.size() || s[i] != '=') continue;
+      ++i;
+      while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+      if (i < s.size() && s[i] == '\'') {
+        std::string unescaped;
+        size_t j = i + 1;
+        for (; j < s.size() && s[j] != '\''; ++j) {
+          if (s[j] == '\\' && j + 1 < s.size()) ++j;
+          unescaped += s[j];
+        }
+        raw.emplace_back(s.substr(i + 1, j - i - 1));
+        raw.push_back(std::move(unescaped));
+      } else {
+        size_t j = i;
+        while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j]))) ++j;
+        raw.emplace_back(s.substr(i, j - i));
+        size_t k = j;
+        while (k < s.size() && std::isspace(static_cast<unsigned char>(s[k]))) ++k;
+        size_t e = k;
+        while (e < s.size() && !std::isspace(static_cast<unsigned char>(s[e]))) ++e;
+        const std::string_view next = s.substr(k, e - k);
+        if (!next.empty() && next.find('=') == std::string_view::npos) {
+          raw.emplace_back(next);
+          raw.emplace_back(s.substr(i, e - i));
+        }
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (const std::string& r : raw) {
+    for (std::string f : {r, percent_decoded(r)}) {
+      if (f.size() >= kShortestFragment && std::find(out.begin(), out.end(), f) == out.end()) {
+        out.push_back(std::move(f));
+      }
+    }
+  }
+  return out;
+}
+
+std::string redact_secrets(std::string_view text, std::string_view conninfo) {
+  // URIs: the password of the userinfo, whatever characters it holds.
+  std::string s;
+  size_t i = 0;
+  for (size_t pos = text.find("://"); pos != std::string_view::npos;
+       pos = text.find("://", pos + 3)) {
+    if (pos < i || !postgres_scheme_at(text, pos)) continue;
+    const size_t start = pos + 3;
+    const size_t at = userinfo_end(text, start);
+    if (at == std::string_view::npos) continue;
+    const size_t colon = text.find(':', start);
+    if (colon >= at) continue;
+    s.append(text.substr(i, colon + 1 - i));
+    s += "***";
+    i = at;
+  }
+  s.append(text.substr(i));
+  // key=value strings and URI queries: password=value, quoted (maybe unterminated) or not.
+  static const std::regex kv_password(R"((password\s*=\s*)('(?:[^'\\]|\\[\s\S])*'?|[^\s&]*))",
+                                      std::regex::icase);
+  s = std::regex_replace(s, kv_password, "$1***");
+  // Whatever else of a password a message quotes (libpq's parse errors do).
+  std::vector<std::string> fragments = password_fragments(conninfo);
+  {
+    std::lock_guard lock(g_seen_mutex);
+    fragments.insert(fragments.end(), g_seen_fragments.begin(), g_seen_fragments.end());
+  }
+  std::sort(fragments.begin(), fragments.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& f : fragments) {
+    if (f == "***") continue;
+    for (size_t p = s.find(f); p != std::string::npos; p = s.find(f, p + 3)) {
+      s.replace(p, f.size(), "***");
+    }
+  }
+  return s;
+}
+
 std::string with_connection_defaults(const std::string& url) {
+  remember_fragments(url);
+  try {
+    return checked_with_defaults(url);
+  } catch (const ConnectionStringError& e) {
+    // libpq's verdict and ours may quote pieces of the string: never its password.
+    throw ConnectionStringError(redact_secrets(e.what(), url));
+  }
+}
+
+namespace {
+
+std::string checked_with_defaults(const std::string& url) {
   char* error = nullptr;
   std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
       PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
   if (options == nullptr) {
     // libpq says what is wrong; without a message it ran out of memory, which no retry of ours
-    // would fix either. It may quote the whole URI: the password goes.
+    // would fix either. It may quote pieces of the string: with_connection_defaults redacts.
     std::string why = error != nullptr ? one_line(error) : "out of memory";
     PQfreemem(error);
-    if (const size_t scheme = url.find("://"); scheme != std::string::npos) {
-      const size_t at = url.find('@', scheme + 3);
-      const size_t colon = url.find(':', scheme + 3);
-      if (at != std::string::npos && colon < at && at > colon + 1) {
-        const std::string password = url.substr(colon + 1, at - colon - 1);
-        for (size_t p; (p = why.find(password)) != std::string::npos;) {
-          why.replace(p, password.size(), "***");
-        }
-      }
-    }
     throw ConnectionStringError("--pg is not a valid connection string: " + why +
                                 std::string(kFix));
   }
@@ -155,6 +333,8 @@ std::string with_connection_defaults(const std::string& url) {
   if (!is_set("tcp_user_timeout")) add("tcp_user_timeout", "60000");
   return out;
 }
+
+}  // namespace
 
 std::string one_line(std::string_view message) {
   std::string out;

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sentinel {
 
@@ -33,6 +34,24 @@ class ConnectionStringError : public std::invalid_argument {
 /// setting, in the string or in PGPORT / PGCONNECT_TIMEOUT when the string leaves it out) that
 /// is not a number in range, or an explicit client_encoding other than UTF8.
 std::string with_connection_defaults(const std::string& url);
+
+/// The passwords of connection string `conninfo` as they may show up in a message, each raw as
+/// written and percent-decoded: the URI userinfo's password (the userinfo is everything between
+/// `://` and the last `@` before the first `?`, so an unencoded `@`, `/`, `#` or space stays in
+/// it; with an unencoded `@` or `:` also what follows each `:` of the userinfo, and the pieces
+/// libpq would split it into: libpq quotes those in its parse errors, e.g. `invalid port
+/// "SEKRIT@host"`), `password=` values of a URI query (up to `&`) and of a key=value string
+/// (quoted or not, also unterminated). Fragments shorter than 3 characters are left out: they
+/// would blank out every such letter of a message and reveal next to nothing.
+std::vector<std::string> password_fragments(std::string_view conninfo);
+
+/// `text` (a connection string, or a message that may quote one or pieces of one) with every
+/// password replaced by `***`: the password of each postgres:// or postgresql:// URI in it
+/// (userinfo as in password_fragments), every `password=` value (quoted or up to `&` or
+/// whitespace), and every password fragment of `conninfo` (when given) and of each connection
+/// string with_connection_defaults has seen in this process. The one place that decides what of
+/// a connection string is secret: every message built from one goes through it.
+std::string redact_secrets(std::string_view text, std::string_view conninfo = {});
 
 /// A libpq or libpqxx message as one log line: libpq ends messages with a newline and puts one
 /// between the attempts at several addresses (and before DETAIL/HINT lines); each line break

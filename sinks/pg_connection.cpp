@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <regex>
 
 #include "pgconn/connection_defaults.h"
 #include "pipeline/copy_encoder.h"
@@ -35,14 +34,8 @@ bool PgError::configuration() const {
 }
 
 std::string redact_url(std::string_view url) {
-  std::string s(url);
-  // URI form: scheme://user:password@host
-  static const std::regex uri_password(R"(((?:postgres|postgresql)://[^:/@\s]*):[^@\s]*@)");
-  s = std::regex_replace(s, uri_password, "$1:***@");
-  // key=value form and URI query parameters: password=...
-  static const std::regex kv_password(R"((password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))");
-  s = std::regex_replace(s, kv_password, "$1***");
-  return s;
+  // One place decides what of a connection string is secret (pgconn/connection_defaults.h).
+  return redact_secrets(url);
 }
 
 PgConnection::PgConnection(std::string url) : url_(with_connection_defaults(url)) {}

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include "app/allocator.h"
 #include "sinks/migrator.h"
+#include "tests/integration/pg_server.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
 
@@ -143,6 +145,109 @@ TEST(Cli, AServerThatNeverAnswersTimesOutInsteadOfHanging) {
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("timeout"), std::string::npos) << out;
   EXPECT_LT(took, 30) << "the default connect_timeout (10 s) did not apply";
+}
+
+// `run` used to check the schema and premake partitions through libpq calls without a bound and
+// without looking at the stop flag: with PostgreSQL frozen behind PgBouncer, SIGTERM during
+// startup was ignored for ~2 minutes (PgBouncer's query_wait_timeout), directly for 6-9 s.
+// Nothing is in flight before the pipeline runs: SIGTERM must end it with 0 within 10 s.
+TEST(Cli, SigtermAtStartupWhilePostgresIsFrozenExitsZeroWithinTenSeconds) {
+  testing::PgServer pg;
+  ASSERT_EQ(run_command({SENTINEL_BINARY, "migrate", "--pg", pg.bouncer_url()}, seconds(60)).first,
+            0);
+  struct Thaw {
+    testing::PgServer& pg;
+    bool frozen = false;
+    ~Thaw() {
+      if (frozen) pg.ctl("thaw");
+    }
+  } thaw{pg};
+  pg.ctl("freeze");
+  thaw.frozen = true;
+  const std::string dir = ::testing::TempDir();
+  for (const auto& [name, url] :
+       {std::pair<std::string, std::string>{"PgBouncer", pg.bouncer_url()}, {"direct", pg.url()}}) {
+    const std::string log = dir + "frozen-startup-" + name + ".out";
+    std::remove(log.c_str());
+    testing::Process run({SENTINEL_BINARY, "run", "--pg", url, "--brokers", "127.0.0.1:1"}, log);
+    std::this_thread::sleep_for(seconds(1));
+    run.signal(SIGTERM);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto code = run.wait(seconds(10));
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(code, 0) << name << ": " << testing::read_file(log);
+    EXPECT_LT(took, 10.0) << name;
+  }
+  pg.ctl("thaw");
+  thaw.frozen = false;
+  // Thawed, a normal start gets through the checks into the pipeline and stops cleanly.
+  const std::string log = dir + "thawed-startup.out";
+  std::remove(log.c_str());
+  testing::Process run({SENTINEL_BINARY, "run", "--pg", pg.bouncer_url(), "--brokers",
+                        "127.0.0.1:1", "--status-interval", "1"},
+                       log);
+  EXPECT_TRUE(testing::wait_until(seconds(30), [&] {
+    return testing::read_file(log).find("status") != std::string::npos;
+  })) << testing::read_file(log);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(seconds(10)), 0) << testing::read_file(log);
+  EXPECT_NE(testing::read_file(log).find("stopped cleanly"), std::string::npos)
+      << testing::read_file(log);
+}
+
+// redact_url's regex stopped the password at a space or the first `@`, and libpq's parse errors
+// quote pieces of the string (`invalid percent-encoded token: "SEK%ZZRIT"`, `invalid port
+// "SEKRIT@127.0.0.1"`): passwords of malformed strings were printed. No piece of any password may
+// appear in any byte of the output of `run` or `migrate`; a malformed string exits 2.
+TEST(Cli, PasswordsOfMalformedConnectionStringsAreNeverPrinted) {
+  struct Case {
+    std::string pg;
+    std::vector<std::string> secret;  // the password and the pieces libpq might cut it into
+    bool malformed;
+  };
+  const std::vector<Case> cases = {
+      {"postgresql://u:Xq7Kp Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, false},
+      {"postgresql://127.0.0.1:1/db?password=Xq7Kp%ZZw9Lm", {"Xq7Kp", "Zw9Lm"}, true},
+      {"postgresql://u:Xq7Kp@ss:Zw9Lm@127.0.0.1:1/db", {"Zw9Lm", "ss:Zw9"}, true},
+      {"postgresql://u:Xq7Kp#Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, false},
+      {"postgresql://u:Xq7Kp/Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, true},
+      {"postgresql://u:Xq7Kp'Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, false},
+      {"postgresql://u:Xq7Kp%40Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, false},
+      {"postgresql://u:Xq7Kp@127.0.0.1:1/db?password=Zw9Lm&port=x", {"Xq7Kp", "Zw9Lm"}, true},
+      {"host=127.0.0.1 port=1 password=Xq7Kp Zw9Lm dbname=x", {"Xq7Kp", "Zw9Lm"}, true},
+      {"host=127.0.0.1 port=1 password='Xq7Kp Zw9Lm", {"Xq7Kp", "Zw9Lm"}, true},
+      {"host=127.0.0.1 port=x password='Xq7Kp \\' Zw9Lm'", {"Xq7Kp", "Zw9Lm"}, true},
+      {"postgresql://u:Xq7Kp?Zw9Lm@127.0.0.1:1/db", {"Xq7Kp", "Zw9Lm"}, false},
+  };
+  const std::string log = ::testing::TempDir() + "password-leak.out";
+  for (const Case& c : cases) {
+    for (const std::string command : {"run", "migrate"}) {
+      std::remove(log.c_str());
+      std::optional<int> code;
+      {
+        std::vector<std::string> argv = {SENTINEL_BINARY, command, "--pg", c.pg};
+        if (command == "run") argv.insert(argv.end(), {"--brokers", "127.0.0.1:1"});
+        testing::Process p(argv, log);
+        code = p.wait(seconds(3));
+        if (!code) {  // `run` retries a server it cannot reach
+          p.signal(SIGTERM);
+          code = p.wait(seconds(10));
+        }
+      }
+      const std::string out = testing::read_file(log);
+      for (const std::string& piece : c.secret) {
+        EXPECT_EQ(out.find(piece), std::string::npos) << command << " " << c.pg << ":\n" << out;
+      }
+      if (c.malformed) {
+        EXPECT_EQ(code, 2) << command << " " << c.pg << ":\n" << out;
+      }
+      EXPECT_EQ(out.find("were not expected"), std::string::npos) << out;
+      if (!c.malformed) {  // it got as far as connecting: the string was really used
+        EXPECT_NE(out.find("Connection refused"), std::string::npos) << command << " " << c.pg;
+      }
+    }
+  }
 }
 
 /// GLIBC_TUNABLES in the environment process `pid` was started with ("" when absent).

@@ -145,6 +145,44 @@ TEST_F(ConnectionDefaults, MalformedPortOrTimeoutInTheEnvironmentIsAConfiguratio
   EXPECT_NO_THROW(with_connection_defaults("host=db connect_timeout=3"));
 }
 
+// redact_url's regex stopped the URI password at a space or the first `@`, and libpq's parse
+// errors quote pieces of the string: the password of a malformed string was printed.
+TEST_F(ConnectionDefaults, PasswordsOfMalformedStringsAreRedactedEverywhere) {
+  EXPECT_EQ(redact_secrets("postgresql://u:SEK RIT@127.0.0.1:1/db"),
+            "postgresql://u:***@127.0.0.1:1/db");
+  EXPECT_EQ(redact_secrets("postgresql://u:p@ss:SEKRIT@127.0.0.1/db"),
+            "postgresql://u:***@127.0.0.1/db");
+  EXPECT_EQ(redact_secrets("postgres://u:a/b#c@h/db?password=x%ZZy&port=1"),
+            "postgres://u:***@h/db?password=***&port=1");
+  EXPECT_EQ(redact_secrets("host=h password='a b\\' c' user=u"), "host=h password=*** user=u");
+  EXPECT_EQ(redact_secrets("postgresql://app@db:5432/sentinel"),
+            "postgresql://app@db:5432/sentinel");
+  // Fragments a message quotes out of context.
+  EXPECT_EQ(redact_secrets("invalid port \"SEKRIT@127.0.0.1\"",
+                           "postgresql://u:p@ss:SEKRIT@127.0.0.1/db"),
+            "invalid port \"***@127.0.0.1\"");
+  EXPECT_EQ(redact_secrets("invalid percent-encoded token: \"SEK%ZZRIT\"",
+                           "postgresql://127.0.0.1/db?password=SEK%ZZRIT"),
+            "invalid percent-encoded token: \"***\"");
+  EXPECT_EQ(redact_secrets("said \"SEK@RIT\"", "postgresql://u:SEK%40RIT@h/db"), "said \"***\"");
+
+  struct Case {
+    std::string pg, secret;
+  };
+  for (const Case& c : {Case{"postgresql://127.0.0.1/db?password=Qv8%ZZRIT", "Qv8%ZZRIT"},
+                        Case{"postgresql://u:p@ss:Qv8SEK@127.0.0.1/db", "Qv8SEK"},
+                        Case{"postgresql://u:Qv8/Xz4@127.0.0.1/db", "Qv8"},
+                        Case{"host=h password=Qv8 Xz4 dbname=d", "Xz4"},
+                        Case{"host=h port=x password='Qv8 Xz4'", "Qv8 Xz4"}}) {
+    try {
+      with_connection_defaults(c.pg);
+      ADD_FAILURE() << c.pg << " was accepted";
+    } catch (const ConnectionStringError& e) {
+      EXPECT_EQ(std::string(e.what()).find(c.secret), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(OneLine, LibpqLineBreaksBecomeSeparators) {
   EXPECT_EQ(one_line("connection to server at \"localhost\" (::1), port 1 failed: Connection "
                      "refused\n\tIs the server running on that host and accepting TCP/IP "
