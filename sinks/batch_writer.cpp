@@ -626,7 +626,7 @@ void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
   PgResult stored = conn_.exec_params(
       "SELECT u.i, c.cost_usd::pg_catalog.text, c.invocations, c.prompt_tokens, "
       "c.completion_tokens "
-      "FROM pg_catalog.unnest($1::pg_catalog.text[], $2::pg_catalog.text[], $3::pg_catalog.date[]) "
+      "FROM unnest($1::pg_catalog.text[], $2::pg_catalog.text[], $3::pg_catalog.date[]) "
       "WITH ORDINALITY AS u(t, p, s, i) "
       "JOIN public.costs c ON c.tenant_id = u.t AND c.period = u.p AND c.period_start = u.s",
       {tenants.c_str(), periods.c_str(), starts.c_str()});
