@@ -44,10 +44,39 @@ scripts/build.sh release
 if [ "$chaos" = 1 ]; then
   [ -n "$seed" ] || seed=$(( $(date +%s%N) / 1000 % 1000000000 ))
   echo "chaos: seed $seed, $minutes minutes (replay: scripts/faults.sh --chaos --seed $seed --minutes $minutes)"
-  rc=0
-  SENTINEL_CHAOS_SEED=$seed SENTINEL_CHAOS_MINUTES=$minutes \
-    build/release/tests/integration/integration_chaos_test \
-    --gtest_filter='Chaos.SeededScheduleKeepsExactlyOnce' || rc=$?
+  # librdkafka 2.0's mock cluster runs inside the test process and can abort on its own group
+  # bookkeeping (rdkafka_mock_cgrp.c: "Assertion `!member->resp' failed") when a member it still
+  # owes an answer rejoins. That says nothing about the ingestor, whose processes are separate:
+  # such a run is reported as inconclusive and the next seed runs instead (at most twice).
+  for attempt in 1 2 3; do
+    work=$(mktemp -d)
+    chmod 755 "$work"
+    out="$work/chaos.log"
+    rc=0
+    # In a session of its own, so that whatever an aborted run leaves behind can be ended.
+    TEST_TMPDIR=$work SENTINEL_CHAOS_SEED=$seed SENTINEL_CHAOS_MINUTES=$minutes \
+      setsid build/release/tests/integration/integration_chaos_test \
+      --gtest_filter='Chaos.SeededScheduleKeepsExactlyOnce' > "$out" 2>&1 &
+    pid=$!
+    tail -n +1 -f --pid="$pid" "$out" &
+    tail_pid=$!
+    wait "$pid" || rc=$?
+    wait "$tail_pid" || true
+    mock_abort=0
+    if [ "$rc" -ne 0 ] && grep -q "rdkafka_mock.*Assertion" "$out"; then mock_abort=1; fi
+    pkill -KILL -s "$pid" 2>/dev/null || true
+    for pid_file in "$work"/*/*/data/postmaster.pid "$work"/*/*/*/data/postmaster.pid; do
+      [ -f "$pid_file" ] || continue
+      server_dir=$(dirname "$(dirname "$pid_file")")
+      scripts/pg.sh thaw "$server_dir" >/dev/null 2>&1 || true
+      scripts/pg.sh stop "$server_dir" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+    [ "$mock_abort" = 1 ] || break
+    echo "chaos: inconclusive with seed $seed: librdkafka's mock cluster aborted (not the ingestor)"
+    seed=$((seed + 1))
+    echo "chaos: seed $seed, $minutes minutes (replay: scripts/faults.sh --chaos --seed $seed --minutes $minutes)"
+  done
   if [ "$rc" -ne 0 ]; then
     echo "chaos: FAILED with seed $seed (replay: scripts/faults.sh --chaos --seed $seed --minutes $minutes)"
   else
