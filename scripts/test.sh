@@ -41,8 +41,9 @@ echo "test: TSan (preset tsan): ${tsan_tests[*]}"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$(nproc)" --target "${tsan_tests[@]}"
 # The small-budget e2e case takes two minutes under TSan; the 100 000-event one covers the same
-# threads (consumer, writers, backpressure) in half that.
-GTEST_FILTER='-*SmallMemoryBudget*' ctest --preset tsan -j1 --timeout 900 \
+# threads (consumer, writers, backpressure) in half that. The encoding, cost-overflow and pooled-
+# session cases test SQL paths on the same threads; they run in the release and ASan suites.
+GTEST_FILTER='-*SmallMemoryBudget*:*WhateverTheClientEncodingSettings:*CostOverflowIsAPoisonEvent*:*PooledSessions*' ctest --preset tsan -j1 --timeout 900 \
   -R "$(regex "${tsan_tests[@]}")"
 echo "test: libFuzzer, 60 s"
 fuzz/build.sh 60
