@@ -255,8 +255,8 @@ void KafkaConsumer::nudge_loop() {
       // Sending the requests is the nudge; the answers are not needed. A broker answers a
       // connection's requests in order, so one holding a fetch for fetch.wait.max.ms (it has
       // nothing to send) would hold this call as long, and the other brokers' fetchers would
-      // wait for their next nudge (bench/results/2026-11-25.md, seventh session). So the call waits only
-      // kNudgeAnswerWait: librdkafka drops answers that come later. A broker that does not
+      // wait for their next nudge (bench/results/2026-11-25.md, seventh session). So the call waits
+      // only kNudgeAnswerWait: librdkafka drops answers that come later. A broker that does not
       // answer at all is not logged here: the consumer reports it.
       if (list->cnt > 0) {
         rd_kafka_offsets_for_times(rk_.get(), list.get(),

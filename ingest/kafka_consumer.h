@@ -48,12 +48,12 @@ struct ConsumerOptions {
 /// over `queued.max.messages.kbytes`, and a broker thread with nothing in flight looks again only
 /// when something wakes it: in librdkafka 2.0 (Debian 12's) that is after up to 1 s, a fixed
 /// wait that 2.2 made configurable as `fetch.queue.backoff.ms`. Under a backlog the queue is
-/// full most of the time, so the fetchers slept for a large part of it (bench/results/2026-11-25.md, sixth
-/// session). While set_backlog(true), the nudger asks each partition leader for its log end
-/// (ListOffsets, through rd_kafka_offsets_for_times) every 50 ms: sending the request wakes the
-/// broker thread, which then fetches if the queue has room. The answers are not used, and not
-/// waited for beyond 10 ms: a broker with nothing to send holds each fetch, and with it the
-/// answers on that connection, for fetch.wait.max.ms.
+/// full most of the time, so the fetchers slept for a large part of it
+/// (bench/results/2026-11-25.md, sixth session). While set_backlog(true), the nudger asks each
+/// partition leader for its log end (ListOffsets, through rd_kafka_offsets_for_times) every 50 ms:
+/// sending the request wakes the broker thread, which then fetches if the queue has room. The
+/// answers are not used, and not waited for beyond 10 ms: a broker with nothing to send holds each
+/// fetch, and with it the answers on that connection, for fetch.wait.max.ms.
 class KafkaConsumer {
  public:
   KafkaConsumer(const ConsumerOptions& options, RebalanceListener* listener);

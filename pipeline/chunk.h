@@ -48,8 +48,8 @@ struct CostItem {
 /// A chunk is built by one consumer thread, handed through a queue to the one writer that owns
 /// its partition, and destroyed after the transaction that stores it commits. Its offsets are
 /// a range: committing it moves the partition's stored next_offset from `from_offset` to
-/// `next_offset` (compare-and-set, architecture.md §4). `from_offset == kNoStoredOffset` means nothing was
-/// stored for the partition when it was assigned.
+/// `next_offset` (compare-and-set, architecture.md §4). `from_offset == kNoStoredOffset` means
+/// nothing was stored for the partition when it was assigned.
 struct Chunk {
   static constexpr int64_t kNoStoredOffset = -1;
 

@@ -51,8 +51,8 @@ class Histogram {
   std::atomic<uint64_t> count_{0};
 };
 
-/// Every metric the ingestor exports (architecture.md §7; names are a contract). Counters are updated
-/// by the consumer and writer threads with relaxed atomics; render() may run on any thread.
+/// Every metric the ingestor exports (architecture.md §7; names are a contract). Counters are
+/// updated by the consumer and writer threads with relaxed atomics; render() may run on any thread.
 struct Metrics {
   Metrics();
 

@@ -114,10 +114,10 @@ class Pipeline final : public RebalanceListener {
   /// Marks a partition pending (consumer thread, epochs_mutex_ held): its queued chunks become
   /// stale, nothing is built for it until resolve_pending() reads its stored offset and seeks.
   void make_pending(const Key& key, Pending why);
-  /// The database is the truth about progress (architecture.md §4): every kProgressCheckInterval, and as
-  /// soon as a connection was lost and works again, re-reads the stored offsets of every owned
-  /// partition and sends back to pending (then to the stored offset) each one the database holds
-  /// less of than this instance committed; without waiting for new traffic. Also notices (and
+  /// The database is the truth about progress (architecture.md §4): every kProgressCheckInterval,
+  /// and as soon as a connection was lost and works again, re-reads the stored offsets of every
+  /// owned partition and sends back to pending (then to the stored offset) each one the database
+  /// holds less of than this instance committed; without waiting for new traffic. Also notices (and
   /// logs) when the server's identity changed.
   void check_progress();
   /// Partitions the builder refused to start (first message past the stored offset): seek again.

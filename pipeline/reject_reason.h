@@ -8,8 +8,8 @@
 
 namespace sentinel {
 
-/// Why a Kafka message did not become a row (architecture.md §2). The names are a contract: they are
-/// stored in ingest_rejects.reason and label sentinel_ingest_rejects_total.
+/// Why a Kafka message did not become a row (architecture.md §2). The names are a contract: they
+/// are stored in ingest_rejects.reason and label sentinel_ingest_rejects_total.
 enum class RejectReason : uint8_t {
   kInvalidJson,
   kNotAnObject,

@@ -5,8 +5,8 @@
 
 namespace sentinel {
 
-/// The event tables (architecture.md §3) and the columns the ingestor fills, in COPY order. The last two
-/// columns are lineage: where in Kafka the row came from.
+/// The event tables (architecture.md §3) and the columns the ingestor fills, in COPY order. The
+/// last two columns are lineage: where in Kafka the row came from.
 enum class EventTable : uint8_t { kAudit = 0, kInvocations = 1 };
 inline constexpr int kEventTableCount = 2;
 

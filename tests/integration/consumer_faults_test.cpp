@@ -1,6 +1,6 @@
-// Faults the consumer thread must see through on its own (architecture.md §4, §5): a failover to a standby
-// that was behind while no new message arrives, and a PostgreSQL server that hangs while the
-// group rebalances. The real binary against servers of the test's own (scripts/pg.sh), like
+// Faults the consumer thread must see through on its own (architecture.md §4, §5): a failover to a
+// standby that was behind while no new message arrives, and a PostgreSQL server that hangs while
+// the group rebalances. The real binary against servers of the test's own (scripts/pg.sh), like
 // faults_test.cpp; built as its own executable, run by hand or by CI like the fault suite.
 #include <gtest/gtest.h>
 #include <httplib.h>

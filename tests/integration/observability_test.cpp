@@ -1,5 +1,5 @@
-// What an operator watches (architecture.md §7): /metrics, /healthz and /readyz of a real ingest, mock
-// Kafka → Pipeline → PostgreSQL through PgBouncer, scraped over HTTP while events flow.
+// What an operator watches (architecture.md §7): /metrics, /healthz and /readyz of a real ingest,
+// mock Kafka → Pipeline → PostgreSQL through PgBouncer, scraped over HTTP while events flow.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <unistd.h>

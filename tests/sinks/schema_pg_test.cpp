@@ -118,8 +118,8 @@ TEST(Schema, TablesIndexesAndConstraintsAreAsDesigned) {
   EXPECT_EQ(dup_key.sqlstate, "23505");
 }
 
-// The ingest role (architecture.md §3): INSERT events and rejects, upsert costs and offsets, create month
-// partitions through the function; nothing else.
+// The ingest role (architecture.md §3): INSERT events and rejects, upsert costs and offsets, create
+// month partitions through the function; nothing else.
 class IngestRole : public ::testing::Test {
  protected:
   void SetUp() override {
