@@ -18,15 +18,15 @@
 #include <thread>
 
 #include "app/config.h"
-#include "app/event_generator.h"
+#include "testkit/event_generator.h"
 #include "app/metrics_server.h"
-#include "app/mock_cluster.h"
+#include "testkit/mock_cluster.h"
 #include "app/pg_health.h"
-#include "app/publisher.h"
-#include "app/throwaway_postgres.h"
-#include "partitioning/month.h"
-#include "partitioning/partition_manager.h"
-#include "pgconn/connection_defaults.h"
+#include "testkit/publisher.h"
+#include "testkit/throwaway_postgres.h"
+#include "rows/month.h"
+#include "sinks/partition_manager.h"
+#include "sinks/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
 

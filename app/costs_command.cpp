@@ -8,7 +8,7 @@
 
 #include "app/config.h"
 #include "app/report_format.h"
-#include "partitioning/month.h"
+#include "rows/month.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {

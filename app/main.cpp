@@ -13,7 +13,7 @@
 #include "app/partitions_command.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
-#include "pgconn/connection_defaults.h"
+#include "sinks/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
 

@@ -10,9 +10,9 @@
 
 #include "app/config.h"
 #include "app/report_format.h"
-#include "partitioning/month.h"
-#include "partitioning/partition_manager.h"
-#include "pgconn/connection_defaults.h"
+#include "rows/month.h"
+#include "sinks/partition_manager.h"
+#include "sinks/connection_defaults.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {

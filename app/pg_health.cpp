@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
-#include "pgconn/connection_defaults.h"
+#include "sinks/connection_defaults.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {

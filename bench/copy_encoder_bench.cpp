@@ -1,9 +1,9 @@
-// Binary COPY encoding of each column type the event tables use (pipeline/copy_encoder.h).
+// Binary COPY encoding of each column type the event tables use (rows/copy_encoder.h).
 #include <benchmark/benchmark.h>
 
 #include <string>
 
-#include "pipeline/copy_encoder.h"
+#include "rows/copy_encoder.h"
 
 namespace sentinel {
 namespace {

@@ -35,13 +35,13 @@
 #include <thread>
 #include <vector>
 
-#include "app/event_generator.h"
-#include "app/mock_cluster.h"
-#include "app/publisher.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
+#include "testkit/publisher.h"
 #include "ingest/event_parser.h"
-#include "partitioning/month.h"
-#include "pipeline/copy_encoder.h"
-#include "pipeline/tables.h"
+#include "rows/month.h"
+#include "rows/copy_encoder.h"
+#include "rows/tables.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
 

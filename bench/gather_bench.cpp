@@ -1,4 +1,4 @@
-// The writer's gather (pipeline/gather.h): a batch's tuples copied out of its chunks in index
+// The writer's gather (rows/gather.h): a batch's tuples copied out of its chunks in index
 // order, into the pieces handed to libpq. Real sample events, encoded by the parser into 256 KiB
 // chunks as the consumer builds them, then ordered by (tenant_id, ts) as BatchWriter does.
 #include <benchmark/benchmark.h>
@@ -10,8 +10,8 @@
 
 #include "bench/samples.h"
 #include "ingest/event_parser.h"
-#include "pipeline/copy_encoder.h"
-#include "pipeline/gather.h"
+#include "rows/copy_encoder.h"
+#include "rows/gather.h"
 
 namespace sentinel {
 namespace {

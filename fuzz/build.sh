@@ -15,8 +15,8 @@ command -v "$cxx" >/dev/null || { echo "fuzz: $cxx is missing (apt-get install c
 
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
   -fno-sanitize-recover=undefined -I. $(pkg-config --cflags simdjson fmt))
-srcs=(fuzz/parser_fuzzer.cpp ingest/event_parser.cpp ingest/scalars.cpp pipeline/copy_encoder.cpp)
-if [ ! -x "$out/parser_fuzzer" ] || [ -n "$(find "${srcs[@]}" ingest/*.h pipeline/*.h -newer "$out/parser_fuzzer")" ]; then
+srcs=(fuzz/parser_fuzzer.cpp ingest/event_parser.cpp ingest/scalars.cpp rows/copy_encoder.cpp)
+if [ ! -x "$out/parser_fuzzer" ] || [ -n "$(find "${srcs[@]}" ingest/*.h rows/*.h -newer "$out/parser_fuzzer")" ]; then
   echo "fuzz: building $out/parser_fuzzer"
   "$cxx" "${flags[@]}" "${srcs[@]}" -o "$out/parser_fuzzer" $(pkg-config --libs simdjson fmt)
 fi

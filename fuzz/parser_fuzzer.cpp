@@ -16,7 +16,7 @@
 
 #include "ingest/event_parser.h"
 #include "ingest/scalars.h"
-#include "pipeline/tables.h"
+#include "rows/tables.h"
 
 namespace {
 

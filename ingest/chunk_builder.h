@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ingest/event_parser.h"
-#include "pipeline/chunk.h"
+#include "rows/chunk.h"
 
 namespace sentinel {
 

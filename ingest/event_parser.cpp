@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "ingest/scalars.h"
-#include "pipeline/copy_encoder.h"
-#include "pipeline/tables.h"
+#include "rows/copy_encoder.h"
+#include "rows/tables.h"
 
 namespace sentinel {
 namespace {
@@ -24,7 +24,7 @@ using simdjson::error_code;
 constexpr int kMinUnknownDepth = 256;
 constexpr int32_t kInt32Max = std::numeric_limits<int32_t>::max();
 
-// The fields of each event, in COPY column order (pipeline/tables.h).
+// The fields of each event, in COPY column order (rows/tables.h).
 namespace audit {
 enum : uint8_t {
   kEventId,

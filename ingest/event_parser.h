@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "pipeline/chunk.h"
-#include "pipeline/reject_reason.h"
+#include "rows/chunk.h"
+#include "rows/reject_reason.h"
 
 namespace sentinel {
 

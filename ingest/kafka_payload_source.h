@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "ingest/kafka_handle.h"
-#include "pipeline/payload_source.h"
+#include "rows/payload_source.h"
 
 namespace sentinel {
 

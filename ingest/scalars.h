@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "pipeline/copy_encoder.h"
+#include "rows/copy_encoder.h"
 
 namespace sentinel {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <memory>
 
-#include "pipeline/chunk.h"
+#include "rows/chunk.h"
 
 namespace sentinel {
 

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/reject_reason.h"
-#include "pipeline/tables.h"
+#include "rows/reject_reason.h"
+#include "rows/tables.h"
 
 namespace sentinel {
 

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "partitioning/month.h"
+#include "rows/month.h"
 
 namespace sentinel {
 namespace {

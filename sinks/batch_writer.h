@@ -14,10 +14,10 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/chunk.h"
-#include "pipeline/copy_encoder.h"
-#include "pipeline/gather.h"
-#include "pipeline/payload_source.h"
+#include "rows/chunk.h"
+#include "rows/copy_encoder.h"
+#include "rows/gather.h"
+#include "rows/payload_source.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {

@@ -8,7 +8,7 @@
 #include <pqxx/pqxx>
 #include <string_view>
 
-#include "pgconn/connection_defaults.h"
+#include "sinks/connection_defaults.h"
 #include "schemas/migrations.h"
 #include "sinks/pg_connection.h"
 

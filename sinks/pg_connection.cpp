@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "pgconn/connection_defaults.h"
-#include "pipeline/copy_encoder.h"
+#include "sinks/connection_defaults.h"
+#include "rows/copy_encoder.h"
 
 namespace sentinel {
 
@@ -34,7 +34,7 @@ bool PgError::configuration() const {
 }
 
 std::string redact_url(std::string_view url) {
-  // One place decides what of a connection string is secret (pgconn/connection_defaults.h).
+  // One place decides what of a connection string is secret (sinks/connection_defaults.h).
   return redact_secrets(url);
 }
 

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "ingest/scalars.h"
-#include "pipeline/copy_encoder.h"
-#include "pipeline/tables.h"
+#include "rows/copy_encoder.h"
+#include "rows/tables.h"
 
 // Counts heap allocations, to pin "a valid message allocates nothing".
 namespace {

@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "app/event_generator.h"
-#include "app/mock_cluster.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/integration/fault_helpers.h"

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "app/mock_cluster.h"
+#include "testkit/mock_cluster.h"
 #include "ingest/kafka_handle.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"

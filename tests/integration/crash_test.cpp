@@ -7,7 +7,7 @@
 #include <random>
 #include <thread>
 
-#include "app/mock_cluster.h"
+#include "testkit/mock_cluster.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/support/process.h"

@@ -11,8 +11,8 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "app/publisher.h"
-#include "pipeline/chunk.h"
+#include "testkit/publisher.h"
+#include "rows/chunk.h"
 
 namespace sentinel::testing {
 namespace {

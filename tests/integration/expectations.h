@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "app/event_generator.h"
+#include "testkit/event_generator.h"
 #include "tests/support/test_db.h"
 
 namespace sentinel::testing {

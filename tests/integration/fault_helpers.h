@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "app/event_generator.h"
-#include "app/publisher.h"
+#include "testkit/event_generator.h"
+#include "testkit/publisher.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
 

@@ -23,9 +23,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "app/event_generator.h"
-#include "app/mock_cluster.h"
-#include "app/publisher.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
+#include "testkit/publisher.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/integration/fault_helpers.h"

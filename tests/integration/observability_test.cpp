@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "app/metrics_server.h"
-#include "app/mock_cluster.h"
+#include "testkit/mock_cluster.h"
 #include "app/pg_health.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"

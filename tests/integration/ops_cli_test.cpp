@@ -10,8 +10,8 @@
 
 #include <sstream>
 
-#include "app/mock_cluster.h"
-#include "partitioning/month.h"
+#include "testkit/mock_cluster.h"
+#include "rows/month.h"
 #include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/support/process.h"

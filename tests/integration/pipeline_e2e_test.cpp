@@ -15,9 +15,9 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "app/event_generator.h"
-#include "app/mock_cluster.h"
-#include "app/publisher.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
+#include "testkit/publisher.h"
 #include "ingest/kafka_handle.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"

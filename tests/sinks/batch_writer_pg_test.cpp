@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "partitioning/month.h"
-#include "pipeline/copy_encoder.h"
+#include "rows/month.h"
+#include "rows/copy_encoder.h"
 #include "sinks/batch_writer.h"
 #include "sinks/migrator.h"
 #include "tests/support/pg_helpers.h"

@@ -1,7 +1,7 @@
-// What every connection string is completed with (pgconn/connection_defaults.h): a name the DBA
+// What every connection string is completed with (sinks/connection_defaults.h): a name the DBA
 // recognises, a connect timeout, TCP keepalives and UTF-8, never overriding what the user wrote
 // (but refusing another client encoding), and which strings can never connect.
-#include "pgconn/connection_defaults.h"
+#include "sinks/connection_defaults.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

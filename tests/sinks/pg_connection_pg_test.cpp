@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "pgconn/connection_defaults.h"
+#include "sinks/connection_defaults.h"
 #include "sinks/pg_connection.h"
 #include "tests/support/test_db.h"
 

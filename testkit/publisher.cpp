@@ -1,4 +1,4 @@
-#include "app/publisher.h"
+#include "testkit/publisher.h"
 
 namespace sentinel {
 

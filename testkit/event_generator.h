@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/reject_reason.h"
+#include "rows/reject_reason.h"
 
 namespace sentinel {
 

@@ -1,10 +1,10 @@
-#include "partitioning/month.h"
+#include "rows/month.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "pipeline/chunk.h"
+#include "rows/chunk.h"
 
 namespace sentinel {
 namespace {

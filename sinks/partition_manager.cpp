@@ -1,12 +1,12 @@
-#include "partitioning/partition_manager.h"
+#include "sinks/partition_manager.h"
 
 #include <libpq-fe.h>
 
 #include <memory>
 #include <pqxx/pqxx>
 
-#include "partitioning/month.h"
-#include "pgconn/connection_defaults.h"
+#include "rows/month.h"
+#include "sinks/connection_defaults.h"
 
 namespace sentinel::partitions {
 namespace {

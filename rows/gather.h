@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "pipeline/chunk.h"
+#include "rows/chunk.h"
 
 namespace sentinel {
 

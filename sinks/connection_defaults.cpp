@@ -1,4 +1,4 @@
-#include "pgconn/connection_defaults.h"
+#include "sinks/connection_defaults.h"
 
 #include <libpq-fe.h>
 

@@ -17,7 +17,7 @@ struct PartitionInfo {
 };
 
 /// Creates the partitions of both event tables for `count` months from `from_month` (see
-/// partitioning/month.h) that do not exist yet, through sentinel_ensure_month_partition, so any
+/// rows/month.h) that do not exist yet, through sentinel_ensure_month_partition, so any
 /// role with EXECUTE on it may call this. Returns every partition name covered, in order.
 /// Throws pqxx exceptions on connection or SQL failure.
 std::vector<std::string> premake(const std::string& url, int32_t from_month, int count);

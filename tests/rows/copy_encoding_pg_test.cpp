@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/copy_encoder.h"
+#include "rows/copy_encoder.h"
 #include "tests/support/test_db.h"
 
 namespace sentinel {

@@ -5,8 +5,8 @@
 #include <thread>
 #include <vector>
 
-#include "partitioning/month.h"
-#include "partitioning/partition_manager.h"
+#include "rows/month.h"
+#include "sinks/partition_manager.h"
 #include "sinks/migrator.h"
 #include "tests/support/pg_helpers.h"
 #include "tests/support/test_db.h"

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "app/mock_cluster.h"
-#include "app/publisher.h"
+#include "testkit/mock_cluster.h"
+#include "testkit/publisher.h"
 
 namespace sentinel {
 namespace {

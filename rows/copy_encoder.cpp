@@ -1,4 +1,4 @@
-#include "pipeline/copy_encoder.h"
+#include "rows/copy_encoder.h"
 
 namespace sentinel {
 

@@ -1,4 +1,4 @@
-#include "app/mock_cluster.h"
+#include "testkit/mock_cluster.h"
 
 namespace sentinel {
 

@@ -1,4 +1,4 @@
-#include "app/throwaway_postgres.h"
+#include "testkit/throwaway_postgres.h"
 
 #include <fcntl.h>
 #include <pwd.h>

@@ -1,4 +1,4 @@
-#include "partitioning/month.h"
+#include "rows/month.h"
 
 #include <fmt/format.h>
 

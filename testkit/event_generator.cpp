@@ -1,4 +1,4 @@
-#include "app/event_generator.h"
+#include "testkit/event_generator.h"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>

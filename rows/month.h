@@ -10,7 +10,7 @@ namespace sentinel {
 
 /// A UTC month as one integer: year*12 + (month-1), so 2026-11 is 24322 and consecutive months
 /// are consecutive integers. The same numbering as sentinel::month_of_unix_micros
-/// (pipeline/chunk.h). Names and texts below are defined for years 1000–9999.
+/// (rows/chunk.h). Names and texts below are defined for years 1000–9999.
 inline constexpr int32_t make_month(int year, int month_1_to_12) {
   return static_cast<int32_t>(year * 12 + (month_1_to_12 - 1));
 }

@@ -1,12 +1,12 @@
 // The producer behind `publish`, the demo and the benchmark, against the mock Kafka cluster.
-#include "app/publisher.h"
+#include "testkit/publisher.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "app/mock_cluster.h"
+#include "testkit/mock_cluster.h"
 
 namespace sentinel {
 namespace {

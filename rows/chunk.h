@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/reject_reason.h"
-#include "pipeline/tables.h"
+#include "rows/reject_reason.h"
+#include "rows/tables.h"
 
 namespace sentinel {
 

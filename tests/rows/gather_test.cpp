@@ -1,4 +1,4 @@
-#include "pipeline/gather.h"
+#include "rows/gather.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
-#include "pipeline/chunk.h"
+#include "rows/chunk.h"
 
 #include <chrono>
 
-#include "pipeline/copy_encoder.h"
+#include "rows/copy_encoder.h"
 
 namespace sentinel {
 
