@@ -14,6 +14,12 @@ const PartitionKey kKey{0, 3};
 struct Coordinator {
   std::vector<PartitionKey> closed;  ///< partitions the builder was told to close
   OffsetCoordinator offsets{[this](const PartitionKey& key) { closed.push_back(key); }};
+
+  /// Assigned and started at `from` (as when PostgreSQL answered at once); returns its epoch.
+  uint64_t own(const PartitionKey& key, int64_t from) {
+    offsets.assign(key);
+    return offsets.start(key, from);
+  }
 };
 
 Chunk chunk_of(const PartitionKey& key, uint64_t epoch) {
@@ -35,8 +41,7 @@ std::vector<int64_t> offsets_of(const std::vector<TopicPartition>& list) {
 // again, and the new epoch does not revive them.
 TEST(OffsetCoordinator, AFencedPartitionsOldEpochIsStaleAndStaysStale) {
   Coordinator c;
-  c.offsets.assign(kKey);
-  const uint64_t old_epoch = c.offsets.start(kKey, 100);
+  const uint64_t old_epoch = c.own(kKey, 100);
   const Chunk old_chunk = chunk_of(kKey, old_epoch);
   EXPECT_TRUE(c.offsets.is_current(old_chunk));
 
@@ -58,8 +63,7 @@ TEST(OffsetCoordinator, AFencedPartitionsOldEpochIsStaleAndStaysStale) {
 // committed is the stored offset read.
 TEST(OffsetCoordinator, AStaleWriterEpochsOffsetsAreNeverCommitted) {
   Coordinator c;
-  c.offsets.assign(kKey);
-  const uint64_t old_epoch = c.offsets.start(kKey, 100);
+  const uint64_t old_epoch = c.own(kKey, 100);
   c.offsets.request_fence({kKey});
   c.offsets.batch_committed({{kKey, old_epoch, 200}});
   c.offsets.handle_fences();
@@ -73,8 +77,7 @@ TEST(OffsetCoordinator, AStaleWriterEpochsOffsetsAreNeverCommitted) {
 // commits: an older batch's report arriving late does not move them back.
 TEST(OffsetCoordinator, CommitsNeverGoBackwards) {
   Coordinator c;
-  c.offsets.assign(kKey);
-  const uint64_t epoch = c.offsets.start(kKey, 100);
+  const uint64_t epoch = c.own(kKey, 100);
   c.offsets.batch_committed({{kKey, epoch, 300}});
   EXPECT_EQ(offsets_of(c.offsets.take_commits()), std::vector<int64_t>{300});
   c.offsets.batch_committed({{kKey, epoch, 200}});
@@ -86,8 +89,7 @@ TEST(OffsetCoordinator, CommitsNeverGoBackwards) {
 // with nothing stored believes nothing committed.
 TEST(OffsetCoordinator, OffsetsAdvancePastABatchOnlyAfterItCommitted) {
   Coordinator c;
-  c.offsets.assign(kKey);
-  const uint64_t epoch = c.offsets.start(kKey, 100);
+  const uint64_t epoch = c.own(kKey, 100);
   EXPECT_EQ(c.offsets.committed().at(kKey), 100);
   EXPECT_TRUE(c.offsets.take_commits().empty()) << "nothing written yet";
   c.offsets.batch_committed({{kKey, epoch, 250}});
@@ -99,8 +101,7 @@ TEST(OffsetCoordinator, OffsetsAdvancePastABatchOnlyAfterItCommitted) {
   EXPECT_EQ(c.offsets.committed().at(kKey), 250);
 
   const PartitionKey fresh{1, 0};
-  c.offsets.assign(fresh);
-  c.offsets.start(fresh, Chunk::kNoStoredOffset);
+  c.own(fresh, Chunk::kNoStoredOffset);
   EXPECT_FALSE(c.offsets.committed().contains(fresh));
 }
 
@@ -108,8 +109,7 @@ TEST(OffsetCoordinator, OffsetsAdvancePastABatchOnlyAfterItCommitted) {
 // meanwhile is not committed to Kafka by this member.
 TEST(OffsetCoordinator, ARevokedPartitionsChunksAndOffsetsAreDropped) {
   Coordinator c;
-  c.offsets.assign(kKey);
-  const uint64_t epoch = c.offsets.start(kKey, 100);
+  const uint64_t epoch = c.own(kKey, 100);
   c.offsets.batch_committed({{kKey, epoch, 200}});
   c.offsets.revoke(kKey);
   EXPECT_FALSE(c.offsets.is_current(chunk_of(kKey, epoch)));
@@ -123,10 +123,7 @@ TEST(OffsetCoordinator, ARevokedPartitionsChunksAndOffsetsAreDropped) {
 TEST(OffsetCoordinator, APartitionTheDatabaseHoldsLessOfGoesBackToPending) {
   Coordinator c;
   const PartitionKey ahead{0, 1}, same{0, 2}, behind{0, 3}, missing{0, 4};
-  for (const auto& key : {ahead, same, behind, missing}) {
-    c.offsets.assign(key);
-    c.offsets.start(key, 100);
-  }
+  for (const auto& key : {ahead, same, behind, missing}) c.own(key, 100);
   const auto believed = c.offsets.committed();
   const std::map<PartitionKey, int64_t> stored = {{ahead, 120}, {same, 100}, {behind, 90}};
   const auto result = c.offsets.mark_behind({ahead, same, behind, missing}, believed, stored);
