@@ -2,6 +2,7 @@
 // Each sub-command is defined by its own add_*_command, which returns what to run once that
 // sub-command was parsed (as app/<name>_command.cpp do); main parses, runs it and maps what it
 // throws to the exit code.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +20,7 @@
 #include "app/partitions_command.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
+#include "rows/tables.h"
 #include "sinks/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
@@ -90,9 +92,11 @@ void add_run_connection_options(CLI::App& cmd, RunCli& a) {
   cmd.add_option("--brokers", p.brokers, "Kafka bootstrap servers, host:port[,host:port...]");
   cmd.add_option("--group", p.group, "Kafka consumer group; also the key of stored offsets")
       ->capture_default_str();
-  cmd.add_option("--audit-topic", p.audit_topic, "Topic of audit events")->capture_default_str();
-  cmd.add_option("--invocations-topic", p.invocations_topic, "Topic of invocation events")
-      ->capture_default_str();
+  for (const sentinel::EventSpec& s : sentinel::kEventSpecs) {
+    cmd.add_option(fmt::format("--{}", s.topic_flag), p.topics[static_cast<size_t>(s.table)],
+                   fmt::format("Topic of {} events", s.noun))
+        ->capture_default_str();
+  }
   cmd.add_option("--writers", p.writers, "Writer threads, one PostgreSQL connection each")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

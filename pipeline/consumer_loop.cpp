@@ -1,8 +1,10 @@
 #include "pipeline/consumer_loop.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 #include <thread>
 
 namespace sentinel {
@@ -371,12 +373,16 @@ void ConsumerLoop::log_status() {
   const auto share = [&](Clock::duration d) {
     return 100.0 * std::chrono::duration<double>(d).count() / seconds;
   };
+  std::string rows;  // "audit_logs N invocations M": every event table
+  for (const EventSpec& s : kEventSpecs) {
+    fmt::format_to(std::back_inserter(rows), "{}{} {}", rows.empty() ? "" : " ", s.name,
+                   metrics_.rows_written[static_cast<size_t>(s.table)].load());
+  }
   spdlog::info(
-      "status: {:.0f} msg/s, consumed {}, rows audit_logs {} invocations {}, rejects {}, "
+      "status: {:.0f} msg/s, consumed {}, rows {}, rejects {}, "
       "lag {}, inflight {:.1f} MiB, partitions {} ({} paused), pg {}; consumer waited {:.0f}% "
       "for Kafka, {:.0f}% for writers",
-      static_cast<double>(messages - last_messages_) / seconds, messages,
-      metrics_.rows_written[0].load(), metrics_.rows_written[1].load(), rejects, lag,
+      static_cast<double>(messages - last_messages_) / seconds, messages, rows, rejects, lag,
       static_cast<double>(metrics_.inflight_bytes.load()) / (1 << 20),
       parts_.offsets.assigned_count(), metrics_.paused_partitions.load(),
       metrics_.pg_up ? "up" : "DOWN", share(waited_for_kafka_), share(throttled_for_));

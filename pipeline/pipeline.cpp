@@ -3,27 +3,38 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace sentinel {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// What a graceful stop may take in all, from SIGTERM to the exit (DESIGN.md §5): 10 s, less a
-/// margin for the process's own exit.
+/// What a graceful stop may take in all, from SIGTERM to the exit (architecture.md §5): 10 s, less
+/// a margin for the process's own exit.
 constexpr auto kStopBudget = std::chrono::milliseconds(9500);
+
+/// The chunk builder's topic of each event type: every spec'd type is consumed.
+std::vector<TopicSpec> topic_specs(const std::array<std::string, kEventTableCount>& topics) {
+  std::vector<TopicSpec> specs;
+  specs.reserve(kEventSpecs.size());
+  for (const EventSpec& s : kEventSpecs) {
+    specs.push_back({topics[static_cast<size_t>(s.table)], s.table});
+  }
+  return specs;
+}
 
 }  // namespace
 
 Pipeline::Pipeline(PipelineOptions options, Metrics& metrics)
     : options_(std::move(options)),
       metrics_(metrics),
-      topics_{options_.audit_topic, options_.invocations_topic},
-      builder_({{options_.audit_topic, EventTable::kAudit},
-                {options_.invocations_topic, EventTable::kInvocations}},
-               options_.limits, options_.chunk_bytes),
+      topics_(options_.topics.begin(), options_.topics.end()),
+      builder_(topic_specs(options_.topics), options_.limits, options_.chunk_bytes),
       offsets_([this](const PartitionKey& key) { builder_.close(key.first, key.second); }),
       budget_(options_.inflight_budget_bytes, options_.writers, options_.pause_after),
       stored_(options_.pg_url, options_.group, topics_, options_.max_backoff, metrics_, failure_),

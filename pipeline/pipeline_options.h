@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -15,8 +16,8 @@ struct PipelineOptions {
   std::string pg_url;
   std::string brokers;
   std::string group = "sentinel-ingest";
-  std::string audit_topic = "sentinel.audit";
-  std::string invocations_topic = "sentinel.invocations";
+  /// The topic of each event type, by EventTable (--audit-topic, --invocations-topic, ...).
+  std::array<std::string, kEventTableCount> topics = default_topics();
   int writers = 2;
   size_t chunk_bytes = 256 << 10;
   size_t batch_rows = 50'000;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace sentinel {
@@ -17,11 +18,14 @@ inline constexpr int kEventTableCount = static_cast<int>(EventTable::kCount);
 /// writer COPYs each of its tables. The parse function itself lives in ingest/ (rows/ sits below
 /// it): ingest registers one per spec, indexed by `table`, and asserts that none is missing.
 struct EventSpec {
-  EventTable table;          ///< its own index in kEventSpecs
-  std::string_view name;     ///< the PostgreSQL table (partitioned by month of ts)
-  std::string_view columns;  ///< COPY column list: the event's JSON fields, then lineage
-  int16_t field_count;       ///< columns in `columns` (a binary COPY tuple's field count)
-  bool rolls_up_costs;       ///< its rows add to the per-tenant `costs` (invocation costs)
+  EventTable table;                ///< its own index in kEventSpecs
+  std::string_view name;           ///< the PostgreSQL table (partitioned by month of ts)
+  std::string_view columns;        ///< COPY column list: the event's JSON fields, then lineage
+  int16_t field_count;             ///< columns in `columns` (a binary COPY tuple's field count)
+  bool rolls_up_costs;             ///< its rows add to the per-tenant `costs` (invocation costs)
+  std::string_view default_topic;  ///< the Kafka topic it is read from unless configured
+  std::string_view topic_flag;     ///< the command-line option naming its topic (no leading --)
+  std::string_view noun;           ///< what one event is called in help texts and logs
 };
 
 /// The columns every event table ends with: where in Kafka the row came from.
@@ -34,12 +38,12 @@ inline constexpr std::array<EventSpec, kEventTableCount> kEventSpecs = {{
     {EventTable::kAudit, "audit_logs",
      "event_id, ts, tenant_id, actor_id, actor_type, action, resource, outcome, source_ip, "
      "user_agent, session_id, metadata, kafka_partition, kafka_offset",
-     14, false},
+     14, false, "sentinel.audit", "audit-topic", "audit"},
     {EventTable::kInvocations, "invocations",
      "invocation_id, ts, tenant_id, user_id, session_id, provider, model, prompt_tokens, "
      "completion_tokens, latency_ms, status, cost_usd, error_code, metadata, kafka_partition, "
      "kafka_offset",
-     16, true},
+     16, true, "sentinel.invocations", "invocations-topic", "invocation"},
 }};
 
 constexpr const EventSpec& event_spec(EventTable t) { return kEventSpecs[static_cast<size_t>(t)]; }
@@ -80,13 +84,19 @@ constexpr std::string_view spec_problem(int index) {
   if (static_cast<int>(s.table) != index || s.name.empty()) {
     return "an EventTable has no spec at its index in kEventSpecs";
   }
+  if (s.default_topic.empty() || s.topic_flag.empty() || s.noun.empty()) {
+    return "a spec needs a default topic, a topic flag and a noun";
+  }
   if (column_count(s.columns) != s.field_count) return "field_count does not match columns";
   if (column_at(s.columns, 1) != "ts" || column_at(s.columns, 2) != "tenant_id") {
     return "columns must start with an id, ts, tenant_id";
   }
   if (!s.columns.ends_with(kLineageColumns)) return "columns must end with the lineage columns";
   for (int j = 0; j < index; ++j) {
-    if (kEventSpecs[static_cast<size_t>(j)].name == s.name) return "two specs name one table";
+    const EventSpec& other = kEventSpecs[static_cast<size_t>(j)];
+    if (other.name == s.name) return "two specs name one table";
+    if (other.default_topic == s.default_topic) return "two specs read one topic";
+    if (other.topic_flag == s.topic_flag) return "two specs share a topic flag";
   }
   return {};
 }
@@ -107,6 +117,13 @@ inline constexpr int16_t kAuditFieldCount = event_spec(EventTable::kAudit).field
 inline constexpr std::string_view kInvocationsTable = table_name(EventTable::kInvocations);
 inline constexpr std::string_view kInvocationsColumns = table_columns(EventTable::kInvocations);
 inline constexpr int16_t kInvocationsFieldCount = event_spec(EventTable::kInvocations).field_count;
+
+/// The topic of each type (by EventTable) unless configured otherwise.
+inline std::array<std::string, kEventTableCount> default_topics() {
+  std::array<std::string, kEventTableCount> topics;
+  for (const EventSpec& s : kEventSpecs) topics[static_cast<size_t>(s.table)] = s.default_topic;
+  return topics;
+}
 
 /// Not an event table: where messages that cannot be stored go, with why.
 inline constexpr std::string_view kRejectsTable = "ingest_rejects";
