@@ -53,9 +53,8 @@ ChunkPtr ChunkBuilder::new_chunk(int topic_index, int32_t partition, PartitionSt
   return c;
 }
 
-ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
-                           int64_t kafka_timestamp_ms, std::string_view payload,
-                           int64_t now_unix_micros) {
+ChunkBuilder::PartitionState* ChunkBuilder::admit(int topic_index, int32_t partition,
+                                                  int64_t offset) {
   // Messages come in runs of one partition: remember the last one's state (map nodes are stable).
   if (last_state_ == nullptr || last_key_ != std::make_pair(topic_index, partition)) {
     auto it = partitions_.find({topic_index, partition});
@@ -82,6 +81,39 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   } else if (s.next_offset == Chunk::kNoStoredOffset && offset > 0) {
     late_starts_.push_back({topic_index, partition, offset});
   }
+  return &s;
+}
+
+void ChunkBuilder::add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
+                           int64_t kafka_timestamp_ms) {
+  RowRef row;
+  row.tuple_begin = static_cast<uint32_t>(tuple_begin);
+  row.tuple_end = static_cast<uint32_t>(c.tuples.size());
+  row.kafka_offset = offset;
+  row.kafka_timestamp_ms = kafka_timestamp_ms;
+  row.month = month_of_unix_micros(event.ts_unix_micros);
+  if (event_spec(c.table).rolls_up_costs) {
+    const InvocationCost& cost = event.cost;
+    CostItem item;
+    item.tenant_begin = static_cast<uint32_t>(c.arena.size());
+    item.tenant_size = static_cast<uint32_t>(cost.tenant_id.size());
+    c.arena.append(cost.tenant_id);
+    item.unix_day = day_of_unix_micros(cost.ts_unix_micros);
+    item.cost_nanos = cost.cost_nanos;
+    item.prompt_tokens = cost.prompt_tokens;
+    item.completion_tokens = cost.completion_tokens;
+    row.cost_index = static_cast<int32_t>(c.costs.size());
+    c.costs.push_back(item);
+  }
+  c.rows.push_back(row);
+}
+
+ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
+                           int64_t kafka_timestamp_ms, std::string_view payload,
+                           int64_t now_unix_micros) {
+  PartitionState* state = admit(topic_index, partition, offset);
+  if (state == nullptr) return nullptr;
+  PartitionState& s = *state;
   if (!s.open) {
     s.open = new_chunk(topic_index, partition, s);
     s.open->received_unix_micros = now_unix_micros;
@@ -109,26 +141,7 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
     ++c.reject_count;
     ++c.rejects_by_reason[static_cast<int>(rejection->reason)];
   } else {
-    RowRef row;
-    row.tuple_begin = static_cast<uint32_t>(tuple_begin);
-    row.tuple_end = static_cast<uint32_t>(c.tuples.size());
-    row.kafka_offset = offset;
-    row.kafka_timestamp_ms = kafka_timestamp_ms;
-    row.month = month_of_unix_micros(event.ts_unix_micros);
-    if (event_spec(c.table).rolls_up_costs) {
-      const InvocationCost& cost = event.cost;
-      CostItem item;
-      item.tenant_begin = static_cast<uint32_t>(c.arena.size());
-      item.tenant_size = static_cast<uint32_t>(cost.tenant_id.size());
-      c.arena.append(cost.tenant_id);
-      item.unix_day = day_of_unix_micros(cost.ts_unix_micros);
-      item.cost_nanos = cost.cost_nanos;
-      item.prompt_tokens = cost.prompt_tokens;
-      item.completion_tokens = cost.completion_tokens;
-      row.cost_index = static_cast<int32_t>(c.costs.size());
-      c.costs.push_back(item);
-    }
-    c.rows.push_back(row);
+    add_row(c, event, tuple_begin, offset, kafka_timestamp_ms);
   }
   ++c.messages;
   c.next_offset = offset + 1;

@@ -94,6 +94,12 @@ class ChunkBuilder {
     size_t last_arena_bytes = 0;
   };
   ChunkPtr new_chunk(int topic_index, int32_t partition, PartitionState& state);
+  /// The partition's state if a message at `offset` is to be added (not a duplicate, not a
+  /// refused start, an assigned partition); counts what it skips.
+  PartitionState* admit(int topic_index, int32_t partition, int64_t offset);
+  /// Records a parsed event's row (and its cost, where the type rolls up costs) in `c`.
+  static void add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
+                      int64_t kafka_timestamp_ms);
 
   std::vector<TopicSpec> topics_;
   size_t chunk_bytes_;

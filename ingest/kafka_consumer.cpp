@@ -36,10 +36,9 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
   KafkaConf conf = make_kafka_conf(props);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::rebalance_cb);
   rd_kafka_conf_set_opaque(conf.get(), this);
-  char err[512];
-  rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err));
-  if (!rk_) throw KafkaError(std::string("Kafka consumer: ") + err);
-  conf.release();  // owned by rk_ now
+  std::string err;
+  rk_ = new_kafka_client(RD_KAFKA_CONSUMER, conf, err);
+  if (!rk_) throw KafkaError("Kafka consumer: " + err);
   rd_kafka_poll_set_consumer(rk_.get());
   for (const auto& t : topics_) {
     handles_.emplace_back(rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr));

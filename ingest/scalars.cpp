@@ -238,8 +238,8 @@ TimestampResult parse_timestamp(std::string_view t) {
   const uint32_t below = frac_nanos % 1000;
   if (below > 500 || (below == 500 && (micros & 1))) ++micros;  // half-even
   const int64_t seconds =
-      days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
-      offset_sign * static_cast<int64_t>(offset_hours * 3600 + offset_minutes * 60);
+      days_from_civil(year, month, day) * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 +
+      second - offset_sign * (int64_t{offset_hours} * 3600 + int64_t{offset_minutes} * 60);
   return {seconds * 1'000'000 + micros, TimestampError::kNone};
 }
 

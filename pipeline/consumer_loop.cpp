@@ -63,6 +63,7 @@ int64_t ConsumerLoop::start(const PartitionKey& key, const std::map<PartitionKey
 void ConsumerLoop::on_assign(std::vector<TopicPartition>& partitions) {
   ++metrics_.rebalances;
   std::vector<PartitionKey> keys;
+  keys.reserve(partitions.size());
   for (const auto& tp : partitions) keys.emplace_back(tp.topic_index, tp.partition);
   // One attempt only: a rebalance callback runs inside poll(), and blocking there while
   // PostgreSQL is away would stop the poll loop (max.poll.interval.ms, SIGTERM, status).
