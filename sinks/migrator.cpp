@@ -8,8 +8,8 @@
 #include <pqxx/pqxx>
 #include <string_view>
 
-#include "sinks/connection_defaults.h"
 #include "schemas/migrations.h"
+#include "sinks/control_connection.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {
@@ -118,7 +118,7 @@ std::string missing_problem(const std::vector<int>& missing) {
 }  // namespace
 
 std::vector<int> apply_migrations(const std::string& url) {
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   LogNotices notices(conn);
   std::vector<int> applied;
   try {
@@ -165,7 +165,7 @@ std::vector<int> apply_migrations(const std::string& url) {
 }
 
 MigrationStatus check_migrations(const std::string& url) {
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   LogNotices notices(conn);
   pqxx::read_transaction tx(conn);
   if (!has_schema_migrations(tx)) {

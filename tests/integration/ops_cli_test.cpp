@@ -10,10 +10,11 @@
 
 #include <sstream>
 
-#include "testkit/mock_cluster.h"
 #include "rows/month.h"
 #include "sinks/migrator.h"
+#include "testkit/mock_cluster.h"
 #include "tests/integration/expectations.h"
+#include "tests/integration/pg_server.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
 
@@ -260,6 +261,31 @@ TEST(RunWithMetrics, HealthcheckProbeJsonLogsAndNoSecretInThem) {
     EXPECT_TRUE(line.starts_with("{\"ts\":\"") && line.ends_with("\"}")) << line;
   }
   EXPECT_GT(n, 3);
+}
+
+// A refused connection was recognised by English words ("does not exist", "authentication
+// failed"): with the server's messages in German, `migrate` exited 1 and `run` retried for ever.
+// It is classified by the SQLSTATE the server refused it with, and the message names the fix.
+TEST(ConnectionRefusals, AreConfigurationErrorsNamingTheFixInAnyServerLanguage) {
+  const testing::PgServer server(nullptr, {"lc_messages=de_DE.utf8"});
+  const std::string b = SENTINEL_BINARY;
+  const std::string no_db = server.url() + " dbname=sentinel_no_such_db";
+  const std::string no_role = server.url() + " user=sentinel_no_such_role";
+  const auto [code, log] = run_command({b, "migrate", "--pg", no_db}, seconds(30));
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_NE(log.find("existiert nicht"), std::string::npos) << "not German after all: " << log;
+  EXPECT_NE(log.find("the database does not exist: check --pg"), std::string::npos) << log;
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {b, "run", "--pg", no_db, "--brokers", "127.0.0.1:1"},
+           {b, "run", "--pg", no_role, "--brokers", "127.0.0.1:1"},
+           {b, "migrate", "--pg", no_role},
+           {b, "partitions", "--pg", no_db},
+           {b, "costs", "--pg", no_role}}) {
+    const auto [rc, out] = run_command(argv, seconds(30));
+    EXPECT_EQ(rc, 2) << argv[1] << ": " << out;
+    EXPECT_EQ(out.find("retrying"), std::string::npos) << argv[1] << ": " << out;
+    EXPECT_NE(out.find("check --pg"), std::string::npos) << argv[1] << ": " << out;
+  }
 }
 
 }  // namespace
