@@ -122,11 +122,27 @@ int top_report(pqxx::transaction_base& tx, const CostsArgs& a, int32_t month) {
   throw e;
 }
 
+/// A malformed --replica is refused naming --replica: the connection-string checks are worded
+/// for --pg, the flag of every other command (it said "--pg" to whoever gave only --replica).
+void check_replica_url(const std::string& url) {
+  try {
+    with_connection_defaults(url);
+  } catch (const ConnectionStringError& e) {
+    std::string message = e.what();
+    for (size_t at = message.find("--pg"); at != std::string::npos;
+         at = message.find("--pg", at + 9)) {
+      message.replace(at, 4, "--replica");
+    }
+    throw ConnectionStringError(message);
+  }
+}
+
 int run_costs(const CostsArgs& a) {
   const auto month = parse_month(a.month);
   if (!month) throw UsageError("--month expects YYYY-MM, got '" + a.month + "'");
   const std::string& url = a.replica_url.empty() ? a.pg_url : a.replica_url;
   if (!a.replica_url.empty()) spdlog::debug("reading costs from replica {}", redact_secrets(url));
+  if (!a.replica_url.empty()) check_replica_url(url);
   try {
     pqxx::connection conn = connect_control(url);
     pqxx::nontransaction tx(conn);

@@ -418,5 +418,18 @@ TEST(PgHealthCheck, AConnectionWhoseClientEncodingIsNotUtf8IsNotHealthy) {
   EXPECT_EQ(metrics.pg_up.load(), 0);
 }
 
+// `costs --replica` with a malformed connection string said "--pg is not a valid connection
+// string" to someone who gave no --pg.
+TEST(CostsCommand, AMalformedReplicaIsReportedAsReplicaNotPg) {
+  for (const char* replica :
+       {"postgresql://u@host:notaport/db", "postgresql://[::1", "host=127.0.0.1 port=99999"}) {
+    const auto [code, out] = run_command(
+        {SENTINEL_BINARY, "costs", "--replica", replica, "--month", "2026-11"}, seconds(20));
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("--replica"), std::string::npos) << out;
+    EXPECT_EQ(out.find("--pg"), std::string::npos) << out;
+  }
+}
+
 }  // namespace
 }  // namespace sentinel
