@@ -99,15 +99,9 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
 
   const MessageContext ctx{partition, offset, now_unix_micros};
   const size_t tuple_begin = c.tuples.size();
-  std::optional<Rejection> rejection;
-  int64_t ts = 0;
-  InvocationCost cost;
-  if (c.table == EventTable::kAudit) {
-    rejection = parser_.parse_audit(json, payload.size(), ctx, c.tuples, ts);
-  } else {
-    rejection = parser_.parse_invocation(json, payload.size(), ctx, c.tuples, cost);
-    ts = cost.ts_unix_micros;
-  }
+  ParsedEvent event;
+  const std::optional<Rejection> rejection =
+      parser_.parse(c.table, json, payload.size(), ctx, c.tuples, event);
 
   if (rejection) {
     encode_reject(c.reject_tuples, now_unix_micros, topics_[topic_index].name, partition, offset,
@@ -120,8 +114,9 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
     row.tuple_end = static_cast<uint32_t>(c.tuples.size());
     row.kafka_offset = offset;
     row.kafka_timestamp_ms = kafka_timestamp_ms;
-    row.month = month_of_unix_micros(ts);
-    if (c.table == EventTable::kInvocations) {
+    row.month = month_of_unix_micros(event.ts_unix_micros);
+    if (event_spec(c.table).rolls_up_costs) {
+      const InvocationCost& cost = event.cost;
       CostItem item;
       item.tenant_begin = static_cast<uint32_t>(c.arena.size());
       item.tenant_size = static_cast<uint32_t>(cost.tenant_id.size());

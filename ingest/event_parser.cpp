@@ -41,9 +41,9 @@ enum : uint8_t {
   kMetadata,
   kCount
 };
-constexpr std::array<std::string_view, kCount> kNames = {
-    "event_id", "ts",      "tenant_id", "actor_id",   "actor_type", "action",
-    "resource", "outcome", "source_ip", "user_agent", "session_id", "metadata"};
+// The JSON field names are the spec's columns before the lineage (rows/tables.h).
+constexpr auto kNames = leading_columns<kCount>(EventTable::kAudit);
+static_assert(kNames[kEventId] == "event_id" && kNames[kMetadata] == "metadata");
 }  // namespace audit
 
 namespace invocation {
@@ -64,14 +64,13 @@ enum : uint8_t {
   kMetadata,
   kCount
 };
-constexpr std::array<std::string_view, kCount> kNames = {
-    "invocation_id", "ts",       "tenant_id",     "user_id",           "session_id",
-    "provider",      "model",    "prompt_tokens", "completion_tokens", "latency_ms",
-    "status",        "cost_usd", "error_code",    "metadata"};
+constexpr auto kNames = leading_columns<kCount>(EventTable::kInvocations);
+static_assert(kNames[kInvocationId] == "invocation_id" && kNames[kMetadata] == "metadata");
 }  // namespace invocation
 
-static_assert(audit::kCount + 2 == kAuditFieldCount);
-static_assert(invocation::kCount + 2 == kInvocationsFieldCount);
+static_assert(audit::kCount + kLineageColumnCount == event_spec(EventTable::kAudit).field_count);
+static_assert(invocation::kCount + kLineageColumnCount ==
+              event_spec(EventTable::kInvocations).field_count);
 
 constexpr std::array<std::string_view, 3> kOutcomes = {"success", "failure", "denied"};
 constexpr std::array<std::string_view, 3> kActorTypes = {"user", "service", "system"};
@@ -305,10 +304,21 @@ class EventParser::Impl {
   }
 
   std::optional<Rejection> parse_audit(const char* json, size_t size, const MessageContext& ctx,
-                                       std::string& out, int64_t& ts_unix_micros);
+                                       std::string& out, ParsedEvent& event);
   std::optional<Rejection> parse_invocation(const char* json, size_t size,
                                             const MessageContext& ctx, std::string& out,
-                                            InvocationCost& cost);
+                                            ParsedEvent& event);
+
+  using ParseFn = std::optional<Rejection> (Impl::*)(const char*, size_t, const MessageContext&,
+                                                     std::string&, ParsedEvent&);
+  /// Each event type's parse function, indexed by EventTable: the hook kEventSpecs leaves to
+  /// ingest/. EventParser::parse asserts at compile time that no type is left without one.
+  static constexpr std::array<ParseFn, kEventTableCount> parsers() {
+    std::array<ParseFn, kEventTableCount> p{};
+    p[static_cast<size_t>(EventTable::kAudit)] = &Impl::parse_audit;
+    p[static_cast<size_t>(EventTable::kInvocations)] = &Impl::parse_invocation;
+    return p;
+  }
 
   const ParserLimits& limits() const { return limits_; }
 
@@ -660,7 +670,7 @@ std::optional<Rejection> EventParser::Impl::metadata(const Slot& s) const {
 
 std::optional<Rejection> EventParser::Impl::parse_audit(const char* json, size_t size,
                                                         const MessageContext& ctx, std::string& out,
-                                                        int64_t& ts_unix_micros) {
+                                                        ParsedEvent& event) {
   namespace f = audit;
   std::array<Slot, f::kCount> s{};
   if (auto r = scan(json, size, f::kNames, kAuditLookup, f::kMetadata, s)) return r;
@@ -687,12 +697,12 @@ std::optional<Rejection> EventParser::Impl::parse_audit(const char* json, size_t
   if (auto r = uuid(s[f::kSessionId], f::kNames[f::kSessionId], false, session_id)) return r;
   if (auto r = metadata(s[f::kMetadata])) return r;
 
-  // Valid: encode in kAuditColumns order.
+  // Valid: encode in the order of the spec's columns.
   CopyEncoder e(out);
   auto text_or_null = [&](const Slot& slot) {
     slot.kind == Kind::kString ? e.text(slot.text) : e.null();
   };
-  e.begin_row(kAuditFieldCount);
+  e.begin_row(event_spec(EventTable::kAudit).field_count);
   e.uuid(event_id);
   e.timestamptz(ts);
   e.text(s[f::kTenantId].text);
@@ -707,14 +717,13 @@ std::optional<Rejection> EventParser::Impl::parse_audit(const char* json, size_t
   s[f::kMetadata].kind == Kind::kObject ? e.jsonb(s[f::kMetadata].text) : e.null();
   e.int4(ctx.kafka_partition);
   e.int8(ctx.kafka_offset);
-  ts_unix_micros = ts;
+  event.ts_unix_micros = ts;
   return std::nullopt;
 }
 
 std::optional<Rejection> EventParser::Impl::parse_invocation(const char* json, size_t size,
                                                              const MessageContext& ctx,
-                                                             std::string& out,
-                                                             InvocationCost& cost_out) {
+                                                             std::string& out, ParsedEvent& event) {
   namespace f = invocation;
   std::array<Slot, f::kCount> s{};
   if (auto r = scan(json, size, f::kNames, kInvocationLookup, f::kMetadata, s)) return r;
@@ -750,12 +759,12 @@ std::optional<Rejection> EventParser::Impl::parse_invocation(const char* json, s
   if (auto r = optional_text(s[f::kErrorCode], f::kNames[f::kErrorCode])) return r;
   if (auto r = metadata(s[f::kMetadata])) return r;
 
-  // Valid: encode in kInvocationsColumns order.
+  // Valid: encode in the order of the spec's columns.
   CopyEncoder e(out);
   auto text_or_null = [&](const Slot& slot) {
     slot.kind == Kind::kString ? e.text(slot.text) : e.null();
   };
-  e.begin_row(kInvocationsFieldCount);
+  e.begin_row(event_spec(EventTable::kInvocations).field_count);
   e.uuid(invocation_id);
   e.timestamptz(ts);
   e.text(s[f::kTenantId].text);
@@ -773,11 +782,12 @@ std::optional<Rejection> EventParser::Impl::parse_invocation(const char* json, s
   e.int4(ctx.kafka_partition);
   e.int8(ctx.kafka_offset);
 
-  cost_out.tenant_id = s[f::kTenantId].text;
-  cost_out.ts_unix_micros = ts;
-  cost_out.cost_nanos = cost_nanos;
-  cost_out.prompt_tokens = prompt_tokens;
-  cost_out.completion_tokens = completion_tokens;
+  event.ts_unix_micros = ts;
+  event.cost.tenant_id = s[f::kTenantId].text;
+  event.cost.ts_unix_micros = ts;
+  event.cost.cost_nanos = cost_nanos;
+  event.cost.prompt_tokens = prompt_tokens;
+  event.cost.completion_tokens = completion_tokens;
   return std::nullopt;
 }
 
@@ -786,16 +796,32 @@ EventParser::~EventParser() = default;
 EventParser::EventParser(EventParser&&) noexcept = default;
 EventParser& EventParser::operator=(EventParser&&) noexcept = default;
 
+std::optional<Rejection> EventParser::parse(EventTable table, const char* json, size_t size,
+                                            const MessageContext& ctx, std::string& out,
+                                            ParsedEvent& event) {
+  static constexpr auto kParsers = Impl::parsers();
+  static_assert(
+      std::none_of(kParsers.begin(), kParsers.end(), [](Impl::ParseFn f) { return f == nullptr; }),
+      "every EventTable needs its parse function in Impl::parsers()");
+  return (impl_.get()->*kParsers[static_cast<size_t>(table)])(json, size, ctx, out, event);
+}
+
 std::optional<Rejection> EventParser::parse_audit(const char* json, size_t size,
                                                   const MessageContext& ctx, std::string& out,
                                                   int64_t& ts_unix_micros) {
-  return impl_->parse_audit(json, size, ctx, out, ts_unix_micros);
+  ParsedEvent event;
+  auto rejection = parse(EventTable::kAudit, json, size, ctx, out, event);
+  if (!rejection) ts_unix_micros = event.ts_unix_micros;
+  return rejection;
 }
 
 std::optional<Rejection> EventParser::parse_invocation(const char* json, size_t size,
                                                        const MessageContext& ctx, std::string& out,
                                                        InvocationCost& cost) {
-  return impl_->parse_invocation(json, size, ctx, out, cost);
+  ParsedEvent event;
+  auto rejection = parse(EventTable::kInvocations, json, size, ctx, out, event);
+  if (!rejection) cost = event.cost;
+  return rejection;
 }
 
 const ParserLimits& EventParser::limits() const { return impl_->limits(); }

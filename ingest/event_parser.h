@@ -8,6 +8,7 @@
 
 #include "rows/chunk.h"
 #include "rows/reject_reason.h"
+#include "rows/tables.h"
 
 namespace sentinel {
 
@@ -31,6 +32,12 @@ struct MessageContext {
   int64_t now_unix_micros = 0;  ///< the `ts` window is measured from here
 };
 
+/// What a valid event tells besides its tuple.
+struct ParsedEvent {
+  int64_t ts_unix_micros = 0;
+  InvocationCost cost;  ///< filled only for a type whose spec rolls up costs
+};
+
 /// Parses, validates and encodes one Kafka message into one binary COPY tuple.
 ///
 /// One per consumer thread: it owns a simdjson On-Demand parser and its buffers, and is not
@@ -49,14 +56,19 @@ class EventParser {
   EventParser(const EventParser&) = delete;
   EventParser& operator=(const EventParser&) = delete;
 
-  /// `json` points at `size` bytes followed by at least SIMDJSON_PADDING readable bytes.
-  /// Valid: appends ONE tuple (columns as kAuditColumns, the last two being ctx.kafka_partition
-  /// and ctx.kafka_offset) to `out`, sets `ts_unix_micros` and returns std::nullopt.
+  /// Parses one event of type `table`. `json` points at `size` bytes followed by at least
+  /// SIMDJSON_PADDING readable bytes.
+  /// Valid: appends ONE tuple (columns as event_spec(table).columns, the last two being
+  /// ctx.kafka_partition and ctx.kafka_offset) to `out`, fills `event` and returns std::nullopt.
   /// Invalid: leaves `out` exactly as it was and returns the Rejection.
+  std::optional<Rejection> parse(EventTable table, const char* json, size_t size,
+                                 const MessageContext& ctx, std::string& out, ParsedEvent& event);
+
+  /// parse() of an audit event, setting only `ts_unix_micros` (tests, benchmarks, the fuzzer).
   std::optional<Rejection> parse_audit(const char* json, size_t size, const MessageContext& ctx,
                                        std::string& out, int64_t& ts_unix_micros);
 
-  /// The same for an invocation (columns as kInvocationsColumns); fills `cost`.
+  /// parse() of an invocation, setting only `cost`.
   std::optional<Rejection> parse_invocation(const char* json, size_t size,
                                             const MessageContext& ctx, std::string& out,
                                             InvocationCost& cost);

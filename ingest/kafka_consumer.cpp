@@ -135,8 +135,10 @@ bool KafkaConsumer::leave_group(std::chrono::milliseconds timeout) {
   return true;
 }
 
-KafkaMessage KafkaConsumer::poll(int timeout_ms) {
-  return KafkaMessage(rd_kafka_consumer_poll(rk_.get(), timeout_ms));
+ConsumedMessage KafkaConsumer::poll(int timeout_ms) {
+  KafkaMessage m(rd_kafka_consumer_poll(rk_.get(), timeout_ms));
+  const int topic = m && !m->err ? topic_index(m.get()) : -1;
+  return ConsumedMessage(std::move(m), topic);
 }
 
 int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {

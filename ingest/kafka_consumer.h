@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -30,6 +31,66 @@ class RebalanceListener {
   virtual void on_assign(std::vector<TopicPartition>& partitions) = 0;
   /// Partitions are being taken away (or were lost): stop building chunks for them.
   virtual void on_revoke(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+/// One message (or error event) taken from the consumer, owned until destroyed: pipeline/ reads
+/// it through these accessors and never names a librdkafka symbol (like ClickHouse's
+/// KafkaConsumer currentTopic()/currentOffset()). It holds only librdkafka's message pointer and
+/// the topic index: moving it moves the pointer, the payload is a view into librdkafka's buffer
+/// (never copied), and nothing is allocated per message.
+class ConsumedMessage {
+ public:
+  /// What kind of error event it is, for what the caller must tell apart.
+  enum class Error {
+    kNone,          ///< a message
+    kPartitionEof,  ///< the end of a partition was reached (not an error; only when enabled)
+    kFatal,         ///< the client cannot go on (a fatal librdkafka error)
+    kOther,         ///< anything else: logged; librdkafka retries by itself
+  };
+
+  ConsumedMessage() = default;
+  ConsumedMessage(KafkaMessage message, int topic_index)
+      : message_(std::move(message)), topic_index_(topic_index) {}
+
+  /// False when poll() timed out with nothing.
+  explicit operator bool() const { return message_ != nullptr; }
+  Error error() const {
+    switch (message_->err) {
+      case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return Error::kNone;
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        return Error::kPartitionEof;
+      case RD_KAFKA_RESP_ERR__FATAL:
+        return Error::kFatal;
+      default:
+        return Error::kOther;
+    }
+  }
+  /// librdkafka's description of the error (or the message's payload as text for some errors).
+  const char* error_text() const { return rd_kafka_message_errstr(message_.get()); }
+  /// Index in ConsumerOptions::topics; -1 for an unknown topic or an error event.
+  int topic_index() const { return topic_index_; }
+  /// The topic's name as librdkafka knows it ("(none)" without a topic), for error messages.
+  const char* topic_name() const {
+    return message_->rkt != nullptr ? rd_kafka_topic_name(message_->rkt) : "(none)";
+  }
+  int32_t partition() const { return message_->partition; }
+  int64_t offset() const { return message_->offset; }
+  /// The message's timestamp in ms since the epoch (create or log-append time), -1 without one.
+  int64_t timestamp_ms() const {
+    rd_kafka_timestamp_type_t type;
+    return rd_kafka_message_timestamp(message_.get(), &type);
+  }
+  /// A view of the payload, valid while this object lives; empty for a tombstone.
+  std::string_view payload() const {
+    return message_->payload != nullptr
+               ? std::string_view(static_cast<const char*>(message_->payload), message_->len)
+               : std::string_view();
+  }
+
+ private:
+  KafkaMessage message_;
+  int topic_index_ = -1;
 };
 
 struct ConsumerOptions {
@@ -61,10 +122,11 @@ class KafkaConsumer {
   KafkaConsumer(const KafkaConsumer&) = delete;
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
-  /// The next message or event, or null after `timeout_ms`. Serves rebalances.
-  KafkaMessage poll(int timeout_ms);
-  /// Index of a message's topic in ConsumerOptions::topics (-1 if unknown).
-  int topic_index(const rd_kafka_message_t* m) const;
+  /// Assign a partition at this offset to start at its log end (the next message produced).
+  static constexpr int64_t kOffsetEnd = RD_KAFKA_OFFSET_END;
+
+  /// The next message or event (empty after `timeout_ms` with nothing). Serves rebalances.
+  ConsumedMessage poll(int timeout_ms);
 
   void pause(const std::vector<TopicPartition>& partitions);
   void resume(const std::vector<TopicPartition>& partitions);
@@ -101,6 +163,8 @@ class KafkaConsumer {
   rd_kafka_t* raw() { return rk_.get(); }
 
  private:
+  /// Index of a message's topic in ConsumerOptions::topics (-1 if unknown).
+  int topic_index(const rd_kafka_message_t* m) const;
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   KafkaPartitionList to_list(const std::vector<TopicPartition>& partitions) const;

@@ -43,6 +43,17 @@ KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>
   return conf;
 }
 
+KafkaHandle new_kafka_client(rd_kafka_type_t type, KafkaConf& conf, std::string& error) {
+  char err[512];
+  KafkaHandle rk(rd_kafka_new(type, conf.get(), err, sizeof err));
+  if (rk) {
+    static_cast<void>(conf.release());  // owned by rk now
+  } else {
+    error = err;
+  }
+  return rk;
+}
+
 std::pair<std::string, std::string> parse_kafka_prop(const std::string& kv) {
   const auto eq = kv.find('=');
   if (eq == std::string::npos || eq == 0) {

@@ -45,6 +45,10 @@ bool kafka_property_sensitive(std::string_view key);
 /// (and its value, unless kafka_property_sensitive).
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props);
 
+/// rd_kafka_new with `conf`, which the client owns once it exists (`conf` is empty then; on
+/// failure it stays the caller's). Null, with librdkafka's reason in `error`, when refused.
+KafkaHandle new_kafka_client(rd_kafka_type_t type, KafkaConf& conf, std::string& error);
+
 /// Parses `KEY=VALUE` (as given to --kafka-prop); throws KafkaError without '='.
 std::pair<std::string, std::string> parse_kafka_prop(const std::string& kv);
 

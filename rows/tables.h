@@ -1,38 +1,117 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
 namespace sentinel {
 
-/// The event tables (architecture.md §3) and the columns the ingestor fills, in COPY order. The
-/// last two columns are lineage: where in Kafka the row came from.
-enum class EventTable : uint8_t { kAudit = 0, kInvocations = 1 };
-inline constexpr int kEventTableCount = 2;
+/// The event types (architecture.md §3), each stored in its own table. kCount is not a type: it
+/// sizes kEventSpecs and every per-type array, so that a type added here without a spec fails to
+/// compile (the static_assert below).
+enum class EventTable : uint8_t { kAudit, kInvocations, kCount };
+inline constexpr int kEventTableCount = static_cast<int>(EventTable::kCount);
 
-inline constexpr std::string_view kAuditTable = "audit_logs";
-inline constexpr std::string_view kAuditColumns =
-    "event_id, ts, tenant_id, actor_id, actor_type, action, resource, outcome, source_ip, "
-    "user_agent, session_id, metadata, kafka_partition, kafka_offset";
-inline constexpr int16_t kAuditFieldCount = 14;
+/// What every layer needs to know of one event type. Every layer loops over kEventSpecs instead of
+/// naming the types: the parser dispatches on it, the chunk builder rolls up costs by it, the batch
+/// writer COPYs each of its tables. The parse function itself lives in ingest/ (rows/ sits below
+/// it): ingest registers one per spec, indexed by `table`, and asserts that none is missing.
+struct EventSpec {
+  EventTable table;          ///< its own index in kEventSpecs
+  std::string_view name;     ///< the PostgreSQL table (partitioned by month of ts)
+  std::string_view columns;  ///< COPY column list: the event's JSON fields, then lineage
+  int16_t field_count;       ///< columns in `columns` (a binary COPY tuple's field count)
+  bool rolls_up_costs;       ///< its rows add to the per-tenant `costs` (invocation costs)
+};
 
-inline constexpr std::string_view kInvocationsTable = "invocations";
-inline constexpr std::string_view kInvocationsColumns =
-    "invocation_id, ts, tenant_id, user_id, session_id, provider, model, prompt_tokens, "
-    "completion_tokens, latency_ms, status, cost_usd, error_code, metadata, kafka_partition, "
-    "kafka_offset";
-inline constexpr int16_t kInvocationsFieldCount = 16;
+/// The columns every event table ends with: where in Kafka the row came from.
+inline constexpr std::string_view kLineageColumns = "kafka_partition, kafka_offset";
+inline constexpr int kLineageColumnCount = 2;
 
+/// Every event type, in EventTable order. The first three columns of each are its 16-byte id, ts
+/// and tenant_id (event_tuple_key reads them; the tables' (tenant_id, ts) index orders batches).
+inline constexpr std::array<EventSpec, kEventTableCount> kEventSpecs = {{
+    {EventTable::kAudit, "audit_logs",
+     "event_id, ts, tenant_id, actor_id, actor_type, action, resource, outcome, source_ip, "
+     "user_agent, session_id, metadata, kafka_partition, kafka_offset",
+     14, false},
+    {EventTable::kInvocations, "invocations",
+     "invocation_id, ts, tenant_id, user_id, session_id, provider, model, prompt_tokens, "
+     "completion_tokens, latency_ms, status, cost_usd, error_code, metadata, kafka_partition, "
+     "kafka_offset",
+     16, true},
+}};
+
+constexpr const EventSpec& event_spec(EventTable t) { return kEventSpecs[static_cast<size_t>(t)]; }
+constexpr std::string_view table_name(EventTable t) { return event_spec(t).name; }
+constexpr std::string_view table_columns(EventTable t) { return event_spec(t).columns; }
+
+/// The number of columns in a comma-separated column list.
+constexpr int column_count(std::string_view columns) {
+  int n = columns.empty() ? 0 : 1;
+  for (const char c : columns) n += c == ',' ? 1 : 0;
+  return n;
+}
+
+/// The i-th column (from 0) of a comma-separated column list, without spaces; empty past the end.
+constexpr std::string_view column_at(std::string_view columns, int i) {
+  for (; i > 0; --i) {
+    const size_t comma = columns.find(',');
+    if (comma == std::string_view::npos) return {};
+    columns.remove_prefix(comma + 1);
+  }
+  columns = columns.substr(0, columns.find(','));
+  while (!columns.empty() && columns.front() == ' ') columns.remove_prefix(1);
+  while (!columns.empty() && columns.back() == ' ') columns.remove_suffix(1);
+  return columns;
+}
+
+/// The first `N` columns of a spec, as names: its JSON fields (the parser's field tables).
+template <size_t N>
+constexpr std::array<std::string_view, N> leading_columns(EventTable t) {
+  std::array<std::string_view, N> names{};
+  for (size_t i = 0; i < N; ++i) names[i] = column_at(event_spec(t).columns, static_cast<int>(i));
+  return names;
+}
+
+/// Why a spec is not usable, or empty. The static_assert below and tests/rows say it.
+constexpr std::string_view spec_problem(int index) {
+  const EventSpec& s = kEventSpecs[static_cast<size_t>(index)];
+  if (static_cast<int>(s.table) != index || s.name.empty()) {
+    return "an EventTable has no spec at its index in kEventSpecs";
+  }
+  if (column_count(s.columns) != s.field_count) return "field_count does not match columns";
+  if (column_at(s.columns, 1) != "ts" || column_at(s.columns, 2) != "tenant_id") {
+    return "columns must start with an id, ts, tenant_id";
+  }
+  if (!s.columns.ends_with(kLineageColumns)) return "columns must end with the lineage columns";
+  for (int j = 0; j < index; ++j) {
+    if (kEventSpecs[static_cast<size_t>(j)].name == s.name) return "two specs name one table";
+  }
+  return {};
+}
+
+constexpr bool all_specs_usable() {
+  for (int i = 0; i < kEventTableCount; ++i) {
+    if (!spec_problem(i).empty()) return false;
+  }
+  return true;
+}
+static_assert(all_specs_usable(),
+              "kEventSpecs must hold one usable spec per EventTable, in order (see spec_problem)");
+
+// The two types by name, for code that handles one of them specifically (tests, benches).
+inline constexpr std::string_view kAuditTable = table_name(EventTable::kAudit);
+inline constexpr std::string_view kAuditColumns = table_columns(EventTable::kAudit);
+inline constexpr int16_t kAuditFieldCount = event_spec(EventTable::kAudit).field_count;
+inline constexpr std::string_view kInvocationsTable = table_name(EventTable::kInvocations);
+inline constexpr std::string_view kInvocationsColumns = table_columns(EventTable::kInvocations);
+inline constexpr int16_t kInvocationsFieldCount = event_spec(EventTable::kInvocations).field_count;
+
+/// Not an event table: where messages that cannot be stored go, with why.
 inline constexpr std::string_view kRejectsTable = "ingest_rejects";
 inline constexpr std::string_view kRejectsColumns =
     "rejected_at, topic, kafka_partition, kafka_offset, reason, detail, payload";
 inline constexpr int16_t kRejectsFieldCount = 7;
-
-constexpr std::string_view table_name(EventTable t) {
-  return t == EventTable::kAudit ? kAuditTable : kInvocationsTable;
-}
-constexpr std::string_view table_columns(EventTable t) {
-  return t == EventTable::kAudit ? kAuditColumns : kInvocationsColumns;
-}
 
 }  // namespace sentinel

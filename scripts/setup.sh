@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer kcat gnuplot-nox
   clang-14 libclang-rt-14-dev python3 procps openssl
+  clang-tidy      # scripts/tidy.sh (the checks in .clang-tidy), run by CI
   docker-compose  # tests/docker: validates docker-compose.yml without a Docker engine
   locales         # a non-English lc_messages for tests (de_DE.UTF-8, generated below)
 )

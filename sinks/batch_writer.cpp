@@ -161,10 +161,9 @@ BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
       payloads_(payloads),
       consumer_group_(std::move(consumer_group)),
       topics_(std::move(topics)) {
-  for (int t = 0; t < kEventTableCount; ++t) {
-    const auto table = static_cast<EventTable>(t);
-    copy_sql_[t] = fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", table_name(table),
-                               table_columns(table));
+  for (const EventSpec& spec : kEventSpecs) {
+    copy_sql_[static_cast<size_t>(spec.table)] =
+        fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", spec.name, spec.columns);
   }
   rejects_copy_sql_ =
       fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
@@ -332,8 +331,11 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
   try {
     std::vector<Refused> refused;
     if (isolate_costs) refuse_overflowing_costs(chunks, refused);
-    copy_table(chunks, EventTable::kAudit, bisect, refused, result);
-    copy_table(chunks, EventTable::kInvocations, bisect, refused, result);
+    // Every event table, from the one list: the offsets below cover every chunk, so a table
+    // left out here would lose its rows without a trace.
+    for (const EventSpec& spec : kEventSpecs) {
+      copy_table(chunks, spec.table, bisect, refused, result);
+    }
     read_payloads(chunks, refused);
     copy_rejects(chunks, refused);
     try {

@@ -102,6 +102,73 @@ void remember_fragments(std::string_view conninfo) {
 
 std::string checked_with_defaults(const std::string& url);
 
+/// The password pieces of a postgresql:// URI `s`: the userinfo's, whole and as libpq cuts it,
+/// and the query's password=.
+void uri_password_pieces(std::string_view s, std::vector<std::string>& raw) {
+  const size_t start = s.find("://") + 3;
+  if (const size_t at = userinfo_end(s, start); at != std::string_view::npos) {
+    const std::string_view userinfo = s.substr(start, at - start);
+    for (size_t c = userinfo.find(':'); c != std::string_view::npos;
+         c = userinfo.find(':', c + 1)) {
+      raw.emplace_back(userinfo.substr(c + 1));
+    }
+    // The pieces libpq cuts an unencoded `@`, `/`, `:` or `#` into (it quotes them).
+    if (const size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+      std::string_view rest = userinfo.substr(colon + 1);
+      for (;;) {
+        const size_t cut = rest.find_first_of("@/:?#");
+        raw.emplace_back(rest.substr(0, cut));
+        if (cut == std::string_view::npos) break;
+        rest.remove_prefix(cut + 1);
+      }
+    }
+  }
+  for (size_t q = s.find('?'); q != std::string_view::npos; q = s.find('&', q + 1)) {
+    const std::string_view param = s.substr(q + 1, s.find('&', q + 1) - (q + 1));
+    const size_t eq = param.find('=');
+    if (eq != std::string_view::npos && percent_decoded(param.substr(0, eq)) == "password") {
+      raw.emplace_back(param.substr(eq + 1));
+    }
+  }
+}
+
+/// The password pieces of a key=value string `s`: every `password = value`, the value quoted
+/// (backslash escapes, possibly unterminated) or up to whitespace, then the word after it if that
+/// has no `=` (libpq quotes it: `missing "=" after "RIT"`).
+void keyword_password_pieces(std::string_view s, std::vector<std::string>& raw) {
+  for (size_t p = s.find("password"); p != std::string_view::npos; p = s.find("password", p + 1)) {
+    if (p > 0 && !std::isspace(static_cast<unsigned char>(s[p - 1]))) continue;
+    size_t i = p + 8;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i >= s.size() || s[i] != '=') continue;
+    ++i;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i < s.size() && s[i] == '\'') {
+      std::string unescaped;
+      size_t j = i + 1;
+      for (; j < s.size() && s[j] != '\''; ++j) {
+        if (s[j] == '\\' && j + 1 < s.size()) ++j;
+        unescaped += s[j];
+      }
+      raw.emplace_back(s.substr(i + 1, j - i - 1));
+      raw.push_back(std::move(unescaped));
+    } else {
+      size_t j = i;
+      while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j]))) ++j;
+      raw.emplace_back(s.substr(i, j - i));
+      size_t k = j;
+      while (k < s.size() && std::isspace(static_cast<unsigned char>(s[k]))) ++k;
+      size_t e = k;
+      while (e < s.size() && !std::isspace(static_cast<unsigned char>(s[e]))) ++e;
+      const std::string_view next = s.substr(k, e - k);
+      if (!next.empty() && next.find('=') == std::string_view::npos) {
+        raw.emplace_back(next);
+        raw.emplace_back(s.substr(i, e - i));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> password_fragments(std::string_view conninfo) {
@@ -109,67 +176,9 @@ std::vector<std::string> password_fragments(std::string_view conninfo) {
   std::string_view s = conninfo;
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   if (s.starts_with("postgresql://") || s.starts_with("postgres://")) {
-    const size_t start = s.find("://") + 3;
-    if (const size_t at = userinfo_end(s, start); at != std::string_view::npos) {
-      const std::string_view userinfo = s.substr(start, at - start);
-      for (size_t c = userinfo.find(':'); c != std::string_view::npos;
-           c = userinfo.find(':', c + 1)) {
-        raw.emplace_back(userinfo.substr(c + 1));
-      }
-      // The pieces libpq cuts an unencoded `@`, `/`, `:` or `#` into (it quotes them).
-      if (const size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
-        std::string_view rest = userinfo.substr(colon + 1);
-        for (;;) {
-          const size_t cut = rest.find_first_of("@/:?#");
-          raw.emplace_back(rest.substr(0, cut));
-          if (cut == std::string_view::npos) break;
-          rest.remove_prefix(cut + 1);
-        }
-      }
-    }
-    for (size_t q = s.find('?'); q != std::string_view::npos; q = s.find('&', q + 1)) {
-      const std::string_view param = s.substr(q + 1, s.find('&', q + 1) - (q + 1));
-      const size_t eq = param.find('=');
-      if (eq != std::string_view::npos && percent_decoded(param.substr(0, eq)) == "password") {
-        raw.emplace_back(param.substr(eq + 1));
-      }
-    }
+    uri_password_pieces(s, raw);
   } else {
-    // key=value: every `password = value`, the value quoted (backslash escapes, possibly
-    // unterminated) or up to whitespace, then the word after it if that has no `=` (libpq
-    // quotes it: `missing "=" after "RIT"`).
-    for (size_t p = s.find("password"); p != std::string_view::npos;
-         p = s.find("password", p + 1)) {
-      if (p > 0 && !std::isspace(static_cast<unsigned char>(s[p - 1]))) continue;
-      size_t i = p + 8;
-      while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-      if (i >= s.size() || s[i] != '=') continue;
-      ++i;
-      while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-      if (i < s.size() && s[i] == '\'') {
-        std::string unescaped;
-        size_t j = i + 1;
-        for (; j < s.size() && s[j] != '\''; ++j) {
-          if (s[j] == '\\' && j + 1 < s.size()) ++j;
-          unescaped += s[j];
-        }
-        raw.emplace_back(s.substr(i + 1, j - i - 1));
-        raw.push_back(std::move(unescaped));
-      } else {
-        size_t j = i;
-        while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j]))) ++j;
-        raw.emplace_back(s.substr(i, j - i));
-        size_t k = j;
-        while (k < s.size() && std::isspace(static_cast<unsigned char>(s[k]))) ++k;
-        size_t e = k;
-        while (e < s.size() && !std::isspace(static_cast<unsigned char>(s[e]))) ++e;
-        const std::string_view next = s.substr(k, e - k);
-        if (!next.empty() && next.find('=') == std::string_view::npos) {
-          raw.emplace_back(next);
-          raw.emplace_back(s.substr(i, e - i));
-        }
-      }
-    }
+    keyword_password_pieces(s, raw);
   }
   std::vector<std::string> out;
   for (const std::string& r : raw) {
@@ -232,57 +241,79 @@ std::string with_connection_defaults(const std::string& url) {
 
 namespace {
 
-std::string checked_with_defaults(const std::string& url) {
-  char* error = nullptr;
-  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(
-      PQconninfoParse(url.c_str(), &error), &PQconninfoFree);
-  if (options == nullptr) {
-    // libpq says what is wrong; without a message it ran out of memory, which no retry of ours
-    // would fix either. It may quote pieces of the string: with_connection_defaults redacts.
-    std::string why = error != nullptr ? one_line(error) : "out of memory";
+/// The parsed options of a connection string, as libpq reads them.
+class Conninfo {
+ public:
+  /// Throws ConnectionStringError with libpq's reason (which may quote pieces of the string:
+  /// with_connection_defaults redacts).
+  explicit Conninfo(const std::string& url) {
+    char* error = nullptr;
+    options_.reset(PQconninfoParse(url.c_str(), &error));
+    if (options_ == nullptr) {
+      // libpq says what is wrong; without a message it ran out of memory, which no retry of ours
+      // would fix either.
+      std::string why = error != nullptr ? one_line(error) : "out of memory";
+      PQfreemem(error);
+      throw ConnectionStringError("--pg is not a valid connection string: " + why +
+                                  std::string(kFix));
+    }
     PQfreemem(error);
-    throw ConnectionStringError("--pg is not a valid connection string: " + why +
-                                std::string(kFix));
   }
-  PQfreemem(error);
-  const auto value = [&](std::string_view keyword) -> const char* {
-    for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+
+  /// The value of `keyword`; null when the string leaves it out or empty.
+  const char* value(std::string_view keyword) const {
+    for (const PQconninfoOption* o = options_.get(); o->keyword != nullptr; ++o) {
       if (keyword == o->keyword) return o->val != nullptr && *o->val != '\0' ? o->val : nullptr;
     }
     return nullptr;
-  };
-  const auto is_set = [&](std::string_view keyword) { return value(keyword) != nullptr; };
-
-  // What libpq would only find out when connecting, and then report like a network failure.
-  // Where the string leaves a setting out, libpq takes it from its environment variable.
-  const char* port_env = value("port") == nullptr ? std::getenv("PGPORT") : nullptr;
-  if (const char* ports = port_env != nullptr && *port_env != '\0' ? port_env : value("port")) {
-    const std::string where = ports == port_env ? " (PGPORT in the environment)" : "";
-    std::string_view rest = ports;
-    for (;;) {
-      const size_t comma = rest.find(',');
-      const std::string_view one = rest.substr(0, comma);
-      if (!trimmed(one).empty() && !integer_in(one, 1, 65535)) {
-        throw ConnectionStringError("--pg: invalid port \"" + std::string(one) + "\"" + where +
-                                    ": a port is a number from 1 to 65535" + std::string(kFix));
-      }
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
   }
+  bool is_set(std::string_view keyword) const { return value(keyword) != nullptr; }
+
+ private:
+  struct Free {
+    void operator()(PQconninfoOption* o) const { PQconninfoFree(o); }
+  };
+  std::unique_ptr<PQconninfoOption, Free> options_;
+};
+
+// What libpq would only find out when connecting, and then report like a network failure.
+// Where the string leaves a setting out, libpq takes it from its environment variable.
+
+void check_ports(const Conninfo& c) {
+  const char* port_env = c.value("port") == nullptr ? std::getenv("PGPORT") : nullptr;
+  const char* ports = port_env != nullptr && *port_env != '\0' ? port_env : c.value("port");
+  if (ports == nullptr) return;
+  const std::string where = ports == port_env ? " (PGPORT in the environment)" : "";
+  std::string_view rest = ports;
+  for (;;) {
+    const size_t comma = rest.find(',');
+    const std::string_view one = rest.substr(0, comma);
+    if (!trimmed(one).empty() && !integer_in(one, 1, 65535)) {
+      throw ConnectionStringError("--pg: invalid port \"" + std::string(one) + "\"" + where +
+                                  ": a port is a number from 1 to 65535" + std::string(kFix));
+    }
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+void check_integers(const Conninfo& c) {
   for (std::string_view key : {"connect_timeout", "keepalives", "keepalives_idle",
                                "keepalives_interval", "keepalives_count", "tcp_user_timeout"}) {
-    if (const char* v = value(key); v != nullptr && !integer_in(v, -2147483647L, 2147483647L)) {
+    if (const char* v = c.value(key); v != nullptr && !integer_in(v, -2147483647L, 2147483647L)) {
       throw ConnectionStringError("--pg: " + std::string(key) + "=\"" + v + "\" is not a number" +
                                   std::string(kFix));
     }
   }
   if (const char* v = std::getenv("PGCONNECT_TIMEOUT"); v != nullptr && *v != '\0' &&
-                                                        !is_set("connect_timeout") &&
+                                                        !c.is_set("connect_timeout") &&
                                                         !integer_in(v, -2147483647L, 2147483647L)) {
     throw ConnectionStringError(std::string("PGCONNECT_TIMEOUT=\"") + v +
                                 "\" in the environment is not a number; fix or unset it");
   }
+}
+
+void check_choices(const Conninfo& conninfo) {
   struct Choice {
     std::string_view key;
     std::initializer_list<std::string_view> allowed;
@@ -293,7 +324,7 @@ std::string checked_with_defaults(const std::string& url) {
         Choice{"channel_binding", {"disable", "prefer", "require"}},
         Choice{"target_session_attrs",
                {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}}}) {
-    const char* v = value(c.key);
+    const char* v = conninfo.value(c.key);
     if (v == nullptr) continue;
     bool ok = false;
     for (std::string_view a : c.allowed) ok = ok || a == v;
@@ -304,13 +335,16 @@ std::string checked_with_defaults(const std::string& url) {
                                   list + std::string(kFix));
     }
   }
-  if (const char* enc = value("client_encoding"); enc != nullptr && !is_utf8_name(enc)) {
+  if (const char* enc = conninfo.value("client_encoding"); enc != nullptr && !is_utf8_name(enc)) {
     throw ConnectionStringError(
         "--pg sets client_encoding=" + std::string(enc) +
         ": sentinel-ingest stores text exactly as the events carry it and always talks UTF8 "
         "to PostgreSQL; remove client_encoding from --pg (or set it to UTF8)");
   }
+}
 
+/// `url` with sentinel-ingest's defaults for what it leaves out.
+std::string with_defaults_added(const std::string& url, const Conninfo& c) {
   std::string out = url;
   const bool uri = url.starts_with("postgresql://") || url.starts_with("postgres://");
   const auto add = [&](std::string_view key, std::string_view v) {
@@ -321,17 +355,25 @@ std::string checked_with_defaults(const std::string& url) {
       out += (out.empty() ? "" : " ") + param;
     }
   };
-  if (!is_set("fallback_application_name")) add("fallback_application_name", "sentinel-ingest");
-  if (!is_set("connect_timeout") && std::getenv("PGCONNECT_TIMEOUT") == nullptr) {
+  if (!c.is_set("fallback_application_name")) add("fallback_application_name", "sentinel-ingest");
+  if (!c.is_set("connect_timeout") && std::getenv("PGCONNECT_TIMEOUT") == nullptr) {
     add("connect_timeout", "10");
   }
-  if (!is_set("client_encoding")) add("client_encoding", "UTF8");
-  if (!is_set("keepalives")) add("keepalives", "1");
-  if (!is_set("keepalives_idle")) add("keepalives_idle", "30");
-  if (!is_set("keepalives_interval")) add("keepalives_interval", "10");
-  if (!is_set("keepalives_count")) add("keepalives_count", "3");
-  if (!is_set("tcp_user_timeout")) add("tcp_user_timeout", "60000");
+  if (!c.is_set("client_encoding")) add("client_encoding", "UTF8");
+  if (!c.is_set("keepalives")) add("keepalives", "1");
+  if (!c.is_set("keepalives_idle")) add("keepalives_idle", "30");
+  if (!c.is_set("keepalives_interval")) add("keepalives_interval", "10");
+  if (!c.is_set("keepalives_count")) add("keepalives_count", "3");
+  if (!c.is_set("tcp_user_timeout")) add("tcp_user_timeout", "60000");
   return out;
+}
+
+std::string checked_with_defaults(const std::string& url) {
+  const Conninfo conninfo(url);
+  check_ports(conninfo);
+  check_integers(conninfo);
+  check_choices(conninfo);
+  return with_defaults_added(url, conninfo);
 }
 
 }  // namespace

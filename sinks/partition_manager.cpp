@@ -4,12 +4,21 @@
 #include <pqxx/pqxx>
 
 #include "rows/month.h"
+#include "rows/tables.h"
 #include "sinks/control_connection.h"
 
 namespace sentinel::partitions {
 namespace {
 
-constexpr std::string_view kTables[] = {"audit_logs", "invocations"};
+// The event tables as a PostgreSQL array literal, for "= ANY($1::text[])".
+std::string event_tables_array() {
+  std::string out = "{";
+  for (const EventSpec& spec : kEventSpecs) {
+    if (out.size() > 1) out += ',';
+    out += spec.name;
+  }
+  return out + "}";
+}
 
 // The month a partition name carries ("<table>_YYYY_MM"), if it is one of ours.
 std::optional<int32_t> month_from_name(std::string_view table, std::string_view name) {
@@ -28,10 +37,10 @@ std::vector<std::string> premake(const std::string& url, int32_t from_month, int
   pqxx::connection conn = connect_control(url);
   std::vector<std::string> names;
   for (int32_t m = from_month; m < from_month + count; ++m) {
-    for (const std::string_view table : kTables) {
+    for (const EventSpec& spec : kEventSpecs) {
       // One short transaction per partition: creating one locks its parent table.
       pqxx::nontransaction tx(conn);
-      const pqxx::row r = tx.exec_params1(std::string(kEnsurePartitionSql), std::string(table),
+      const pqxx::row r = tx.exec_params1(std::string(kEnsurePartitionSql), std::string(spec.name),
                                           month_start_text(m));
       names.push_back(r[0].as<std::string>());
     }
@@ -42,14 +51,15 @@ std::vector<std::string> premake(const std::string& url, int32_t from_month, int
 std::vector<PartitionInfo> list(const std::string& url) {
   pqxx::connection conn = connect_control(url);
   pqxx::read_transaction tx(conn);
-  const pqxx::result r = tx.exec(
+  const pqxx::result r = tx.exec_params(
       "SELECT p.relname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
       "FROM pg_inherits i "
       "JOIN pg_class p ON p.oid = i.inhparent "
       "JOIN pg_class c ON c.oid = i.inhrelid "
       "WHERE p.relnamespace = 'public'::regnamespace "
-      "  AND p.relname IN ('audit_logs', 'invocations') AND c.relkind IN ('r', 'p') "
-      "ORDER BY p.relname, c.relname");
+      "  AND p.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p') "
+      "ORDER BY p.relname, c.relname",
+      event_tables_array());
   std::vector<PartitionInfo> out;
   out.reserve(r.size());
   for (const pqxx::row& row : r) {

@@ -1,5 +1,6 @@
 #include "sinks/pg_error.h"
 
+#include <algorithm>
 #include <array>
 #include <initializer_list>
 
@@ -36,10 +37,8 @@ bool transient(std::string_view s) {
 bool missing_partition(std::string_view s, const PgErrorFields& f) {
   if (s != "23514" || !f.constraint.empty()) return false;
   if (f.table.empty()) return true;
-  for (int t = 0; t < kEventTableCount; ++t) {
-    if (f.table == table_name(static_cast<EventTable>(t))) return true;
-  }
-  return false;
+  return std::any_of(kEventSpecs.begin(), kEventSpecs.end(),
+                     [&](const EventSpec& spec) { return f.table == spec.name; });
 }
 
 struct Fix {

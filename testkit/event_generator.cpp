@@ -108,7 +108,7 @@ GeneratedEvent EventGenerator::next() {
 
 GeneratedEvent EventGenerator::audit() {
   GeneratedEvent e;
-  e.topic_index = 0;
+  e.topic_index = static_cast<int>(EventTable::kAudit);
   e.tenant = pick_tenant();
   e.key = e.tenant;
   e.id = uuid();
@@ -137,7 +137,7 @@ GeneratedEvent EventGenerator::audit() {
 
 GeneratedEvent EventGenerator::invocation() {
   GeneratedEvent e;
-  e.topic_index = 1;
+  e.topic_index = static_cast<int>(EventTable::kInvocations);
   e.tenant = pick_tenant();
   e.key = e.tenant;
   e.id = uuid();
@@ -181,7 +181,8 @@ void EventGenerator::make_invalid(GeneratedEvent& e) {
   const RejectReason kind = kInvalidKinds[invalid_count_++ % kInvalidKinds.size()];
   e.valid = false;
   e.expected_reason = kind;
-  const std::string id_field = e.topic_index == 0 ? "event_id" : "invocation_id";
+  const std::string id_field(
+      column_at(event_spec(static_cast<EventTable>(e.topic_index)).columns, 0));
   auto replace = [&](const std::string& from, const std::string& to) {
     const auto at = e.payload.find(from);
     if (at != std::string::npos) e.payload.replace(at, from.size(), to);

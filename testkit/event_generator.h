@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rows/reject_reason.h"
+#include "rows/tables.h"
 
 namespace sentinel {
 
@@ -23,7 +24,7 @@ struct GeneratorOptions {
 
 /// One generated Kafka message and what the ingestor must make of it.
 struct GeneratedEvent {
-  int topic_index = 0;  ///< 0 audit, 1 invocations
+  int topic_index = 0;  ///< its EventTable: topics are listed in kEventSpecs order
   std::string key;      ///< the tenant id
   std::string payload;
   bool valid = true;

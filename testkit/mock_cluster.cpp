@@ -4,10 +4,9 @@ namespace sentinel {
 
 MockCluster::MockCluster(int brokers, const std::vector<std::string>& topics, int partitions) {
   KafkaConf conf = make_kafka_conf({{"log_level", "3"}});
-  char err[512];
-  rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
-  if (!rk_) throw KafkaError(std::string("mock cluster: ") + err);
-  conf.release();
+  std::string err;
+  rk_ = new_kafka_client(RD_KAFKA_PRODUCER, conf, err);
+  if (!rk_) throw KafkaError("mock cluster: " + err);
   mock_ = rd_kafka_mock_cluster_new(rk_.get(), brokers);
   if (mock_ == nullptr) throw KafkaError("mock cluster: could not be created");
   for (const auto& t : topics) {

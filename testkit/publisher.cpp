@@ -17,10 +17,9 @@ Publisher::Publisher(const std::string& brokers,
   KafkaConf conf = make_kafka_conf(all);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &Publisher::delivery_cb);
   rd_kafka_conf_set_opaque(conf.get(), this);
-  char err[512];
-  rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
-  if (!rk_) throw KafkaError(std::string("Kafka producer: ") + err);
-  conf.release();
+  std::string err;
+  rk_ = new_kafka_client(RD_KAFKA_PRODUCER, conf, err);
+  if (!rk_) throw KafkaError("Kafka producer: " + err);
 }
 
 Publisher::~Publisher() {

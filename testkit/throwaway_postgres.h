@@ -12,7 +12,7 @@ class ThrowawayPostgres {
  public:
   /// `settings`: extra `-c name=value` server settings. Throws std::runtime_error with the
   /// server's log when it cannot start.
-  explicit ThrowawayPostgres(std::vector<std::string> settings = {});
+  explicit ThrowawayPostgres(const std::vector<std::string>& settings = {});
   ~ThrowawayPostgres();
   ThrowawayPostgres(const ThrowawayPostgres&) = delete;
   ThrowawayPostgres& operator=(const ThrowawayPostgres&) = delete;

@@ -73,16 +73,16 @@ void expect_backlog_flows(KafkaConsumer& consumer, int count) {
   auto last = Clock::now();
   const auto deadline = Clock::now() + std::chrono::seconds(60);
   while (received < count && Clock::now() < deadline) {
-    KafkaMessage m = consumer.poll(100);
-    consumer.set_backlog(m != nullptr);
-    if (!m || m->err) continue;
+    ConsumedMessage m = consumer.poll(100);
+    consumer.set_backlog(static_cast<bool>(m));
+    if (!m || m.error() != ConsumedMessage::Error::kNone) continue;
     const auto now = Clock::now();
     if (received > 0) longest_wait = std::max(longest_wait, now - last);
     last = now;
-    const auto key = std::make_pair(consumer.topic_index(m.get()), m->partition);
+    const auto key = std::make_pair(m.topic_index(), m.partition());
     const auto it = next.find(key);
-    if (it != next.end() && it->second != m->offset) ++out_of_order;
-    next[key] = m->offset + 1;
+    if (it != next.end() && it->second != m.offset()) ++out_of_order;
+    next[key] = m.offset() + 1;
     ++received;
     // The ingestor's parsing, so that the fetchers get ahead and fill the queue.
     if (received % 200 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -137,8 +137,8 @@ TEST(KafkaConsumer, SendsNoNudgesWhileNothingIsWaiting) {
   int received = 0;
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (received < 100 && Clock::now() < deadline) {
-    KafkaMessage m = consumer.poll(100);
-    if (m && !m->err) ++received;
+    ConsumedMessage m = consumer.poll(100);
+    if (m && m.error() == ConsumedMessage::Error::kNone) ++received;
   }
   ASSERT_EQ(received, 100);
   consumer.set_backlog(false);

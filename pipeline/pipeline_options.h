@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ingest/event_parser.h"
+
+namespace sentinel {
+
+/// Everything `sentinel-ingest run` can be told (defaults: architecture.md §1, for a 2-core box).
+struct PipelineOptions {
+  std::string pg_url;
+  std::string brokers;
+  std::string group = "sentinel-ingest";
+  std::string audit_topic = "sentinel.audit";
+  std::string invocations_topic = "sentinel.invocations";
+  int writers = 2;
+  size_t chunk_bytes = 256 << 10;
+  size_t batch_rows = 50'000;
+  size_t batch_bytes = 16 << 20;
+  /// How long a writer waits for more rows before committing a batch smaller than the limits.
+  /// 0: commit what is queued as soon as the previous transaction is done; batches still grow
+  /// with the load, because rows queue up while a transaction commits.
+  std::chrono::milliseconds linger{0};
+  size_t inflight_budget_bytes = 64 << 20;
+  /// A writer over its budget first slows the consumer down (messages stay in librdkafka's
+  /// fetch queue); only if it stays over this long are its partitions paused. Pausing makes
+  /// librdkafka drop what it had fetched and fetch it again on resume, so it is kept for
+  /// long stalls (PostgreSQL down), not for the ordinary case of PostgreSQL being slower than
+  /// Kafka.
+  std::chrono::milliseconds pause_after{2000};
+  /// Where a partition with no stored offset starts: "earliest" or "latest".
+  std::string offset_reset = "earliest";
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
+  ParserLimits limits;
+  std::chrono::seconds status_interval{10};
+  /// How long a graceful stop may spend committing what is in flight.
+  std::chrono::milliseconds drain_timeout{8000};
+  /// Longest wait between reconnection attempts to PostgreSQL.
+  std::chrono::milliseconds max_backoff{10000};
+};
+
+}  // namespace sentinel
