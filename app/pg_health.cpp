@@ -11,7 +11,7 @@ namespace sentinel {
 // unbounded wait on a hung server would hold this thread, and with it shutdown (D11). Its
 // connections also get the same check as the writers': client_encoding must really be UTF8.
 struct PgHealthCheck::Conn {
-  explicit Conn(std::string url) : pg(std::move(url)) {}
+  explicit Conn(const std::string& url) : pg(url) {}
   PgConnection pg;
 };
 

@@ -33,6 +33,8 @@ class LogNotices final : public pqxx::errorhandler {
   bool operator()(const char msg[]) noexcept override {
     std::string_view m(msg);
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.remove_suffix(1);
+    // Only the log level depends on the words: libpqxx 6 hands over the rendered text, whose
+    // severity follows lc_messages, so a translated WARNING is logged at info level.
     if (m.starts_with("WARNING")) {
       spdlog::warn("postgres: {}", m);
     } else {

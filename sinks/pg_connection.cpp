@@ -15,7 +15,7 @@ std::string redact_url(std::string_view url) {
   return redact_secrets(url);
 }
 
-PgConnection::PgConnection(std::string url) : url_(with_connection_defaults(url)) {}
+PgConnection::PgConnection(const std::string& url) : url_(with_connection_defaults(url)) {}
 
 bool PgConnection::connected() const {
   return conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK;
@@ -219,28 +219,28 @@ void PgConnection::connect_within(std::chrono::milliseconds timeout,
   require_utf8();
 }
 
-PgError diagnose_connect_failure(const std::string& url, std::string message,
+PgError diagnose_connect_failure(const std::string& url, const std::string& message,
                                  std::chrono::milliseconds timeout) {
   const auto deadline = BoundedClock::now() + timeout;
   std::unique_ptr<PGconn, decltype(&PQfinish)> c(
       PQconnectStart(with_connection_defaults(url).c_str()), &PQfinish);
-  if (!c || PQstatus(c.get()) == CONNECTION_BAD) return PgError(std::move(message), "");
+  if (!c || PQstatus(c.get()) == CONNECTION_BAD) return PgError(message, "");
   // A server's refusal now reads "FATAL:  28P01": its SQLSTATE instead of its words.
   PQsetErrorVerbosity(c.get(), PQERRORS_SQLSTATE);
   ConnStatusType phase = CONNECTION_BAD;
   try {
     phase = poll_connect(c.get(), deadline, nullptr);
   } catch (const PgError&) {
-    return PgError(std::move(message), "");  // no answer in time: unreachable
+    return PgError(message, "");  // no answer in time: unreachable
   }
-  if (phase == CONNECTION_OK) return PgError(std::move(message), "");
+  if (phase == CONNECTION_OK) return PgError(message, "");
   const std::string state = sqlstate_in(PQerrorMessage(c.get()));
   // No SQLSTATE and it failed during the TLS handshake: a CA, certificate, host name or sslmode
   // that cannot work (libpq's own check, before any server error could exist).
   if (state.empty() && phase == CONNECTION_SSL_STARTUP) {
-    return PgError::misconfigured(std::move(message), kTlsFix);
+    return PgError::misconfigured(message, kTlsFix);
   }
-  return PgError(std::move(message), state);
+  return PgError(message, state);
 }
 
 PgResult PgConnection::exec_params_within(const char* sql, const std::vector<const char*>& params,

@@ -23,7 +23,7 @@ std::string redact_url(std::string_view url);
 /// certificate or sslmode that cannot work: configuration), or reaching the server (refused,
 /// unreachable, no answer: transient). `message` is what the caller's own attempt said (shown to
 /// the operator). An attempt that now succeeds is transient too.
-PgError diagnose_connect_failure(const std::string& url, std::string message,
+PgError diagnose_connect_failure(const std::string& url, const std::string& message,
                                  std::chrono::milliseconds timeout);
 
 struct PgResultDeleter {
@@ -37,7 +37,7 @@ class PgConnection {
  public:
   /// Completes `url` with with_connection_defaults (throws ConnectionStringError for a string
   /// that can never connect).
-  explicit PgConnection(std::string url);
+  explicit PgConnection(const std::string& url);
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 

@@ -44,16 +44,16 @@ std::string_view pg_error_fix(std::string_view sqlstate);
 /// one line (libpq's line breaks become "; ") and never contains a password.
 class PgError : public std::runtime_error {
  public:
-  PgError(std::string message, std::string sqlstate, PgErrorFields fields = {})
-      : std::runtime_error(std::move(message)),
+  PgError(const std::string& message, std::string sqlstate, PgErrorFields fields = {})
+      : std::runtime_error(message),
         sqlstate_(std::move(sqlstate)),
         fields_(std::move(fields)),
         category_(classify_pg_error(sqlstate_, fields_)) {}
   /// A failure that no retry fixes and that has no SQLSTATE of its own (a connection that cannot
   /// be used as configured: one that does not talk UTF-8, a TLS setup that fails); `fix` is what
   /// the operator must do.
-  static PgError misconfigured(std::string message, std::string fix = {}) {
-    PgError e(std::move(message), "");
+  static PgError misconfigured(const std::string& message, std::string fix = {}) {
+    PgError e(message, "");
     e.category_ = PgErrorCategory::kConfiguration;
     e.fix_ = std::move(fix);
     return e;
