@@ -15,20 +15,22 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "app/config.h"
-#include "testkit/event_generator.h"
 #include "app/metrics_server.h"
-#include "testkit/mock_cluster.h"
 #include "app/pg_health.h"
+#include "rows/month.h"
+#include "sinks/connection_defaults.h"
+#include "sinks/control_connection.h"
+#include "sinks/migrator.h"
+#include "sinks/partition_manager.h"
+#include "sinks/pg_error.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
 #include "testkit/publisher.h"
 #include "testkit/throwaway_postgres.h"
-#include "rows/month.h"
-#include "sinks/partition_manager.h"
-#include "sinks/connection_defaults.h"
-#include "sinks/migrator.h"
-#include "sinks/pg_connection.h"
 
 namespace sentinel {
 
@@ -40,16 +42,20 @@ using Clock = std::chrono::steady_clock;
 
 void on_signal(int) { g_stop.store(true); }
 
-/// libpq reports the server's refusal of a connection without an SQLSTATE; these are the ones no
-/// retry fixes. (A string libpq cannot parse never gets here: with_connection_defaults refuses
-/// it by PQconninfoParse's verdict, before any connection.)
-bool connection_misconfigured(std::string_view message) {
-  for (std::string_view needle :
-       {"authentication failed", "does not exist", "no pg_hba.conf entry",
-        "certificate verify failed", "root certificate file", "server certificate"}) {
-    if (message.find(needle) != std::string_view::npos) return true;
-  }
-  return false;
+/// A PostgreSQL failure of `run`'s startup or of `migrate` as a PgError, classified by SQLSTATE
+/// (or, for a refused connection, by connect_control's diagnosis), never by the message's words.
+/// Other exceptions (a connection lost mid-check) are transient.
+PgError classified(const std::exception& e) {
+  if (const auto* pg = dynamic_cast<const PgError*>(&e)) return *pg;
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) return pg_error_of(*sql);
+  return PgError(redact_secrets(one_line(e.what())), "");
+}
+
+/// Logs a configuration error with the fix it needs; true when `e` is one (exit code 2).
+bool refused_for_configuration(const PgError& e) {
+  if (!e.configuration()) return false;
+  spdlog::error("cannot use PostgreSQL: {} ({})", e.what(), e.fix());
+  return true;
 }
 
 void sleep_unless_stopped(std::chrono::milliseconds d) {
@@ -109,6 +115,46 @@ std::optional<int> startup_unless_stopped(std::function<std::optional<int>()> st
   return state->result;
 }
 
+/// What `run` does before the pipeline: waits for PostgreSQL, refuses a schema that is missing or
+/// out of date and a configuration no retry fixes (the exit code), premakes the current and next
+/// month. Waits without a bound on a hung server: the caller runs it in startup_unless_stopped.
+std::optional<int> check_schema_and_premake(const PipelineOptions& p) {
+  // The schema must be there and current; wait for PostgreSQL itself if it is not up yet.
+  auto backoff = std::chrono::milliseconds(200);
+  for (;;) {
+    try {
+      const MigrationStatus status = check_migrations(p.pg_url);
+      if (!status.up_to_date) {
+        spdlog::error("{}", status.problem);
+        return {2};
+      }
+      break;
+    } catch (const MigrationError& e) {
+      spdlog::error("{}", one_line(e.what()));
+      return {2};
+    } catch (const ConnectionStringError&) {
+      throw;
+    } catch (const std::exception& e) {
+      const PgError error = classified(e);
+      if (refused_for_configuration(error)) return {2};
+      if (g_stop.load()) return {0};
+      spdlog::warn("PostgreSQL not reachable yet: {}; retrying in {} ms", error.what(),
+                   backoff.count());
+      sleep_unless_stopped(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(p.max_backoff));
+    }
+  }
+
+  // Current and next month ready before the first batch; later ones are made on demand.
+  try {
+    partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
+  } catch (const std::exception& e) {
+    spdlog::warn("premaking month partitions: {} (they will be created on demand)",
+                 redact_secrets(one_line(e.what())));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void install_signal_handlers() {
@@ -127,45 +173,8 @@ int cmd_run(RunArgs args) {
 
   // Everything before the pipeline may wait on a hung PostgreSQL without a bound: SIGTERM ends
   // it at once (startup_unless_stopped).
-  const std::optional<int> early = startup_unless_stopped([&p]() -> std::optional<int> {
-    // The schema must be there and current; wait for PostgreSQL itself if it is not up yet.
-    auto backoff = std::chrono::milliseconds(200);
-    for (;;) {
-      try {
-        const MigrationStatus status = check_migrations(p.pg_url);
-        if (!status.up_to_date) {
-          spdlog::error("{}", status.problem);
-          return {2};
-        }
-        break;
-      } catch (const MigrationError& e) {
-        spdlog::error("{}", one_line(e.what()));
-        return {2};
-      } catch (const ConnectionStringError&) {
-        throw;
-      } catch (const std::exception& e) {
-        const std::string message = redact_url(one_line(e.what()));
-        if (connection_misconfigured(message)) {
-          spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
-          return {2};
-        }
-        if (g_stop.load()) return {0};
-        spdlog::warn("PostgreSQL not reachable yet: {}; retrying in {} ms", message,
-                     backoff.count());
-        sleep_unless_stopped(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(p.max_backoff));
-      }
-    }
-
-    // Current and next month ready before the first batch; later ones are made on demand.
-    try {
-      partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
-    } catch (const std::exception& e) {
-      spdlog::warn("premaking month partitions: {} (they will be created on demand)",
-                   redact_url(one_line(e.what())));
-    }
-    return std::nullopt;
-  });
+  const std::optional<int> early =
+      startup_unless_stopped([&p] { return check_schema_and_premake(p); });
   if (early) return *early;
   if (g_stop.load()) {
     spdlog::info("stopped during startup (nothing was in flight)");
@@ -201,9 +210,7 @@ int cmd_migrate(const std::string& pg_url) {
     throw;
   } catch (const std::exception& e) {
     // A wrong password, CA or database is a configuration error (exit 2), like for `run`.
-    const std::string message = redact_url(one_line(e.what()));
-    if (!connection_misconfigured(message)) throw;
-    spdlog::error("cannot use PostgreSQL: {} (check --pg)", message);
+    if (!refused_for_configuration(classified(e))) throw;
     return 2;
   }
   if (applied.empty()) {
@@ -306,6 +313,9 @@ int cmd_kafka_mock(int partitions, int brokers, const std::vector<std::string>& 
   return 0;
 }
 
+// The demo is one script read top to bottom, its numbered steps in the order it prints them;
+// split into functions, that order would be spread over the file.
+// NOLINTNEXTLINE(readability-function-size): one script, see above
 int cmd_demo(const DemoArgs& args) {
   fmt::print("sentinel-ingest demo: embedded mock Kafka + throwaway PostgreSQL 15\n\n");
   fmt::print("1. starting PostgreSQL in a temporary folder ...\n");
@@ -391,26 +401,27 @@ int cmd_demo(const DemoArgs& args) {
   }
   fmt::print("\n");
 
-  PgConnection conn(pg.url());
-  conn.connect();
+  pqxx::connection conn = connect_control(pg.url());
   auto print_query = [&](const char* title, const char* sql, std::vector<std::string> headers) {
-    PgResult r = conn.exec(sql);
+    pqxx::nontransaction tx(conn);
+    const pqxx::result r = tx.exec(sql);
     fmt::print("{}\n", title);
     std::vector<size_t> widths;
+    widths.reserve(headers.size());
     for (const auto& h : headers) widths.push_back(h.size());
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
+    for (const pqxx::row& row : r) {
       for (size_t c = 0; c < headers.size(); ++c) {
-        widths[c] = std::max(widths[c], std::strlen(PQgetvalue(r.get(), i, static_cast<int>(c))));
+        widths[c] = std::max(widths[c], std::strlen(row[static_cast<int>(c)].c_str()));
       }
     }
     std::string line = "  ";
     for (size_t c = 0; c < headers.size(); ++c)
       line += fmt::format("{:<{}}  ", headers[c], widths[c]);
     fmt::print("{}\n", line);
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
+    for (const pqxx::row& row : r) {
       line = "  ";
       for (size_t c = 0; c < headers.size(); ++c) {
-        const char* v = PQgetvalue(r.get(), i, static_cast<int>(c));
+        const char* v = row[static_cast<int>(c)].c_str();
         const bool numeric = *v != '\0' && std::strspn(v, "0123456789.-") == std::strlen(v);
         line +=
             numeric ? fmt::format("{:>{}}  ", v, widths[c]) : fmt::format("{:<{}}  ", v, widths[c]);

@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "app/config.h"
 #include "app/report_format.h"
 #include "rows/month.h"
-#include "sinks/pg_connection.h"
+#include "sinks/connection_defaults.h"
+#include "sinks/control_connection.h"
 
 namespace sentinel {
 namespace {
@@ -61,16 +63,15 @@ void print(const ReportTable& t, const std::string& format) {
   }
 }
 
-int tenant_report(PgConnection& pg, const CostsArgs& a, int32_t month) {
-  const std::string start = month_start_text(month);
-  const PgResult r = pg.exec_params(kTenantSql, {a.tenant.c_str(), start.c_str()});
+int tenant_report(pqxx::transaction_base& tx, const CostsArgs& a, int32_t month) {
+  const pqxx::result r = tx.exec_params(kTenantSql, a.tenant, month_start_text(month));
   ReportTable t(
       {"period", "period_start", "cost_usd", "invocations", "prompt_tokens", "completion_tokens"},
       {false, false, true, true, true, true});
   bool ruled = false;
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
+  for (const pqxx::row& fields : r) {
     std::vector<std::string> row;
-    for (int c = 0; c < 6; ++c) row.emplace_back(PQgetvalue(r.get(), i, c));
+    for (const pqxx::field& f : fields) row.emplace_back(f.c_str());
     if (row[0] == "month" && !ruled && a.format == "table") {
       t.add_rule();
       ruled = true;
@@ -89,24 +90,24 @@ int tenant_report(PgConnection& pg, const CostsArgs& a, int32_t month) {
   return 0;
 }
 
-int top_report(PgConnection& pg, const CostsArgs& a, int32_t month) {
+int top_report(pqxx::transaction_base& tx, const CostsArgs& a, int32_t month) {
   const std::string start = month_start_text(month);
-  const std::string limit = std::to_string(a.top);
-  const PgResult r = pg.exec_params(kTopSql, {start.c_str(), limit.c_str()});
+  const pqxx::result r = tx.exec_params(kTopSql, start, a.top);
   ReportTable t({"rank", "tenant_id", "cost_usd", "invocations", "prompt_tokens",
                  "completion_tokens", "share_pct"},
                 {true, false, true, true, true, true, true});
-  for (int i = 0; i < PQntuples(r.get()); ++i) {
-    std::vector<std::string> row{std::to_string(i + 1)};
-    for (int c = 0; c < 6; ++c) row.emplace_back(PQgetvalue(r.get(), i, c));
+  int rank = 0;
+  for (const pqxx::row& fields : r) {
+    std::vector<std::string> row{std::to_string(++rank)};
+    for (const pqxx::field& f : fields) row.emplace_back(f.c_str());
     t.add(std::move(row));
   }
   if (a.format == "table") {
-    const PgResult total = pg.exec_params(kMonthTotalSql, {start.c_str()});
+    const pqxx::row total = tx.exec_params1(kMonthTotalSql, start);
     fmt::print("top {} tenants by spend in {} (UTC)\n\n", a.top, month_text(month));
     print(t, a.format);
-    fmt::print("\nall {} tenant(s): {} USD over {} invocation(s)\n", PQgetvalue(total.get(), 0, 0),
-               PQgetvalue(total.get(), 0, 1), PQgetvalue(total.get(), 0, 2));
+    fmt::print("\nall {} tenant(s): {} USD over {} invocation(s)\n", total[0].c_str(),
+               total[1].c_str(), total[2].c_str());
     return 0;
   }
   // share_pct is a rounded display figure; JSON gives it as a string like cost_usd.
@@ -114,14 +115,43 @@ int top_report(PgConnection& pg, const CostsArgs& a, int32_t month) {
   return 0;
 }
 
+/// Rethrows a PostgreSQL error; a configuration error (no table, privilege, database, password:
+/// by SQLSTATE) as a UsageError naming its fix, exit code 2.
+[[noreturn]] void refuse(const PgError& e) {
+  if (e.configuration()) throw UsageError(std::string(e.what()) + " (" + e.fix() + ")");
+  throw e;
+}
+
+/// A malformed --replica is refused naming --replica: the connection-string checks are worded
+/// for --pg, the flag of every other command (it said "--pg" to whoever gave only --replica).
+void check_replica_url(const std::string& url) {
+  try {
+    with_connection_defaults(url);
+  } catch (const ConnectionStringError& e) {
+    std::string message = e.what();
+    for (size_t at = message.find("--pg"); at != std::string::npos;
+         at = message.find("--pg", at + 9)) {
+      message.replace(at, 4, "--replica");
+    }
+    throw ConnectionStringError(message);
+  }
+}
+
 int run_costs(const CostsArgs& a) {
   const auto month = parse_month(a.month);
   if (!month) throw UsageError("--month expects YYYY-MM, got '" + a.month + "'");
   const std::string& url = a.replica_url.empty() ? a.pg_url : a.replica_url;
-  if (!a.replica_url.empty()) spdlog::debug("reading costs from replica {}", redact_url(url));
-  PgConnection pg(url);
-  pg.connect();
-  return a.tenant.empty() ? top_report(pg, a, *month) : tenant_report(pg, a, *month);
+  if (!a.replica_url.empty()) spdlog::debug("reading costs from replica {}", redact_secrets(url));
+  if (!a.replica_url.empty()) check_replica_url(url);
+  try {
+    pqxx::connection conn = connect_control(url);
+    pqxx::nontransaction tx(conn);
+    return a.tenant.empty() ? top_report(tx, a, *month) : tenant_report(tx, a, *month);
+  } catch (const pqxx::sql_error& e) {
+    refuse(pg_error_of(e));
+  } catch (const PgError& e) {
+    refuse(e);
+  }
 }
 
 }  // namespace

@@ -11,9 +11,9 @@
 #include "app/config.h"
 #include "app/report_format.h"
 #include "rows/month.h"
-#include "sinks/partition_manager.h"
 #include "sinks/connection_defaults.h"
-#include "sinks/pg_connection.h"
+#include "sinks/partition_manager.h"
+#include "sinks/pg_error.h"
 
 namespace sentinel {
 namespace {
@@ -114,11 +114,15 @@ std::function<int()> add_partitions_command(CLI::App& app) {
       throw;
     } catch (const pqxx::insufficient_privilege& e) {
       // SQLSTATE 42501 (must be owner, permission denied), whatever the server's lc_messages.
-      throw UsageError(redact_url(one_line(e.what())) +
+      throw UsageError(redact_secrets(one_line(e.what())) +
                        " (connect --pg as the tables' owner: sentinel_owner or a member of it, "
                        "e.g. the role that ran `sentinel-ingest migrate`)");
+    } catch (const PgError& e) {
+      // Refused or unreachable at connect time, classified by connect_control.
+      if (e.configuration()) throw UsageError(std::string(e.what()) + " (" + e.fix() + ")");
+      throw;
     } catch (const std::exception& e) {
-      throw std::runtime_error(redact_url(one_line(e.what())));
+      throw std::runtime_error(redact_secrets(one_line(e.what())));
     }
   };
 }

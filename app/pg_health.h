@@ -13,7 +13,7 @@ namespace sentinel {
 /// Keeps Metrics::pg_up true to life while the ingestor is idle: a thread of its own sends
 /// `SELECT 1` every `interval` over its own connection (opened lazily, dropped on any failure),
 /// with a bounded wait for connecting and for the answer. The writers set pg_up too, after
-/// every batch; this covers the time between batches. PgBouncer-safe: one simple-protocol
+/// every batch; this covers the time between batches. PgBouncer-safe: one unnamed
 /// statement, no session state.
 class PgHealthCheck {
  public:

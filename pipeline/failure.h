@@ -4,7 +4,7 @@
 #include <mutex>
 #include <string>
 
-#include "sinks/pg_connection.h"
+#include "sinks/pg_error.h"
 
 namespace sentinel {
 

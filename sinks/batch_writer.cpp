@@ -15,19 +15,6 @@
 namespace sentinel {
 namespace {
 
-// PostgreSQL routes a row to a partition that does not exist with 23514; that is not the row's
-// fault, so it must not be bisected into a reject. Told apart from a CHECK violation (also 23514)
-// by the error's fields, not by its text (which follows lc_messages): a CHECK violation names its
-// constraint, a failed routing names no constraint, only the partitioned table (PostgreSQL 15's
-// ExecFindPartition: errtable() of the parent; older servers name no table at all).
-bool missing_partition(const PgError& e) {
-  if (e.sqlstate() != "23514" || !e.fields().constraint.empty()) return false;
-  const std::string& table = e.fields().table;
-  if (table.empty()) return true;
-  return std::any_of(kEventSpecs.begin(), kEventSpecs.end(),
-                     [&](const EventSpec& spec) { return table == spec.name; });
-}
-
 // A refused row's reject detail: the server's message, and the table, column and constraint it
 // named, so that the detail says which field was refused whatever the message language.
 std::string refusal_detail(const PgError& e) {
@@ -230,7 +217,7 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
         isolate_costs = true;
         continue;
       }
-      if (missing_partition(e) && ++partition_retries <= 3) {
+      if (e.missing_partition() && ++partition_retries <= 3) {
         known_partitions_.clear();
         ensure_partitions(live, result);
         continue;
@@ -354,7 +341,7 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     try {
       upsert_costs(chunks, refused);
     } catch (const PgError& e) {
-      if (e.sqlstate().starts_with("22")) failure_ = Failure::kCostOverflow;
+      if (e.data_exception()) failure_ = Failure::kCostOverflow;
       throw;
     }
     token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
@@ -515,7 +502,7 @@ void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
     conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
     return;
   } catch (const PgError& e) {
-    if (!e.row_refused() || missing_partition(e)) throw;
+    if (!e.row_refused()) throw;  // a missing partition is not the row's fault
     conn_.exec("ROLLBACK TO SAVEPOINT sentinel_bisect");
     conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
     ++result.bisections;

@@ -8,8 +8,8 @@
 #include <pqxx/pqxx>
 #include <string_view>
 
-#include "sinks/connection_defaults.h"
 #include "schemas/migrations.h"
+#include "sinks/control_connection.h"
 #include "sinks/pg_connection.h"
 
 namespace sentinel {
@@ -33,6 +33,8 @@ class LogNotices final : public pqxx::errorhandler {
   bool operator()(const char msg[]) noexcept override {
     std::string_view m(msg);
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.remove_suffix(1);
+    // Only the log level depends on the words: libpqxx 6 hands over the rendered text, whose
+    // severity follows lc_messages, so a translated WARNING is logged at info level.
     if (m.starts_with("WARNING")) {
       spdlog::warn("postgres: {}", m);
     } else {
@@ -118,7 +120,7 @@ std::string missing_problem(const std::vector<int>& missing) {
 }  // namespace
 
 std::vector<int> apply_migrations(const std::string& url) {
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   LogNotices notices(conn);
   std::vector<int> applied;
   try {
@@ -165,7 +167,7 @@ std::vector<int> apply_migrations(const std::string& url) {
 }
 
 MigrationStatus check_migrations(const std::string& url) {
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   LogNotices notices(conn);
   pqxx::read_transaction tx(conn);
   if (!has_schema_migrations(tx)) {

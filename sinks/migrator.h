@@ -27,13 +27,13 @@ class MigrationError : public std::runtime_error {
 /// PgBouncer in transaction mode. Idempotent. Returns the versions applied now (empty when
 /// the database was up to date).
 ///
-/// Throws MigrationError for a schema problem; pqxx::broken_connection when the database cannot
-/// be reached.
+/// Throws MigrationError for a schema problem; PgError (connect_control) when the database
+/// cannot be reached or refuses the connection; pqxx::broken_connection when it is lost.
 std::vector<int> apply_migrations(const std::string& url);
 
 /// Read-only check that every embedded migration is applied, unchanged, and nothing newer is;
-/// `run` refuses to start otherwise. Throws pqxx::broken_connection when the database cannot be
-/// reached, pqxx::sql_error for other failures.
+/// `run` refuses to start otherwise. Throws PgError (connect_control) when the database cannot
+/// be reached or refuses the connection, pqxx exceptions for other failures.
 MigrationStatus check_migrations(const std::string& url);
 
 }  // namespace sentinel

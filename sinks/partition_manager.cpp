@@ -1,13 +1,11 @@
 #include "sinks/partition_manager.h"
 
-#include <libpq-fe.h>
-
 #include <memory>
 #include <pqxx/pqxx>
 
 #include "rows/month.h"
 #include "rows/tables.h"
-#include "sinks/connection_defaults.h"
+#include "sinks/control_connection.h"
 
 namespace sentinel::partitions {
 namespace {
@@ -36,7 +34,7 @@ std::optional<int32_t> month_from_name(std::string_view table, std::string_view 
 }  // namespace
 
 std::vector<std::string> premake(const std::string& url, int32_t from_month, int count) {
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   std::vector<std::string> names;
   for (int32_t m = from_month; m < from_month + count; ++m) {
     for (const EventSpec& spec : kEventSpecs) {
@@ -51,7 +49,7 @@ std::vector<std::string> premake(const std::string& url, int32_t from_month, int
 }
 
 std::vector<PartitionInfo> list(const std::string& url) {
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   pqxx::read_transaction tx(conn);
   const pqxx::result r = tx.exec_params(
       "SELECT p.relname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
@@ -83,7 +81,7 @@ std::vector<PartitionInfo> drop_older_than(const std::string& url, int32_t keep_
     if (p.month && *p.month < keep_from_month) old.push_back(std::move(p));
   }
   if (dry_run || old.empty()) return old;
-  pqxx::connection conn(with_connection_defaults(url));
+  pqxx::connection conn = connect_control(url);
   for (const PartitionInfo& p : old) {
     pqxx::work tx(conn);
     const std::string parent = "public." + tx.quote_name(p.table);

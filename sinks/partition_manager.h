@@ -19,7 +19,8 @@ struct PartitionInfo {
 /// Creates the partitions of both event tables for `count` months from `from_month` (see
 /// rows/month.h) that do not exist yet, through sentinel_ensure_month_partition, so any
 /// role with EXECUTE on it may call this. Returns every partition name covered, in order.
-/// Throws pqxx exceptions on connection or SQL failure.
+/// Throws PgError (connect_control) when PostgreSQL cannot be reached or refuses the
+/// connection, pqxx exceptions on other failures.
 std::vector<std::string> premake(const std::string& url, int32_t from_month, int count);
 
 /// Every partition of the two event tables, ordered by table and name.

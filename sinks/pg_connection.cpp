@@ -5,40 +5,17 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "sinks/connection_defaults.h"
 #include "rows/copy_encoder.h"
+#include "sinks/connection_defaults.h"
 
 namespace sentinel {
-
-bool PgError::transient() const {
-  if (misconfigured_) return false;
-  if (sqlstate_.empty()) return true;  // no server answer: connection trouble
-  const std::string_view s = sqlstate_;
-  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "40001" ||
-         s == "40P01" || s.starts_with("53") || s == "55P03" || s == "57014" ||
-         // The server is read-only (a standby not promoted yet, or a pooler still pointing at
-         // it during a failover): retry until the primary answers.
-         s == "25006";
-}
-
-bool PgError::row_refused() const {
-  const std::string_view s = sqlstate_;
-  return s.starts_with("22") || s.starts_with("23");
-}
-
-bool PgError::configuration() const {
-  if (misconfigured_) return true;
-  const std::string_view s = sqlstate_;
-  return s == "42501" || s == "42P01" || s == "42703" || s == "42883" || s == "3D000" ||
-         s == "28000" || s == "28P01";
-}
 
 std::string redact_url(std::string_view url) {
   // One place decides what of a connection string is secret (sinks/connection_defaults.h).
   return redact_secrets(url);
 }
 
-PgConnection::PgConnection(std::string url) : url_(with_connection_defaults(url)) {}
+PgConnection::PgConnection(const std::string& url) : url_(with_connection_defaults(url)) {}
 
 bool PgConnection::connected() const {
   return conn_ != nullptr && PQstatus(conn_.get()) == CONNECTION_OK;
@@ -62,9 +39,11 @@ void PgConnection::require_utf8() {
     conn_.reset();
     throw PgError::misconfigured(
         std::string("connect to PostgreSQL: the connection's client_encoding is ") +
-        (encoding ? encoding : "unknown") +
-        ", not UTF8, although sentinel-ingest asked for UTF8 (does a pooler between us and "
-        "PostgreSQL rewrite it?)");
+            (encoding ? encoding : "unknown") +
+            ", not UTF8, although sentinel-ingest asked for UTF8 (does a pooler between us and "
+            "PostgreSQL rewrite it?)",
+        "make the connection UTF8: a pooler between sentinel-ingest and PostgreSQL must pass "
+        "client_encoding through");
   }
 }
 
@@ -172,6 +151,51 @@ bool wait_socket(int fd, short events, BoundedClock::time_point deadline,
   }
 }
 
+/// Runs PQconnectPoll on `c` until it is connected or has failed, waiting at most until
+/// `deadline` (wait_socket throws on timeout or stop). Returns CONNECTION_OK, or the phase
+/// (PQstatus) libpq was in when the step that failed began.
+ConnStatusType poll_connect(PGconn* c, BoundedClock::time_point deadline,
+                            const std::atomic<bool>* stop) {
+  // As documented for PQconnectPoll: behave as if it last returned PGRES_POLLING_WRITING.
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  ConnStatusType phase = PQstatus(c);
+  for (;;) {
+    if (st == PGRES_POLLING_OK) return CONNECTION_OK;
+    if (st == PGRES_POLLING_FAILED) return phase;
+    // The socket can change between polls (several hosts, SSL fallback): ask every time.
+    wait_socket(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, stop,
+                "connect to PostgreSQL");
+    phase = PQstatus(c);
+    st = PQconnectPoll(c);
+  }
+}
+
+/// The last SQLSTATE in a connection error written with PQERRORS_SQLSTATE verbosity, where
+/// libpq renders a server's refusal as the line "<severity>:  <SQLSTATE>" (pqBuildErrorMessage3);
+/// "" when no server refused (libpq's own errors keep their words). Only the five-character code
+/// is read, never the words, which follow lc_messages.
+std::string sqlstate_in(std::string_view message) {
+  std::string found;
+  for (size_t begin = 0; begin < message.size();) {
+    size_t end = message.find('\n', begin);
+    if (end == std::string_view::npos) end = message.size();
+    std::string_view line = message.substr(begin, end - begin);
+    while (!line.empty() && line.back() == ' ') line.remove_suffix(1);
+    if (line.size() >= 8 && line.substr(line.size() - 8, 3) == ":  ") {
+      const std::string_view code = line.substr(line.size() - 5);
+      if (std::all_of(code.begin(), code.end(),
+                      [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z'); }))
+        found = code;
+    }
+    begin = end + 1;
+  }
+  return found;
+}
+
+constexpr const char* kTlsFix =
+    "the TLS handshake failed: check --pg (sslmode, sslrootcert, the server's certificate and "
+    "host name)";
+
 }  // namespace
 
 void PgConnection::connect_within(std::chrono::milliseconds timeout,
@@ -184,22 +208,39 @@ void PgConnection::connect_within(std::chrono::milliseconds timeout,
     conn_.reset();
     throw e;
   }
-  // As documented for PQconnectPoll: behave as if it last returned PGRES_POLLING_WRITING.
-  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   try {
-    for (;;) {
-      if (st == PGRES_POLLING_OK) break;
-      if (st == PGRES_POLLING_FAILED) throw connection_error("connect to PostgreSQL");
-      // The socket can change between polls (several hosts, SSL fallback): ask every time.
-      wait_socket(PQsocket(conn_.get()), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
-                  stop, "connect to PostgreSQL");
-      st = PQconnectPoll(conn_.get());
+    if (poll_connect(conn_.get(), deadline, stop) != CONNECTION_OK) {
+      throw connection_error("connect to PostgreSQL");
     }
   } catch (...) {
     conn_.reset();
     throw;
   }
   require_utf8();
+}
+
+PgError diagnose_connect_failure(const std::string& url, const std::string& message,
+                                 std::chrono::milliseconds timeout) {
+  const auto deadline = BoundedClock::now() + timeout;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> c(
+      PQconnectStart(with_connection_defaults(url).c_str()), &PQfinish);
+  if (!c || PQstatus(c.get()) == CONNECTION_BAD) return PgError(message, "");
+  // A server's refusal now reads "FATAL:  28P01": its SQLSTATE instead of its words.
+  PQsetErrorVerbosity(c.get(), PQERRORS_SQLSTATE);
+  ConnStatusType phase = CONNECTION_BAD;
+  try {
+    phase = poll_connect(c.get(), deadline, nullptr);
+  } catch (const PgError&) {
+    return PgError(message, "");  // no answer in time: unreachable
+  }
+  if (phase == CONNECTION_OK) return PgError(message, "");
+  const std::string state = sqlstate_in(PQerrorMessage(c.get()));
+  // No SQLSTATE and it failed during the TLS handshake: a CA, certificate, host name or sslmode
+  // that cannot work (libpq's own check, before any server error could exist).
+  if (state.empty() && phase == CONNECTION_SSL_STARTUP) {
+    return PgError::misconfigured(message, kTlsFix);
+  }
+  return PgError(message, state);
 }
 
 PgResult PgConnection::exec_params_within(const char* sql, const std::vector<const char*>& params,

@@ -5,59 +5,26 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "sinks/pg_error.h"
+
 namespace sentinel {
-
-/// The fields of a server error that name the object it is about (empty when the server did not
-/// say). They classify an error independently of the server's message language (lc_messages).
-struct PgErrorFields {
-  std::string table;       ///< PG_DIAG_TABLE_NAME
-  std::string column;      ///< PG_DIAG_COLUMN_NAME
-  std::string constraint;  ///< PG_DIAG_CONSTRAINT_NAME
-  std::string datatype;    ///< PG_DIAG_DATATYPE_NAME
-  std::string context;     ///< PG_DIAG_CONTEXT, e.g. the COPY line and column of a refused value
-};
-
-/// A PostgreSQL error with its SQLSTATE ("" when the connection itself failed). The message is
-/// one line (libpq's line breaks become "; ") and never contains a password.
-class PgError : public std::runtime_error {
- public:
-  PgError(std::string message, std::string sqlstate, PgErrorFields fields = {})
-      : std::runtime_error(std::move(message)),
-        sqlstate_(std::move(sqlstate)),
-        fields_(std::move(fields)) {}
-  /// A failure without an SQLSTATE that no retry fixes (a connection that cannot be used as
-  /// configured, e.g. one that does not talk UTF-8).
-  static PgError misconfigured(std::string message) {
-    PgError e(std::move(message), "");
-    e.misconfigured_ = true;
-    return e;
-  }
-  const std::string& sqlstate() const { return sqlstate_; }
-  /// Table, column, constraint and type the server named (PostgreSQL sets them for constraint
-  /// violations and most data errors).
-  const PgErrorFields& fields() const { return fields_; }
-
-  /// Lost connection, admin shutdown, serialization failure, deadlock, out of resources: roll
-  /// back, reconnect and retry the same work (architecture.md §5).
-  bool transient() const;
-  /// The data of one row was refused (classes 22 and 23): bisect to find it.
-  bool row_refused() const;
-  /// Permission denied, missing table or column: a configuration problem no retry fixes.
-  bool configuration() const;
-
- private:
-  std::string sqlstate_;
-  bool misconfigured_ = false;
-  PgErrorFields fields_;
-};
 
 /// Removes passwords from a connection string or URI before it is shown to a person.
 std::string redact_url(std::string_view url);
+
+/// Why connecting to `url` fails, as a PgError to classify: one more connection attempt (within
+/// `timeout`) that reads what libpq can tell without reading its message, which follows the
+/// server's lc_messages: the SQLSTATE the server refused the connection with (28P01, 3D000,
+/// 57P03, 53300, ...), else the phase libpq was in when it failed — the TLS handshake (a CA,
+/// certificate or sslmode that cannot work: configuration), or reaching the server (refused,
+/// unreachable, no answer: transient). `message` is what the caller's own attempt said (shown to
+/// the operator). An attempt that now succeeds is transient too.
+PgError diagnose_connect_failure(const std::string& url, const std::string& message,
+                                 std::chrono::milliseconds timeout);
 
 struct PgResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -70,7 +37,7 @@ class PgConnection {
  public:
   /// Completes `url` with with_connection_defaults (throws ConnectionStringError for a string
   /// that can never connect).
-  explicit PgConnection(std::string url);
+  explicit PgConnection(const std::string& url);
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 

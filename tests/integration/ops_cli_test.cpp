@@ -4,16 +4,22 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
 
-#include "testkit/mock_cluster.h"
+#include "app/pg_health.h"
+#include "pipeline/metrics.h"
 #include "rows/month.h"
 #include "sinks/migrator.h"
+#include "testkit/mock_cluster.h"
 #include "tests/integration/expectations.h"
+#include "tests/integration/pg_server.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
 
@@ -260,6 +266,169 @@ TEST(RunWithMetrics, HealthcheckProbeJsonLogsAndNoSecretInThem) {
     EXPECT_TRUE(line.starts_with("{\"ts\":\"") && line.ends_with("\"}")) << line;
   }
   EXPECT_GT(n, 3);
+}
+
+// A refused connection was recognised by English words ("does not exist", "authentication
+// failed"): with the server's messages in German, `migrate` exited 1 and `run` retried for ever.
+// It is classified by the SQLSTATE the server refused it with, and the message names the fix.
+TEST(ConnectionRefusals, AreConfigurationErrorsNamingTheFixInAnyServerLanguage) {
+  const testing::PgServer server(nullptr, {"lc_messages=de_DE.utf8"});
+  const std::string b = SENTINEL_BINARY;
+  const std::string no_db = server.url() + " dbname=sentinel_no_such_db";
+  const std::string no_role = server.url() + " user=sentinel_no_such_role";
+  const auto [code, log] = run_command({b, "migrate", "--pg", no_db}, seconds(30));
+  EXPECT_EQ(code, 2) << log;
+  EXPECT_NE(log.find("existiert nicht"), std::string::npos) << "not German after all: " << log;
+  EXPECT_NE(log.find("the database does not exist: check --pg"), std::string::npos) << log;
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {b, "run", "--pg", no_db, "--brokers", "127.0.0.1:1"},
+           {b, "run", "--pg", no_role, "--brokers", "127.0.0.1:1"},
+           {b, "migrate", "--pg", no_role},
+           {b, "partitions", "--pg", no_db},
+           {b, "costs", "--pg", no_role}}) {
+    const auto [rc, out] = run_command(argv, seconds(30));
+    EXPECT_EQ(rc, 2) << argv[1] << ": " << out;
+    EXPECT_EQ(out.find("retrying"), std::string::npos) << argv[1] << ": " << out;
+    EXPECT_NE(out.find("check --pg"), std::string::npos) << argv[1] << ": " << out;
+  }
+}
+
+/// A PostgreSQL stand-in on a local port, as a pooler that rewrites client_encoding would look:
+/// it lets anyone in, reports client_encoding LATIN1 whatever was asked, and answers every query
+/// (simple or extended protocol) with one row holding 1.
+class Latin1Server {
+ public:
+  Latin1Server() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t n = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), n), 0);
+    EXPECT_EQ(::listen(fd_, 8), 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~Latin1Server() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  int connections() const { return connections_; }
+
+ private:
+  static void put32(std::string& b, int32_t v) {
+    const uint32_t n = htonl(static_cast<uint32_t>(v));
+    b.append(reinterpret_cast<const char*>(&n), 4);
+  }
+  static std::string message(char type, const std::string& body) {
+    std::string m(1, type);
+    put32(m, static_cast<int32_t>(body.size() + 4));
+    return m + body;
+  }
+  static bool read_n(int c, char* out, size_t n) {
+    for (size_t got = 0; got < n;) {
+      const ssize_t r = ::read(c, out + got, n - got);
+      if (r <= 0) return false;
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  }
+  static std::string one_row() {
+    std::string t, d, body;
+    t += std::string("\0\1?column?\0", 11);
+    put32(t, 0);
+    t += std::string("\0\0", 2);
+    put32(t, 23);
+    t += std::string("\0\4", 2);
+    put32(t, -1);
+    t += std::string("\0\0", 2);
+    d += std::string("\0\1", 2);
+    put32(d, 1);
+    d += "1";
+    return message('T', t) + message('D', d) + message('C', std::string("SELECT 1\0", 9)) +
+           message('Z', "I");
+  }
+  void session(int c) {
+    for (;;) {  // startup, after refusing SSL and GSS encryption
+      char len[4];
+      if (!read_n(c, len, 4)) return;
+      std::string body(ntohl(*reinterpret_cast<uint32_t*>(len)) - 4, '\0');
+      if (!read_n(c, body.data(), body.size())) return;
+      const uint32_t code = ntohl(*reinterpret_cast<const uint32_t*>(body.data()));
+      if (code != 80877103 && code != 80877104) break;
+      if (::write(c, "N", 1) != 1) return;
+    }
+    std::string hello;
+    hello += message('R', std::string(4, '\0'));
+    hello += message('S', std::string("client_encoding\0LATIN1\0", 23));
+    hello += message('S', std::string("server_version\0"
+                                      "15.0\0",
+                                      20));
+    hello += message('K', std::string(8, '\1'));
+    hello += message('Z', "I");
+    if (::write(c, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) return;
+    for (;;) {
+      char head[5];
+      if (!read_n(c, head, 5)) return;
+      std::string body(ntohl(*reinterpret_cast<uint32_t*>(head + 1)) - 4, '\0');
+      if (!read_n(c, body.data(), body.size())) return;
+      std::string reply;
+      if (head[0] == 'Q') reply = one_row();
+      if (head[0] == 'S') reply = message('1', "") + message('2', "") + one_row();
+      if (head[0] == 'X') return;
+      if (!reply.empty() &&
+          ::write(c, reply.data(), reply.size()) != static_cast<ssize_t>(reply.size())) {
+        return;
+      }
+    }
+  }
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      ++connections_;
+      session(c);
+      ::close(c);
+    }
+  }
+
+  int fd_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+// The health check's connection did not check that it talks UTF-8 (the writers' did): behind a
+// pooler that rewrote client_encoding, `/readyz` said ready while every batch was refused.
+TEST(PgHealthCheck, AConnectionWhoseClientEncodingIsNotUtf8IsNotHealthy) {
+  const Latin1Server server;
+  Metrics metrics;
+  metrics.pg_up = 1;
+  {
+    PgHealthCheck health(
+        "host=127.0.0.1 port=" + std::to_string(server.port()) + " dbname=x user=x sslmode=disable",
+        metrics, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+    EXPECT_TRUE(testing::wait_until(seconds(10), [&] { return server.connections() >= 3; }));
+  }
+  EXPECT_EQ(metrics.pg_up.load(), 0);
+}
+
+// `costs --replica` with a malformed connection string said "--pg is not a valid connection
+// string" to someone who gave no --pg.
+TEST(CostsCommand, AMalformedReplicaIsReportedAsReplicaNotPg) {
+  for (const char* replica :
+       {"postgresql://u@host:notaport/db", "postgresql://[::1", "host=127.0.0.1 port=99999"}) {
+    const auto [code, out] = run_command(
+        {SENTINEL_BINARY, "costs", "--replica", replica, "--month", "2026-11"}, seconds(20));
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("--replica"), std::string::npos) << out;
+    EXPECT_EQ(out.find("--pg"), std::string::npos) << out;
+  }
 }
 
 }  // namespace
