@@ -223,6 +223,16 @@ int cmd_migrate(const std::string& pg_url) {
 
 namespace {
 
+/// `pattern` once per event table ({0}: the table, {1}: its id column), joined by `separator`.
+std::string each_event_table(std::string_view pattern, std::string_view separator) {
+  std::string out;
+  for (const EventSpec& s : kEventSpecs) {
+    if (!out.empty()) out += separator;
+    out += fmt::format(fmt::runtime(pattern), s.name, column_at(s.columns, 0));
+  }
+  return out;
+}
+
 /// Sleeps so that `sent` events take `sent / rate` seconds since `start`.
 void pace(double rate, uint64_t sent, Clock::time_point start) {
   if (rate <= 0) return;
@@ -287,7 +297,7 @@ int cmd_publish(const PublishArgs& args) {
     g.invalid_ratio = args.invalid_ratio;
     g.days_back = args.days_back;
     EventGenerator gen(g);
-    const std::string topics[2] = {args.audit_topic, args.invocations_topic};
+    const auto& topics = args.topics;
     while (sent < args.count && !g_stop.load()) {
       const GeneratedEvent e = gen.next();
       publisher.produce(topics[e.topic_index], e.key, e.payload);
@@ -324,7 +334,8 @@ int cmd_demo(const DemoArgs& args) {
   const auto applied = apply_migrations(pg.url());
   fmt::print("   applied {}\n", fmt::join(applied, ", "));
 
-  const std::vector<std::string> topics = {"sentinel.audit", "sentinel.invocations"};
+  const auto defaults = default_topics();
+  const std::vector<std::string> topics(defaults.begin(), defaults.end());
   MockCluster mock(1, topics, 8);
   // The ingestor starts first and the events are published while it consumes, as in
   // production: the mock keeps only a few MB per partition, so a large backlog would be trimmed.
@@ -402,7 +413,8 @@ int cmd_demo(const DemoArgs& args) {
   fmt::print("\n");
 
   pqxx::connection conn = connect_control(pg.url());
-  auto print_query = [&](const char* title, const char* sql, std::vector<std::string> headers) {
+  auto print_query = [&](const char* title, const std::string& sql,
+                         std::vector<std::string> headers) {
     pqxx::nontransaction tx(conn);
     const pqxx::result r = tx.exec(sql);
     fmt::print("{}\n", title);
@@ -431,9 +443,9 @@ int cmd_demo(const DemoArgs& args) {
     fmt::print("\n");
   };
   print_query("Rows per table and month partition:",
-              "SELECT tableoid::regclass::text, count(*) FROM audit_logs GROUP BY 1 "
-              "UNION ALL SELECT tableoid::regclass::text, count(*) FROM invocations GROUP BY 1 "
-              "ORDER BY 1",
+              each_event_table("SELECT tableoid::regclass::text, count(*) FROM {0} GROUP BY 1",
+                               " UNION ALL ") +
+                  " ORDER BY 1",
               {"partition", "rows"});
   print_query(
       "Rejects per reason (each one kept with its payload in ingest_rejects):",
@@ -447,12 +459,11 @@ int cmd_demo(const DemoArgs& args) {
               {"tenant", "cost_usd", "invocations", "tokens"});
   print_query(
       "Exactly once:",
-      "SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM invocations) + "
-      "(SELECT count(*) FROM ingest_rejects), "
-      "(SELECT count(DISTINCT event_id) FROM audit_logs) + "
-      "(SELECT count(DISTINCT invocation_id) FROM invocations) + "
-      "(SELECT count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM ingest_rejects), "
-      "(SELECT sum(next_offset) FROM ingest_offsets)",
+      "SELECT " + each_event_table("(SELECT count(*) FROM {0})", " + ") +
+          " + (SELECT count(*) FROM ingest_rejects), " +
+          each_event_table("(SELECT count(DISTINCT {1}) FROM {0})", " + ") +
+          " + (SELECT count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM ingest_rejects), "
+          "(SELECT sum(next_offset) FROM ingest_offsets)",
       {"rows + rejects", "distinct", "stored next offsets (sum)"});
   fmt::print("Done. The throwaway PostgreSQL and the mock Kafka are removed on exit.\n");
   return 0;

@@ -31,8 +31,8 @@ struct PublishArgs {
   int days_back = 42;
   std::string from_file;  ///< JSONL to replay instead of generating
   std::string topic;      ///< with from_file
-  std::string audit_topic = "sentinel.audit";
-  std::string invocations_topic = "sentinel.invocations";
+  /// The topic of each event type, by EventTable.
+  std::array<std::string, kEventTableCount> topics = default_topics();
   std::vector<std::pair<std::string, std::string>> kafka_properties;
 };
 int cmd_publish(const PublishArgs& args);

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
+#include <cctype>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -31,6 +33,24 @@ using sentinel::UsageError;
 
 /// What to run once its sub-command was parsed; returns the exit code.
 using Runner = std::function<int()>;
+using Topics = std::array<std::string, sentinel::kEventTableCount>;
+
+enum class TopicHelp { kConsumed, kCreated };
+
+/// One --<type>-topic option per event type of the specs (--audit-topic, --invocations-topic),
+/// bound to the type's entry of `topics`.
+void add_topic_options(CLI::App& cmd, Topics& topics, TopicHelp help) {
+  for (const sentinel::EventSpec& s : sentinel::kEventSpecs) {
+    const std::string_view type = s.topic_flag.substr(0, s.topic_flag.rfind("-topic"));
+    const std::string text =
+        help == TopicHelp::kConsumed
+            ? fmt::format("Topic of {} events", s.noun)
+            : fmt::format("{}{} topic to create", static_cast<char>(std::toupper(type[0])),
+                          type.substr(1));
+    cmd.add_option(fmt::format("--{}", s.topic_flag), topics[static_cast<size_t>(s.table)], text)
+        ->capture_default_str();
+  }
+}
 
 void require(const std::string& value, const std::string& flag) {
   if (value.empty()) {
@@ -92,11 +112,7 @@ void add_run_connection_options(CLI::App& cmd, RunCli& a) {
   cmd.add_option("--brokers", p.brokers, "Kafka bootstrap servers, host:port[,host:port...]");
   cmd.add_option("--group", p.group, "Kafka consumer group; also the key of stored offsets")
       ->capture_default_str();
-  for (const sentinel::EventSpec& s : sentinel::kEventSpecs) {
-    cmd.add_option(fmt::format("--{}", s.topic_flag), p.topics[static_cast<size_t>(s.table)],
-                   fmt::format("Topic of {} events", s.noun))
-        ->capture_default_str();
-  }
+  add_topic_options(cmd, p.topics, TopicHelp::kConsumed);
   cmd.add_option("--writers", p.writers, "Writer threads, one PostgreSQL connection each")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -233,9 +249,7 @@ Runner add_publish_command(CLI::App& app) {
   cmd->add_option("--from", pub.from_file,
                   "Replay this JSONL file (one message per line) instead of generating");
   cmd->add_option("--topic", pub.topic, "Topic for --from");
-  cmd->add_option("--audit-topic", pub.audit_topic, "Topic of audit events")->capture_default_str();
-  cmd->add_option("--invocations-topic", pub.invocations_topic, "Topic of invocation events")
-      ->capture_default_str();
+  add_topic_options(*cmd, pub.topics, TopicHelp::kConsumed);
   cmd->add_option("--kafka-prop", a->props,
                   "Extra librdkafka producer property KEY=VALUE (repeatable)");
   cmd->add_option("--config", a->config, "YAML file of option: value");
@@ -246,7 +260,7 @@ Runner add_publish_command(CLI::App& app) {
 Runner add_kafka_mock_command(CLI::App& app) {
   struct MockCli {
     int partitions = 8, brokers = 3;
-    std::string audit = "sentinel.audit", invocations = "sentinel.invocations";
+    Topics topics = sentinel::default_topics();
   };
   auto a = std::make_shared<MockCli>();
   CLI::App* cmd = app.add_subcommand("kafka-mock",
@@ -259,11 +273,10 @@ Runner add_kafka_mock_command(CLI::App& app) {
   cmd->add_option("--broker-count", a->brokers, "Mock brokers")
       ->capture_default_str()
       ->check(CLI::Range(1, 9));
-  cmd->add_option("--audit-topic", a->audit, "Audit topic to create")->capture_default_str();
-  cmd->add_option("--invocations-topic", a->invocations, "Invocations topic to create")
-      ->capture_default_str();
+  add_topic_options(*cmd, a->topics, TopicHelp::kCreated);
   return [a] {
-    return sentinel::cmd_kafka_mock(a->partitions, a->brokers, {a->audit, a->invocations});
+    return sentinel::cmd_kafka_mock(a->partitions, a->brokers,
+                                    {a->topics.begin(), a->topics.end()});
   };
 }
 
