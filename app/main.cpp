@@ -1,4 +1,4 @@
-// sentinel-ingest: Kafka → PostgreSQL, exactly once. See DESIGN.md §6 for the command line.
+// sentinel-ingest: Kafka → PostgreSQL, exactly once. The command line: docs/architecture.md §6.
 // Each sub-command is defined by its own add_*_command, which returns what to run once that
 // sub-command was parsed (as app/<name>_command.cpp do); main parses, runs it and maps what it
 // throws to the exit code.

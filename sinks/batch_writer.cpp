@@ -155,9 +155,9 @@ size_t keep_chained(std::vector<Chunk*>& chunks) {
   return n;
 }
 
-BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
+BatchWriter::BatchWriter(const std::string& pg_url, std::string consumer_group,
                          std::vector<std::string> topics, PayloadSource* payloads)
-    : conn_(std::move(pg_url)),
+    : conn_(pg_url),
       payloads_(payloads),
       consumer_group_(std::move(consumer_group)),
       topics_(std::move(topics)) {
@@ -171,6 +171,10 @@ BatchWriter::BatchWriter(std::string pg_url, std::string consumer_group,
   token_prefix_ = (uint64_t{random()} << 32) ^ random();
 }
 
+// One retry loop: each way a transaction fails (a lost COMMIT reply, a cost overflow, a missing
+// partition, a refused row, fenced partitions) changes the state the next attempt runs with, and
+// reading them in one place shows which combination each attempt can meet.
+// NOLINTNEXTLINE(readability-function-size)
 BatchResult BatchWriter::write(std::span<Chunk* const> input) {
   if (!conn_.connected()) conn_.connect();
   std::vector<Chunk*> live(input.begin(), input.end());
@@ -463,7 +467,7 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
     }
   }
   tenants_.clear();
-  for (const auto& [tenant, number] : tenant_numbers_) tenants_.push_back({tenant, number});
+  for (const auto& [tenant, number] : tenant_numbers_) tenants_.emplace_back(tenant, number);
   std::sort(tenants_.begin(), tenants_.end());
   tenant_rank_.resize(tenants_.size());
   for (uint32_t rank = 0; rank < tenants_.size(); ++rank)
@@ -481,7 +485,7 @@ void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
                             std::span<const RowPos> rows) {
   // Rows come one by one in index order: gather them into pieces of ~256 KiB (a call into libpq
   // per row would cost more than the copy), prefetching each row's memory ahead of its copy.
-  constexpr size_t kPiece = 256 * 1024;
+  constexpr size_t kPiece = size_t{256} * 1024;
   constexpr size_t kPrefetchAhead = 8;
   conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
   send_buffer_.clear();
@@ -595,10 +599,8 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
   return sums;
 }
 
-void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
-                                           std::vector<Refused>& refused) {
-  const CostRollup sums = roll_up_costs(chunks, {});
-  if (sums.empty()) return;
+BatchWriter::CostRoom BatchWriter::load_cost_room(const CostRollup& sums) {
+  CostRoom room;
   // What the batch's cost rows hold now, and how much costs.cost_usd can hold at all.
   std::string tenants = "{", periods = "{", starts = "{";
   for (size_t i = 0; i < sums.size(); ++i) {
@@ -620,28 +622,34 @@ void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
   PgResult typmod = conn_.exec(
       "SELECT atttypmod FROM pg_catalog.pg_attribute "
       "WHERE attrelid = 'public.costs'::pg_catalog.regclass AND attname = 'cost_usd'");
-  const __int128 max_nanos = PQntuples(typmod.get()) == 1
-                                 ? numeric_max_nanos(std::atoi(PQgetvalue(typmod.get(), 0, 0)))
-                                 : -1;
-  std::map<CostKey, CostSums> running;
-  for (const auto& [key, _] : sums) running[key] = CostSums{};
+  room.max_nanos = PQntuples(typmod.get()) == 1
+                       ? numeric_max_nanos(std::atoi(PQgetvalue(typmod.get(), 0, 0)))
+                       : -1;
+  for (const auto& [key, _] : sums) room.sums[key] = CostSums{};
   for (int i = 0; i < PQntuples(stored.get()); ++i) {
     const size_t at = std::stoul(PQgetvalue(stored.get(), i, 0)) - 1;
-    CostSums& s = running[sums.at(at).first];
+    CostSums& s = room.sums[sums.at(at).first];
     s.nanos = parse_nanos(PQgetvalue(stored.get(), i, 1));
     s.invocations = std::stoll(PQgetvalue(stored.get(), i, 2));
     s.prompt = std::stoll(PQgetvalue(stored.get(), i, 3));
     s.completion = std::stoll(PQgetvalue(stored.get(), i, 4));
   }
-  // Walk the invocations in time order per tenant, adding each to its day and month; one that
-  // would take either past what the columns hold is refused (and not added).
-  struct Item {
-    EventTupleKey key;
-    int32_t partition;
-    int64_t offset;
-    RowPos pos;
-  };
-  std::vector<Item> items;
+  return room;
+}
+
+namespace {
+
+/// An invocation of a batch with what orders it: tenant, ts, then where it is in Kafka.
+struct CostedRow {
+  EventTupleKey key;
+  int32_t partition;
+  int64_t offset;
+  RowPos pos;
+};
+
+/// The rows of `chunks` that carry a cost, per tenant in time order.
+std::vector<CostedRow> costed_rows_in_time_order(std::span<Chunk* const> chunks) {
+  std::vector<CostedRow> items;
   for (uint32_t ci = 0; ci < chunks.size(); ++ci) {
     const Chunk* c = chunks[ci];
     if (c->costs.empty()) continue;
@@ -653,12 +661,26 @@ void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
                        {ci, ri}});
     }
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+  std::sort(items.begin(), items.end(), [](const CostedRow& a, const CostedRow& b) {
     return std::tie(a.key.tenant, a.key.ts, a.partition, a.offset) <
            std::tie(b.key.tenant, b.key.ts, b.partition, b.offset);
   });
+  return items;
+}
+
+}  // namespace
+
+void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
+                                           std::vector<Refused>& refused) {
+  const CostRollup sums = roll_up_costs(chunks, {});
+  if (sums.empty()) return;
+  CostRoom room = load_cost_room(sums);
+  auto& running = room.sums;
+  const __int128 max_nanos = room.max_nanos;
+  // Walk the invocations in time order per tenant, adding each to its day and month; one that
+  // would take either past what the columns hold is refused (and not added).
   constexpr int64_t kBigintMax = std::numeric_limits<int64_t>::max();
-  for (const Item& item : items) {
+  for (const CostedRow& item : costed_rows_in_time_order(chunks)) {
     const Chunk* c = chunks[item.pos.chunk];
     const CostItem& cost = c->costs[c->rows[item.pos.row].cost_index];
     const std::string_view tenant = c->tenant(cost);

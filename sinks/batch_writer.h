@@ -85,8 +85,8 @@ class BatchWriter {
  public:
   /// `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do not keep them);
   /// without one, such a reject's payload is NULL. It must outlive the writer.
-  BatchWriter(std::string pg_url, std::string consumer_group, std::vector<std::string> topics,
-              PayloadSource* payloads = nullptr);
+  BatchWriter(const std::string& pg_url, std::string consumer_group,
+              std::vector<std::string> topics, PayloadSource* payloads = nullptr);
 
   /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError,
   /// or PayloadUnavailable when refused rows' payloads cannot be read (nothing is committed).
@@ -133,6 +133,12 @@ class BatchWriter {
   /// (tenant, period) key, rows in (ts, partition, offset) order are added to the stored sums
   /// until one cannot be; that one is refused, the next ones are tried.
   void refuse_overflowing_costs(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
+  /// What the cost rows of `sums` hold now, and the most costs.cost_usd can hold (-1: unknown).
+  struct CostRoom {
+    std::map<CostKey, CostSums> sums;
+    __int128 max_nanos = -1;
+  };
+  CostRoom load_cost_room(const CostRollup& sums);
   void copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect,
                   std::vector<Refused>& refused, BatchResult& result);
   /// The table's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
