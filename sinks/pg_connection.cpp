@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
+#include <string_view>
+#include <utility>
 
 #include "rows/copy_encoder.h"
 #include "sinks/connection_defaults.h"
@@ -196,6 +199,35 @@ constexpr const char* kTlsFix =
     "the TLS handshake failed: check --pg (sslmode, sslrootcert, the server's certificate and "
     "host name)";
 
+/// PgBouncer refuses a login with SQLSTATE 08P01 whatever the reason, and its messages are never
+/// translated: for its refusals the fixed text is the only code there is. The SQLSTATE to take
+/// the fix from, or empty for any other 08P01 (the server behind PgBouncer unreachable: transient).
+std::string_view pgbouncer_refusal(std::string_view message) {
+  static constexpr std::pair<std::string_view, std::string_view> kRefusals[] = {
+      {"SASL authentication failed", "28P01"},
+      {"password authentication failed", "28P01"},
+      {"no such user", "28000"},
+      {"no such database", "3D000"},
+  };
+  for (const auto& [text, sqlstate] : kRefusals) {
+    if (message.find(text) != std::string_view::npos) return sqlstate;
+  }
+  return {};
+}
+
+/// True when the connection's sslmode checks the server's certificate (verify-ca, verify-full):
+/// only then can a failed TLS handshake be the certificate's fault and not the network's.
+bool verifies_certificate(PGconn* c) {
+  std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfo(c),
+                                                                       &PQconninfoFree);
+  for (const PQconninfoOption* o = options.get(); o != nullptr && o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "sslmode" && o->val != nullptr) {
+      return std::string_view(o->val).starts_with("verify-");
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void PgConnection::connect_within(std::chrono::milliseconds timeout,
@@ -235,10 +267,16 @@ PgError diagnose_connect_failure(const std::string& url, const std::string& mess
   }
   if (phase == CONNECTION_OK) return PgError(message, "");
   const std::string state = sqlstate_in(PQerrorMessage(c.get()));
-  // No SQLSTATE and it failed during the TLS handshake: a CA, certificate, host name or sslmode
-  // that cannot work (libpq's own check, before any server error could exist).
-  if (state.empty() && phase == CONNECTION_SSL_STARTUP) {
+  // No SQLSTATE, it failed during the TLS handshake and the certificate is checked: a CA,
+  // certificate or host name that cannot work (libpq's own check, before any server error could
+  // exist). Without verify-*, a handshake cut short is a proxy or a server going away: transient.
+  if (state.empty() && phase == CONNECTION_SSL_STARTUP && verifies_certificate(c.get())) {
     return PgError::misconfigured(message, kTlsFix);
+  }
+  if (state == "08P01") {
+    const std::string_view refused_as = pgbouncer_refusal(message);
+    if (!refused_as.empty())
+      return PgError::misconfigured(message, std::string(pg_error_fix(refused_as)));
   }
   return PgError(message, state);
 }

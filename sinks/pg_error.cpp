@@ -49,7 +49,7 @@ struct Fix {
 /// The configuration errors and what the operator must do about each.
 const std::array<Fix, 5>& fixes() {
   static const std::array<Fix, 5> kFixes = {{
-      {{"42P01", "42703", "42883"},
+      {{"42P01", "42703", "42883", "42704", "3F000"},
        "the schema is missing or out of date: run `sentinel-ingest migrate --pg URL`"},
       {{"42501"},
        "the connecting role lacks a privilege: grant it sentinel_ingest (see schemas/README.md)"},

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -291,6 +293,98 @@ TEST(ConnectionRefusals, AreConfigurationErrorsNamingTheFixInAnyServerLanguage) 
     EXPECT_EQ(out.find("retrying"), std::string::npos) << argv[1] << ": " << out;
     EXPECT_NE(out.find("check --pg"), std::string::npos) << argv[1] << ": " << out;
   }
+}
+
+/// PgBouncer refuses a login with SQLSTATE 08P01 whatever the reason (a wrong password, an
+/// unknown user or database); the same 08P01 comes when the server behind it is away. The first
+/// is the operator's to fix (exit 2, at once); the second passes (retried).
+TEST(ConnectionRefusals, PgBouncerRefusingTheLoginIsAConfigurationErrorItsServerBeingAwayIsNot) {
+  testing::PgServer server;
+  const std::string ini_path = server.dir() + "/pgbouncer.ini";
+  std::string ini = testing::read_file(ini_path);
+  const size_t star = ini.find("* = host=127.0.0.1 port=");
+  ASSERT_NE(star, std::string::npos) << ini;
+  const size_t eol = ini.find('\n', star);
+  ini.replace(star, eol - star,
+              "sentinel = host=127.0.0.1 port=" + server.port() +
+                  "\naway = host=127.0.0.1 port=1 dbname=sentinel");
+  const size_t auth = ini.find("auth_type = trust");
+  ASSERT_NE(auth, std::string::npos) << ini;
+  ini.replace(auth, std::string("auth_type = trust").size(), "auth_type = scram-sha-256");
+  std::ofstream(ini_path) << ini;
+  std::ofstream(server.dir() + "/userlist.txt") << "\"postgres\" \"right\"\n";
+  server.ctl("bouncer-restart");
+
+  const std::string b = SENTINEL_BINARY;
+  const std::string login = server.bouncer_url() + " sslmode=disable";
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {b, "run", "--pg", login + " password=wrong", "--brokers", "127.0.0.1:1"},
+           {b, "migrate", "--pg", login + " password=wrong"},
+           {b, "migrate", "--pg", login + " password=right user=nobody"},
+           {b, "migrate", "--pg", login + " password=right dbname=nosuch"}}) {
+    const auto [rc, out] = run_command(argv, seconds(30));
+    EXPECT_EQ(rc, 2) << argv[3] << ": " << out;
+    EXPECT_EQ(out.find("retrying"), std::string::npos) << argv[3] << ": " << out;
+    EXPECT_NE(out.find("check --pg"), std::string::npos) << argv[3] << ": " << out;
+  }
+  const auto [ok, out] =
+      run_command({b, "migrate", "--pg", login + " password=right"}, seconds(60));
+  EXPECT_EQ(ok, 0) << "the right password must get through: " << out;
+
+  const std::string log = server.dir() + "/run-away.log";
+  testing::Process run(
+      {b, "run", "--pg", login + " password=right dbname=away", "--brokers", "127.0.0.1:1"}, log);
+  EXPECT_TRUE(testing::wait_until(seconds(20), [&] {
+    return testing::read_file(log).find("retrying") != std::string::npos;
+  })) << testing::read_file(log);
+  EXPECT_FALSE(run.wait(std::chrono::milliseconds(0)).has_value()) << testing::read_file(log);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(seconds(15)), 0) << testing::read_file(log);
+}
+
+/// Accepts every connection and closes it at once: a TCP proxy whose backend is down, as a
+/// client asking for TLS (sslmode=require or prefer) meets it in the middle of its handshake.
+class HangUpServer {
+ public:
+  HangUpServer() : thread_([this] { serve(); }) {}
+  ~HangUpServer() {
+    stop_ = true;
+    thread_.join();
+  }
+  int port() const { return listener_.port(); }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{listener_fd(), POLLIN, 0};
+      if (::poll(&p, 1, 50) == 1) {
+        const int c = ::accept(listener_fd(), nullptr, nullptr);
+        if (c >= 0) ::close(c);
+      }
+    }
+  }
+  int listener_fd() const { return listener_.fd(); }
+  testing::SilentServer listener_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+/// Only a handshake whose certificate is checked (verify-ca, verify-full) can fail for the
+/// certificate: without verify-*, a TLS handshake cut short is the network's, and retried.
+TEST(ConnectionRefusals, ATlsHandshakeCutShortWithoutCertificateChecksIsRetried) {
+  const HangUpServer proxy;
+  const std::string b = SENTINEL_BINARY;
+  const std::string url = "host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                          " user=postgres dbname=sentinel sslmode=require";
+  const std::string log = ::testing::TempDir() + "/run-hangup.log";
+  std::remove(log.c_str());  // a log of an earlier run would read as this one's
+  testing::Process run({b, "run", "--pg", url, "--brokers", "127.0.0.1:1"}, log);
+  EXPECT_TRUE(testing::wait_until(seconds(20), [&] {
+    return testing::read_file(log).find("retrying") != std::string::npos;
+  })) << testing::read_file(log);
+  EXPECT_FALSE(run.wait(std::chrono::milliseconds(0)).has_value()) << testing::read_file(log);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(seconds(15)), 0) << testing::read_file(log);
 }
 
 /// A PostgreSQL stand-in on a local port, as a pooler that rewrites client_encoding would look:

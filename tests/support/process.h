@@ -52,6 +52,8 @@ class SilentServer {
   SilentServer(const SilentServer&) = delete;
   SilentServer& operator=(const SilentServer&) = delete;
   int port() const { return port_; }
+  /// The listening socket (a test may accept on it itself).
+  int fd() const { return fd_; }
 
  private:
   int fd_ = -1;
