@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -19,12 +20,16 @@ enum class RejectReason : uint8_t {
   kTsOutOfRange,
   kTooLarge,
   kDbRejected,
+  kCount,  ///< not a reason: sizes kRejectReasonNames and every per-reason array
 };
-inline constexpr int kRejectReasonCount = 8;
+inline constexpr int kRejectReasonCount = static_cast<int>(RejectReason::kCount);
 
 inline constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
     "invalid_json",  "not_an_object",   "missing_field", "wrong_type",
     "invalid_value", "ts_out_of_range", "too_large",     "db_rejected"};
+static_assert(std::none_of(kRejectReasonNames.begin(), kRejectReasonNames.end(),
+                           [](std::string_view name) { return name.empty(); }),
+              "one name per RejectReason (a reason added without a name fails here)");
 
 constexpr std::string_view to_string(RejectReason r) {
   return kRejectReasonNames[static_cast<int>(r)];
