@@ -295,6 +295,17 @@ TEST(ConnectionRefusals, AreConfigurationErrorsNamingTheFixInAnyServerLanguage) 
   }
 }
 
+/// `run` is waiting for PostgreSQL (it logged "retrying") instead of giving up, and SIGTERM
+/// still ends it cleanly.
+void expect_retrying_until_stopped(testing::Process& run, const std::string& log) {
+  EXPECT_TRUE(testing::wait_until(seconds(20), [&] {
+    return testing::read_file(log).find("retrying") != std::string::npos;
+  })) << testing::read_file(log);
+  EXPECT_FALSE(run.wait(std::chrono::milliseconds(0)).has_value()) << testing::read_file(log);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(seconds(15)), 0) << testing::read_file(log);
+}
+
 /// PgBouncer refuses a login with SQLSTATE 08P01 whatever the reason (a wrong password, an
 /// unknown user or database); the same 08P01 comes when the server behind it is away. The first
 /// is the operator's to fix (exit 2, at once); the second passes (retried).
@@ -334,12 +345,7 @@ TEST(ConnectionRefusals, PgBouncerRefusingTheLoginIsAConfigurationErrorItsServer
   const std::string log = server.dir() + "/run-away.log";
   testing::Process run(
       {b, "run", "--pg", login + " password=right dbname=away", "--brokers", "127.0.0.1:1"}, log);
-  EXPECT_TRUE(testing::wait_until(seconds(20), [&] {
-    return testing::read_file(log).find("retrying") != std::string::npos;
-  })) << testing::read_file(log);
-  EXPECT_FALSE(run.wait(std::chrono::milliseconds(0)).has_value()) << testing::read_file(log);
-  run.signal(SIGTERM);
-  EXPECT_EQ(run.wait(seconds(15)), 0) << testing::read_file(log);
+  expect_retrying_until_stopped(run, log);
 }
 
 /// Accepts every connection and closes it at once: a TCP proxy whose backend is down, as a
@@ -379,12 +385,7 @@ TEST(ConnectionRefusals, ATlsHandshakeCutShortWithoutCertificateChecksIsRetried)
   const std::string log = ::testing::TempDir() + "/run-hangup.log";
   std::remove(log.c_str());  // a log of an earlier run would read as this one's
   testing::Process run({b, "run", "--pg", url, "--brokers", "127.0.0.1:1"}, log);
-  EXPECT_TRUE(testing::wait_until(seconds(20), [&] {
-    return testing::read_file(log).find("retrying") != std::string::npos;
-  })) << testing::read_file(log);
-  EXPECT_FALSE(run.wait(std::chrono::milliseconds(0)).has_value()) << testing::read_file(log);
-  run.signal(SIGTERM);
-  EXPECT_EQ(run.wait(seconds(15)), 0) << testing::read_file(log);
+  expect_retrying_until_stopped(run, log);
 }
 
 /// A PostgreSQL stand-in on a local port, as a pooler that rewrites client_encoding would look:
