@@ -83,9 +83,21 @@ bool allowed_in(const std::vector<std::string>& allowed, const std::string& rel)
 }
 
 /// Every include of every C++ file under `root` against the rules above.
+/// Whether `folder` may include `target` (both top-level folders of ours).
+bool may_include(const std::string& folder, const std::string& target) {
+  if (target == folder) return true;
+  if (folder == "tests") {
+    return target == "testkit" || kMayInclude.contains(target);
+  }
+  const auto it = kMayInclude.find(folder);
+  return it != kMayInclude.end() && it->second.contains(target);
+}
+
+bool is_ours(const std::string& top) { return kMayInclude.contains(top) || top == "tests"; }
+
+/// Every include of every C++ file under `root` against the rules above.
 std::vector<Violation> check_includes(const fs::path& root) {
-  static const std::regex kOurs(R"(^\s*#\s*include\s+"([a-z_]+)/[^"]+")");
-  static const std::regex kSystem(R"(^\s*#\s*include\s+<([^>]+)>)");
+  static const std::regex kInclude(R"(^\s*#\s*include\s+(["<])([^">]+)[">])");
   std::vector<Violation> out;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     const auto ext = entry.path().extension();
@@ -99,21 +111,21 @@ std::vector<Violation> check_includes(const fs::path& root) {
     while (std::getline(in, text)) {
       ++n;
       std::smatch m;
-      if (std::regex_search(text, m, kOurs)) {
-        const std::string target = m[1];
-        if (target == folder) continue;
-        if (folder == "tests") {
-          if (target == "tests" || target == "testkit" || kMayInclude.contains(target)) continue;
-        } else if (auto it = kMayInclude.find(folder);
-                   it != kMayInclude.end() && it->second.contains(target)) {
-          continue;
+      if (std::regex_search(text, m, kInclude)) {
+        const std::string path = m[2];
+        const std::string top = path.substr(0, path.find('/'));
+        if (path.find("..") != std::string::npos) {
+          // "../sinks/x.h" would pass any layer unseen: every include names its folder.
+          out.push_back({rel, n, "relative include " + path + " (name its folder from the root)"});
+        } else if (path.find('/') != std::string::npos && is_ours(top)) {
+          if (!may_include(folder, top)) {
+            out.push_back({rel, n, folder + "/ includes " + top + "/"});
+          }
+        } else if (m[1] == "<") {
+          for (const auto& [name, room] : rooms())
+            if (std::regex_search(path, room.header) && !allowed_in(room.allowed, rel))
+              out.push_back({rel, n, name + " outside its room: <" + path + ">"});
         }
-        out.push_back({rel, n, folder + "/ includes " + target + "/"});
-      } else if (std::regex_search(text, m, kSystem)) {
-        const std::string header = m[1];
-        for (const auto& [name, room] : rooms())
-          if (std::regex_search(header, room.header) && !allowed_in(room.allowed, rel))
-            out.push_back({rel, n, name + " outside its room: <" + header + ">"});
       } else {
         const std::string code = text.substr(0, text.find("//"));
         for (const auto& [name, room] : rooms())
@@ -172,14 +184,19 @@ TEST(Layers, TheCheckReportsACrossingIncludeAndAForeignHeader) {
   std::ofstream(root / "ingest" / "bad.cpp") << "#include \"sinks/batch_writer.h\"\n"
                                              << "#include <pqxx/pqxx>\n"
                                              << "#include \"rows/chunk.h\"\n";
-  std::ofstream(root / "rows" / "bad.h") << "#include <librdkafka/rdkafka.h>\n";
+  std::ofstream(root / "rows" / "bad.h") << "#include <librdkafka/rdkafka.h>\n"
+                                         << "#include \"../sinks/pg_connection.h\"\n"
+                                         << "#include <pipeline/pipeline.h>\n"
+                                         << "#include <sys/socket.h>\n";
   const auto v = check_includes(root);
   fs::remove_all(root);
-  ASSERT_EQ(v.size(), 3u) << describe(v);
+  ASSERT_EQ(v.size(), 5u) << describe(v);
   EXPECT_EQ(v[0].file + ":" + std::to_string(v[0].line) + " " + v[0].what,
             "ingest/bad.cpp:1 ingest/ includes sinks/");
   EXPECT_EQ(v[1].what, "libpqxx outside its room: <pqxx/pqxx>");
   EXPECT_EQ(v[2].file, "rows/bad.h");
+  EXPECT_EQ(v[3].what, "relative include ../sinks/pg_connection.h (name its folder from the root)");
+  EXPECT_EQ(v[4].what, "rows/ includes pipeline/");
 }
 
 }  // namespace
