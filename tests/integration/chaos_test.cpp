@@ -33,9 +33,9 @@
 #include <string>
 #include <vector>
 
+#include "sinks/migrator.h"
 #include "testkit/event_generator.h"
 #include "testkit/mock_cluster.h"
-#include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/integration/fault_helpers.h"
 #include "tests/integration/pg_server.h"
@@ -661,8 +661,15 @@ void Chaos::run() {
          << " (no progress for " << kQuietLimit.count()
          << " s, or 150 s in all), no instance restarted";
     note("STALLED " + std::to_string(stored) + "/" + std::to_string(n));
+    // What each live instance said last (status lines: paused partitions, inflight, pending),
+    // so that a stall seen once in CI can be diagnosed from its output alone.
+    std::ostringstream logs;
+    for (const auto& [name, in] : instances_) {
+      logs << "--- instance " << name << " (" << in.log << "), last lines:\n"
+           << tail(in.log, 4000) << "\n";
+    }
     ADD_FAILURE() << what.str() << "\n"
-                  << kafka_accounting(mock_->bootstraps(), *db_, events.size());
+                  << kafka_accounting(mock_->bootstraps(), *db_, events.size()) << logs.str();
     failures_.push_back(what.str());
     // Would a restart have helped? (Tells "stuck until restarted" from "lost for good".)
     for (auto& [name, in] : instances_) stop_instance(in, "restart after the stall");
