@@ -35,15 +35,15 @@
 #include <thread>
 #include <vector>
 
-#include "testkit/event_generator.h"
-#include "testkit/mock_cluster.h"
-#include "testkit/publisher.h"
 #include "ingest/event_parser.h"
-#include "rows/month.h"
 #include "rows/copy_encoder.h"
+#include "rows/month.h"
 #include "rows/tables.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
+#include "testkit/publisher.h"
 
 namespace sentinel {
 namespace {

@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "testkit/mock_cluster.h"
 #include "ingest/kafka_handle.h"
 #include "sinks/migrator.h"
+#include "testkit/mock_cluster.h"
 #include "tests/integration/expectations.h"
 #include "tests/integration/pg_server.h"
 #include "tests/support/process.h"

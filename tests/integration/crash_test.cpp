@@ -7,8 +7,8 @@
 #include <random>
 #include <thread>
 
-#include "testkit/mock_cluster.h"
 #include "sinks/migrator.h"
+#include "testkit/mock_cluster.h"
 #include "tests/integration/expectations.h"
 #include "tests/support/process.h"
 

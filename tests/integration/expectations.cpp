@@ -11,8 +11,8 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "testkit/publisher.h"
 #include "rows/chunk.h"
+#include "testkit/publisher.h"
 
 namespace sentinel::testing {
 namespace {

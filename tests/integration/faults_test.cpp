@@ -23,10 +23,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "sinks/migrator.h"
 #include "testkit/event_generator.h"
 #include "testkit/mock_cluster.h"
 #include "testkit/publisher.h"
-#include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/integration/fault_helpers.h"
 #include "tests/integration/pg_server.h"

@@ -11,10 +11,10 @@
 #include <thread>
 
 #include "app/metrics_server.h"
-#include "testkit/mock_cluster.h"
 #include "app/pg_health.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"
+#include "testkit/mock_cluster.h"
 #include "tests/integration/expectations.h"
 #include "tests/support/process.h"
 

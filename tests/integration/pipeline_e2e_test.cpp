@@ -15,12 +15,12 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "testkit/event_generator.h"
-#include "testkit/mock_cluster.h"
-#include "testkit/publisher.h"
 #include "ingest/kafka_handle.h"
 #include "pipeline/pipeline.h"
 #include "sinks/migrator.h"
+#include "testkit/event_generator.h"
+#include "testkit/mock_cluster.h"
+#include "testkit/publisher.h"
 #include "tests/integration/expectations.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"

@@ -9,10 +9,10 @@
 #include <fstream>
 #include <memory>
 
+#include "sinks/migrator.h"
 #include "testkit/event_generator.h"
 #include "testkit/mock_cluster.h"
 #include "testkit/publisher.h"
-#include "sinks/migrator.h"
 #include "tests/integration/expectations.h"
 #include "tests/integration/pg_server.h"
 #include "tests/support/process.h"

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "rows/month.h"
-#include "sinks/partition_manager.h"
 #include "sinks/migrator.h"
+#include "sinks/partition_manager.h"
 #include "tests/support/pg_helpers.h"
 #include "tests/support/test_db.h"
 
