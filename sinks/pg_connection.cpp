@@ -207,6 +207,7 @@ std::string_view pgbouncer_refusal(std::string_view message) {
       {"SASL authentication failed", "28P01"},
       {"password authentication failed", "28P01"},
       {"no such user", "28000"},
+      {"login rejected", "28000"},  // auth_type = hba, a `reject` line
       {"no such database", "3D000"},
   };
   for (const auto& [text, sqlstate] : kRefusals) {

@@ -346,6 +346,18 @@ TEST(ConnectionRefusals, PgBouncerRefusingTheLoginIsAConfigurationErrorItsServer
   testing::Process run(
       {b, "run", "--pg", login + " password=right dbname=away", "--brokers", "127.0.0.1:1"}, log);
   expect_retrying_until_stopped(run, log);
+
+  // PgBouncer's own hba file rejecting the login (auth_type = hba, a `reject` line).
+  const size_t scram = ini.find("auth_type = scram-sha-256");
+  ini.replace(scram, std::string("auth_type = scram-sha-256").size(),
+              "auth_type = hba\nauth_hba_file = " + server.dir() + "/bouncer_hba.conf");
+  std::ofstream(ini_path) << ini;
+  std::ofstream(server.dir() + "/bouncer_hba.conf") << "host all postgres 127.0.0.1/32 reject\n";
+  server.ctl("bouncer-restart");
+  const auto [rejected, why] =
+      run_command({b, "migrate", "--pg", login + " password=right"}, seconds(30));
+  EXPECT_EQ(rejected, 2) << why;
+  EXPECT_NE(why.find("check --pg"), std::string::npos) << why;
 }
 
 /// Accepts every connection and closes it at once: a TCP proxy whose backend is down, as a
