@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
+#include "catalog/catalog.h"
 #include "rows/chunk.h"
 #include "rows/reject_reason.h"
 #include "rows/tables.h"
@@ -32,23 +34,41 @@ struct MessageContext {
   int64_t now_unix_micros = 0;  ///< the `ts` window is measured from here
 };
 
-/// What a valid event tells besides its tuple.
-struct ParsedEvent {
-  int64_t ts_unix_micros = 0;
-  InvocationCost cost;  ///< filled only for a type whose spec rolls up costs
+/// One property's value in a valid event, for the rollups (and tests).
+struct PropertyValue {
+  bool present = false;  ///< false: absent or null
+  /// Integers; kNumeric in units of 10^-scale; kBool 0/1; kTimestamptz Unix microseconds.
+  int64_t number = 0;
+  /// kText: the unescaped string; kUuid: its canonical lower-case 36-character form; empty for
+  /// other types. Valid until the next parse.
+  std::string_view text;
 };
 
-/// Parses, validates and encodes one Kafka message into one binary COPY tuple.
+/// What a valid event tells besides its tuple.
+struct ParsedEvent {
+  int64_t ts_unix_micros = 0;  ///< its type's partition_by property
+  /// By property index (EventType::properties); valid until the next parse.
+  std::span<const PropertyValue> values;
+  InvocationCost cost;  ///< filled only for a type whose spec rolls up costs (until the seam moves)
+};
+
+/// Parses, validates and encodes one Kafka message into one binary COPY tuple, by the compiled
+/// plan of its event type (catalog/event_type.h): one plan per type, made once when the parser
+/// is built, executed with simdjson On-Demand.
 ///
 /// One per consumer thread: it owns a simdjson On-Demand parser and its buffers, and is not
 /// thread-safe. A valid message costs no heap allocation beyond growth of `out`; a rejected one
-/// allocates only its Rejection's detail. Views it hands out (InvocationCost::tenant_id) stay
-/// valid until the next parse.
+/// allocates only its Rejection's detail. Views it hands out (ParsedEvent::values, InvocationCost)
+/// stay valid until the next parse.
 ///
-/// Fields may come in any order; unknown fields are ignored but must be valid JSON. Nested
-/// values outside `metadata` may nest at most max(256, max_depth) levels (deeper: too_large).
+/// Fields may come in any order. Unknown top-level fields are kept (as the `extra` jsonb column),
+/// ignored or rejected as the type says; they must be valid JSON either way. Nested values that
+/// are not stored as jsonb may nest at most max(256, max_depth) levels (deeper: too_large).
 class EventParser {
  public:
+  /// Parses the types of `catalog` (kept alive by the parser).
+  explicit EventParser(std::shared_ptr<const Catalog> catalog, ParserLimits limits = {});
+  /// Parses the built-in types only (tests, benchmarks, the fuzzer).
   explicit EventParser(ParserLimits limits = {});
   ~EventParser();
   EventParser(EventParser&&) noexcept;
@@ -56,13 +76,18 @@ class EventParser {
   EventParser(const EventParser&) = delete;
   EventParser& operator=(const EventParser&) = delete;
 
-  /// Parses one event of type `table`. `json` points at `size` bytes followed by at least
-  /// SIMDJSON_PADDING readable bytes.
-  /// Valid: appends ONE tuple (columns as event_spec(table).columns, the last two being
+  /// Parses one event of the catalog's type number `type`. `json` points at `size` bytes
+  /// followed by at least SIMDJSON_PADDING readable bytes.
+  /// Valid: appends ONE tuple (columns as the type's copy_columns(), the last two being
   /// ctx.kafka_partition and ctx.kafka_offset) to `out`, fills `event` and returns std::nullopt.
   /// Invalid: leaves `out` exactly as it was and returns the Rejection.
+  std::optional<Rejection> parse(int type, const char* json, size_t size,
+                                 const MessageContext& ctx, std::string& out, ParsedEvent& event);
+  /// The same, for a built-in type named by the compiled-in list (until the seam moves).
   std::optional<Rejection> parse(EventTable table, const char* json, size_t size,
                                  const MessageContext& ctx, std::string& out, ParsedEvent& event);
+
+  const Catalog& catalog() const;
 
   /// parse() of an audit event, setting only `ts_unix_micros` (tests, benchmarks, the fuzzer).
   std::optional<Rejection> parse_audit(const char* json, size_t size, const MessageContext& ctx,

@@ -23,13 +23,14 @@ namespace fs = std::filesystem;
 const std::map<std::string, std::set<std::string>> kMayInclude = {
     {"rows", {}},
     {"schemas", {}},
-    {"ingest", {"rows"}},
-    {"sinks", {"rows", "schemas"}},
-    {"pipeline", {"rows", "ingest", "sinks"}},
-    {"testkit", {"rows", "ingest"}},
-    {"app", {"rows", "schemas", "ingest", "sinks", "pipeline", "testkit"}},
-    {"fuzz", {"rows", "ingest"}},
-    {"bench", {"rows", "ingest", "sinks", "pipeline", "testkit", "app", "bench"}},
+    {"catalog", {"rows"}},
+    {"ingest", {"rows", "catalog"}},
+    {"sinks", {"rows", "schemas", "catalog"}},
+    {"pipeline", {"rows", "catalog", "ingest", "sinks"}},
+    {"testkit", {"rows", "catalog", "ingest"}},
+    {"app", {"rows", "schemas", "catalog", "ingest", "sinks", "pipeline", "testkit"}},
+    {"fuzz", {"rows", "catalog", "ingest"}},
+    {"bench", {"rows", "catalog", "ingest", "sinks", "pipeline", "testkit", "app", "bench"}},
 };
 
 /// Third-party headers and the files allowed to include them. A folder name allows the whole
