@@ -44,9 +44,9 @@ struct Property {
   std::string name;               ///< its key under `properties`
   std::string column;             ///< `x-column`, or `name`
   std::vector<std::string> path;  ///< `x-source` split on '.', or {name}; never empty
-  ColumnType type = ColumnType::kText;
-  int numeric_precision = 0;  ///< kNumeric: p of numeric(p,s), 1..18
-  int numeric_scale = 0;      ///< kNumeric: s, 0..p
+  ColumnType type = ColumnType::kText;  ///< x-pg-type jsonb on an array/object is the default
+  int numeric_precision = 0;  ///< kNumeric: p of numeric(p,s), 1..38 (values must fit int64 units)
+  int numeric_scale = 0;      ///< kNumeric: s, 0..min(p, 18)
   uint8_t json_types = 0;     ///< JsonTypeBit set accepted (from `type`); never 0
   bool required = false;      ///< listed in `required`
   std::string format;         ///< `format` as written ("uuid", "date-time", "" ...)
