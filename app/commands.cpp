@@ -22,6 +22,8 @@
 #include "app/metrics_server.h"
 #include "app/pg_health.h"
 #include "rows/month.h"
+#include "catalog/catalog.h"
+#include "sinks/catalog_schema.h"
 #include "sinks/connection_defaults.h"
 #include "sinks/control_connection.h"
 #include "sinks/migrator.h"
@@ -128,6 +130,8 @@ std::optional<int> check_schema_and_premake(const PipelineOptions& p) {
         spdlog::error("{}", status.problem);
         return {2};
       }
+      // The tables must match the event catalog run ingests (CatalogMismatchError otherwise).
+      verify_catalog(p.pg_url, *load_catalog());
       break;
     } catch (const MigrationError& e) {
       spdlog::error("{}", one_line(e.what()));
@@ -200,10 +204,34 @@ int cmd_run(RunArgs args) {
   return code;
 }
 
-int cmd_migrate(const std::string& pg_url) {
-  std::vector<int> applied;
+namespace {
+
+/// What migrate changed for the event catalog, one line each.
+void print_catalog_changes(const CatalogPlan& plan) {
+  for (const CatalogChange& c : plan.changes) fmt::print("catalog: {}: {}\n", c.type, c.what);
+  for (const CatalogRecord& r : plan.records) {
+    fmt::print("catalog: {}: recorded ({})\n", r.type, r.why);
+  }
+  for (const std::string& n : plan.notes) fmt::print("catalog: kept: {}\n", n);
+}
+
+}  // namespace
+
+int cmd_migrate(const std::string& pg_url, const std::string& catalog_dir) {
+  std::shared_ptr<const Catalog> catalog;
   try {
-    applied = apply_migrations(pg_url);
+    catalog = load_catalog(catalog_dir);
+  } catch (const CatalogError& e) {
+    for (const CatalogProblem& p : e.problems()) fmt::print(stderr, "{}\n", p.to_string());
+    return 2;
+  }
+  std::vector<int> applied;
+  CatalogPlan plan;
+  try {
+    applied = apply_migrations(pg_url, *catalog, &plan);
+  } catch (const CatalogRefusedError& e) {
+    fmt::print(stderr, "{}", e.what());  // the plan, with the SQL a DBA would run
+    return 2;
   } catch (const MigrationError&) {
     throw;
   } catch (const ConnectionStringError&) {
@@ -213,11 +241,12 @@ int cmd_migrate(const std::string& pg_url) {
     if (!refused_for_configuration(classified(e))) throw;
     return 2;
   }
-  if (applied.empty()) {
+  if (applied.empty() && plan.nothing_to_do()) {
     fmt::print("schema is up to date; nothing to apply\n");
-  } else {
+  } else if (!applied.empty()) {
     fmt::print("applied {} migration(s): {}\n", applied.size(), fmt::join(applied, ", "));
   }
+  print_catalog_changes(plan);
   return 0;
 }
 

@@ -188,19 +188,23 @@ Runner add_run_command(CLI::App& app) {
 
 Runner add_migrate_command(CLI::App& app) {
   struct MigrateCli {
-    std::string pg, config;
+    std::string pg, catalog, config;
   };
   auto a = std::make_shared<MigrateCli>();
   CLI::App* cmd = app.add_subcommand(
       "migrate", "Create or update the schema (idempotent; safe to run concurrently)");
   cmd->add_option("--pg", a->pg, "PostgreSQL connection string or URI");
+  cmd->add_option("--catalog", a->catalog,
+                  "Folder of event type files (NAME.schema.json) added to the built-in types: "
+                  "their tables are created or extended; a change migrate cannot make is "
+                  "refused (exit 2) with the SQL a DBA would run");
   cmd->add_option("--config", a->config, "YAML file of option: value");
   sentinel::add_env_names(*cmd);
   return [cmd, a] {
     sentinel::apply_config_file(*cmd, a->config);
     require(a->pg, "--pg");
     sentinel::with_connection_defaults(a->pg);  // a string that can never connect: exit 2
-    return sentinel::cmd_migrate(a->pg);
+    return sentinel::cmd_migrate(a->pg, a->catalog);
   };
 }
 

@@ -1,0 +1,31 @@
+#include "app/catalog_plan_command.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "catalog/catalog.h"
+#include "sinks/catalog_schema.h"
+#include "sinks/migrator.h"
+
+namespace sentinel {
+
+int run_catalog_plan(const std::string& pg_url, const std::string& catalog_dir) {
+  std::shared_ptr<const Catalog> catalog;
+  try {
+    catalog = load_catalog(catalog_dir);
+  } catch (const CatalogError& e) {
+    for (const CatalogProblem& p : e.problems()) fmt::print(stderr, "{}\n", p.to_string());
+    return 2;
+  }
+  std::vector<int> pending;
+  const CatalogPlan plan = preview_migrations(pg_url, *catalog, pending);
+  if (!pending.empty()) {
+    fmt::print("-- numbered migrations {} are applied first (schemas/)\n",
+               fmt::join(pending, ", "));
+  }
+  fmt::print("{}", plan.to_text());
+  return plan.refused() ? 2 : 0;
+}
+
+}  // namespace sentinel
