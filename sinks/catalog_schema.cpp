@@ -590,9 +590,8 @@ void apply_catalog_plan(pqxx::transaction_base& tx, const CatalogPlan& plan) {
     for (const std::string& s : c.sql) tx.exec0(s);
   }
   for (const CatalogRecord& r : plan.records) {
-    tx.exec0(fmt::format(fmt::runtime(kRecordSql), tx.quote(r.type), tx.quote(r.table),
-                         tx.quote(join(r.rollup_tables, ",")), tx.quote(r.checksum),
-                         tx.quote(r.document)));
+    tx.exec_params0(fmt::format(fmt::runtime(kRecordSql), "$1", "$2", "$3", "$4", "$5"), r.type,
+                    r.table, join(r.rollup_tables, ","), r.checksum, r.document);
   }
   if (!plan.nothing_to_do()) tx.exec0(std::string(kApplyRoles));
 }

@@ -286,7 +286,7 @@ TEST(CatalogSchema, ChangedTypeIsRefusedWithTheSqlAndNothingIsApplied) {
   TestDb db;
   const auto v1 = CatalogDir(guardrail_file()).load();
   apply_migrations(db.direct_url(), *v1);
-  std::string v2 = edited(guardrail_file(), R"("numeric(6,4)")", R"("numeric(8,4)")");
+  std::string v2 = edited(guardrail_file(), "\"numeric(6,4)\"", "\"numeric(8,4)\"");
   v2 = edited(v2, R"("flagged":     {"type": "boolean"},)",
               R"("flagged": {"type": "boolean"}, "reviewer": {"type": "string"},)");
   const auto catalog = CatalogDir(v2).load();
