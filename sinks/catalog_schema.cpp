@@ -70,8 +70,7 @@ std::string format_type_of(const Property& p) {
 
 /// A rollup sum column's SQL type: numeric(38, scale) for an exact decimal, bigint for integers.
 std::string sum_type_of(const Property& p) {
-  return p.type == ColumnType::kNumeric ? fmt::format("numeric(38,{})", p.numeric_scale)
-                                        : "bigint";
+  return p.type == ColumnType::kNumeric ? fmt::format("numeric(38,{})", p.numeric_scale) : "bigint";
 }
 
 /// Whether an existing sum column can hold what the catalog sums (costs has numeric(20,9)).
@@ -120,10 +119,10 @@ TableShape read_table(pqxx::transaction_base& tx, const std::string& name) {
       t.oid);
   t.row_guard = guards[0].as<bool>();
   t.statement_guard = guards[1].as<bool>();
-  for (const pqxx::row& r : tx.exec_params(
-           "SELECT c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c "
-           "ON c.oid = i.inhrelid WHERE i.inhparent = $1::pg_catalog.oid ORDER BY 1",
-           t.oid)) {
+  for (const pqxx::row& r :
+       tx.exec_params("SELECT c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c "
+                      "ON c.oid = i.inhrelid WHERE i.inhparent = $1::pg_catalog.oid ORDER BY 1",
+                      t.oid)) {
     t.partitions.push_back(r[0].as<std::string>());
   }
   return t;
@@ -156,6 +155,12 @@ class Planner {
  private:
   std::string id(const std::string& name) const;
   std::string table_id(const std::string& name) const { return "public." + id(name); }
+  /// "a, b, c", each quoted as needed.
+  std::string id_list(const std::vector<std::string>& names) const {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + id(n);
+    return out;
+  }
   void change(const EventType& type, std::string what, std::vector<std::string> sql) {
     plan_.changes.push_back({type.name, std::move(what), std::move(sql)});
   }
@@ -172,8 +177,7 @@ class Planner {
   void compare_indexes_and_guards(const EventType& type, const TableShape& shape);
   std::string btree_index(const EventType& type, const std::vector<std::string>& columns) const;
   std::string brin_index(const EventType& type) const;
-  std::vector<std::string> guard_triggers(const EventType& type, bool rows,
-                                          bool statement) const;
+  std::vector<std::string> guard_triggers(const EventType& type, bool rows, bool statement) const;
   void plan_rollup(const EventType& type, const Rollup& rollup);
   void compare_rollup(const EventType& type, const Rollup& rollup, const TableShape& shape);
   std::string create_rollup(const EventType& type, const Rollup& rollup) const;
@@ -183,6 +187,14 @@ class Planner {
   const Property& prop(const EventType& type, const std::string& name) const {
     return type.properties[static_cast<size_t>(type.property_index(name))];
   }
+  /// The columns of properties named in an index or a rollup key.
+  std::vector<std::string> columns_of(const EventType& type,
+                                      const std::vector<std::string>& properties) const {
+    std::vector<std::string> columns;
+    columns.reserve(properties.size());
+    for (const std::string& name : properties) columns.push_back(prop(type, name).column);
+    return columns;
+  }
 
   pqxx::transaction_base& tx_;
   CatalogPlan& plan_;
@@ -190,11 +202,10 @@ class Planner {
 };
 
 std::string Planner::id(const std::string& name) const {
-  const bool plain =
-      !name.empty() && (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z')) &&
-      std::all_of(name.begin(), name.end(), [](char c) {
-        return c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-      });
+  const bool plain = !name.empty() && (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z')) &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                     });
   if (plain && !keywords_.contains(name)) return name;
   std::string quoted = "\"";
   for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -221,8 +232,7 @@ void Planner::plan_type(const EventType& type, const Recorded* recorded) {
     compare_indexes_and_guards(type, shape);
   }
   for (const Rollup& r : type.rollups) plan_rollup(type, r);
-  if (recorded == nullptr || recorded->checksum != type.checksum ||
-      recorded->table != type.table) {
+  if (recorded == nullptr || recorded->checksum != type.checksum || recorded->table != type.table) {
     std::vector<std::string> rollups;
     for (const Rollup& r : type.rollups) rollups.push_back(r.table);
     const std::string why =
@@ -250,8 +260,7 @@ bool Planner::refuse_moved_table(const EventType& type, const Recorded& recorded
 
 std::vector<std::string> Planner::rename_away(const std::string& table, const std::string& to,
                                               const TableShape& shape) const {
-  std::vector<std::string> sql{
-      fmt::format("ALTER TABLE {} RENAME TO {}", table_id(table), id(to))};
+  std::vector<std::string> sql{fmt::format("ALTER TABLE {} RENAME TO {}", table_id(table), id(to))};
   for (const std::string& part : shape.partitions) {
     std::string renamed = part;
     if (renamed.starts_with(table)) renamed.replace(0, table.size(), to);
@@ -263,8 +272,8 @@ std::vector<std::string> Planner::rename_away(const std::string& table, const st
 void Planner::create_table(const EventType& type) {
   std::vector<std::string> lines;
   for (const Property& p : type.properties) {
-    lines.push_back(fmt::format("  {} {}{}", id(p.column), p.pg_type(),
-                                p.required ? " NOT NULL" : ""));
+    lines.push_back(
+        fmt::format("  {} {}{}", id(p.column), p.pg_type(), p.required ? " NOT NULL" : ""));
   }
   if (type.unknown_fields == UnknownFields::kKeep) {
     lines.push_back(fmt::format("  {} jsonb", kExtraColumn));
@@ -288,15 +297,10 @@ void Planner::create_table(const EventType& type) {
 /// when that is longer than an identifier may be.
 std::string Planner::btree_index(const EventType& type,
                                  const std::vector<std::string>& properties) const {
-  std::vector<std::string> columns;
-  std::vector<std::string> quoted;
-  for (const std::string& name : properties) {
-    columns.push_back(prop(type, name).column);
-    quoted.push_back(id(columns.back()));
-  }
+  const std::vector<std::string> columns = columns_of(type, properties);
   const std::string name = type.table + "_" + join(columns, "_") + "_idx";
   return fmt::format("CREATE INDEX {}ON {} ({})", name.size() <= 63 ? id(name) + " " : "",
-                     table_id(type.table), join(quoted, ", "));
+                     table_id(type.table), id_list(columns));
 }
 
 std::string Planner::brin_index(const EventType& type) const {
@@ -313,10 +317,10 @@ std::vector<std::string> Planner::guard_triggers(const EventType& type, bool row
                                                  bool statement) const {
   std::vector<std::string> sql;
   if (rows) {
-    sql.push_back(fmt::format(
-        "CREATE TRIGGER {} BEFORE UPDATE OR DELETE ON {} FOR EACH ROW "
-        "EXECUTE FUNCTION public.sentinel_forbid_modification()",
-        id(type.table + "_append_only_rows"), table_id(type.table)));
+    sql.push_back(
+        fmt::format("CREATE TRIGGER {} BEFORE UPDATE OR DELETE ON {} FOR EACH ROW "
+                    "EXECUTE FUNCTION public.sentinel_forbid_modification()",
+                    id(type.table + "_append_only_rows"), table_id(type.table)));
   }
   if (statement) {
     sql.push_back(fmt::format(
@@ -340,13 +344,13 @@ bool Planner::check_partitioning(const EventType& type, const TableShape& shape)
   sql.push_back(fmt::format("-- after migrate: INSERT INTO {} ({}) SELECT {} FROM {}",
                             table_id(type.table), type.copy_columns(), type.copy_columns(),
                             table_id(old_name)));
-  refuse(type,
-         fmt::format("table {} is {}, the catalog partitions it by RANGE ({}) (partition_by {})",
-                     type.table,
-                     shape.partition_key.empty() ? "not partitioned"
-                                                 : "partitioned by " + shape.partition_key,
-                     column, type.partition_by),
-         std::move(sql));
+  refuse(
+      type,
+      fmt::format(
+          "table {} is {}, the catalog partitions it by RANGE ({}) (partition_by {})", type.table,
+          shape.partition_key.empty() ? "not partitioned" : "partitioned by " + shape.partition_key,
+          column, type.partition_by),
+      std::move(sql));
   return false;
 }
 
@@ -359,25 +363,24 @@ void Planner::compare_columns(const EventType& type, const TableShape& shape,
     if (have == shape.columns.end()) {
       add_missing_column(type, shape, old, p);
     } else if (have->second != format_type_of(p)) {
-      refuse(type,
-             fmt::format("column {}.{} is {}, the catalog says {} (property {})", type.table,
-                         p.column, have->second, p.pg_type(), p.name),
-             {fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}",
-                          table_id(type.table), id(p.column), p.pg_type(), id(p.column),
-                          p.pg_type())});
+      refuse(
+          type,
+          fmt::format("column {}.{} is {}, the catalog says {} (property {})", type.table, p.column,
+                      have->second, p.pg_type(), p.name),
+          {fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", table_id(type.table),
+                       id(p.column), p.pg_type(), id(p.column), p.pg_type())});
     }
   }
-  const std::pair<std::string, std::string> fixed[] = {
-      {std::string(kExtraColumn), "jsonb"},
-      {"kafka_partition", "integer"},
-      {"kafka_offset", "bigint"}};
+  const std::pair<std::string, std::string> fixed[] = {{std::string(kExtraColumn), "jsonb"},
+                                                       {"kafka_partition", "integer"},
+                                                       {"kafka_offset", "bigint"}};
   for (const auto& [column, sql_type] : fixed) {
     if (column == kExtraColumn && type.unknown_fields != UnknownFields::kKeep) continue;
     expected.insert(column);
     if (shape.columns.contains(column)) continue;
-    change(type, fmt::format("new column {}.{} ({})", type.table, column, sql_type),
-           {fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table_id(type.table), column,
-                        sql_type)});
+    change(
+        type, fmt::format("new column {}.{} ({})", type.table, column, sql_type),
+        {fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table_id(type.table), column, sql_type)});
   }
   for (const std::string& column : shape.column_order) {
     if (expected.contains(column)) continue;
@@ -419,8 +422,7 @@ void Planner::compare_indexes_and_guards(const EventType& type, const TableShape
                        [&](const auto& ix) { return ix.first == method && ix.second == columns; });
   };
   for (const auto& index : type.indexes) {
-    std::vector<std::string> columns;
-    for (const std::string& name : index) columns.push_back(prop(type, name).column);
+    const std::vector<std::string> columns = columns_of(type, index);
     if (has_index("btree", columns)) continue;
     change(type, fmt::format("new index on {} ({})", type.table, join(columns, ", ")),
            {btree_index(type, index)});
@@ -446,46 +448,43 @@ void Planner::plan_rollup(const EventType& type, const Rollup& rollup) {
 
 std::string Planner::create_rollup(const EventType& type, const Rollup& rollup) const {
   std::vector<std::string> lines;
-  std::vector<std::string> key;
   for (const std::string& name : rollup.key) {
     const Property& p = prop(type, name);
     lines.push_back(fmt::format("  {} {} NOT NULL", id(p.column), p.pg_type()));
-    key.push_back(id(p.column));
   }
   lines.emplace_back("  period text NOT NULL CHECK (period IN ('day', 'month'))");
   lines.emplace_back("  period_start date NOT NULL");
   lines.push_back(fmt::format("  {} bigint NOT NULL DEFAULT 0", id(rollup.count)));
   for (const auto& [column, property] : rollup.sums) {
-    lines.push_back(fmt::format("  {} {} NOT NULL DEFAULT 0", id(column),
-                                sum_type_of(prop(type, property))));
+    lines.push_back(
+        fmt::format("  {} {} NOT NULL DEFAULT 0", id(column), sum_type_of(prop(type, property))));
   }
   lines.emplace_back("  updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()");
-  lines.push_back(fmt::format("  PRIMARY KEY ({}, period, period_start)", join(key, ", ")));
-  lines.emplace_back(
-      "  CHECK (period = 'day' OR pg_catalog.date_part('day', period_start) = 1)");
+  lines.push_back(fmt::format("  PRIMARY KEY ({}, period, period_start)",
+                              id_list(columns_of(type, rollup.key))));
+  lines.emplace_back("  CHECK (period = 'day' OR pg_catalog.date_part('day', period_start) = 1)");
   return fmt::format("CREATE TABLE {} (\n{}\n) WITH (fillfactor = 80)", table_id(rollup.table),
                      join(lines, ",\n"));
 }
 
 /// An existing rollup table: a different key is refused (a primary key is not changed in place);
 /// a missing count or sum column is added; a sum column of another type is refused.
-void Planner::compare_rollup(const EventType& type, const Rollup& rollup,
-                             const TableShape& shape) {
+void Planner::compare_rollup(const EventType& type, const Rollup& rollup, const TableShape& shape) {
   std::vector<std::string> key;
   bool key_types_match = true;
   for (const std::string& name : rollup.key) {
     const Property& p = prop(type, name);
     key.push_back(p.column);
     const auto have = shape.columns.find(p.column);
-    key_types_match = key_types_match && have != shape.columns.end() &&
-                      have->second == format_type_of(p);
+    key_types_match =
+        key_types_match && have != shape.columns.end() && have->second == format_type_of(p);
   }
   key.emplace_back("period");
   key.emplace_back("period_start");
   if (shape.primary_key != key || !key_types_match) {
     refuse(type,
-           fmt::format("rollup table {} has primary key ({}), the catalog says ({})",
-                       rollup.table, join(shape.primary_key, ", "), join(key, ", ")),
+           fmt::format("rollup table {} has primary key ({}), the catalog says ({})", rollup.table,
+                       join(shape.primary_key, ", "), join(key, ", ")),
            {"-- a primary key is not changed in place: move the table away, then "
             "`sentinel-ingest migrate` creates it with the new key (sums start from zero)",
             fmt::format("ALTER TABLE {} RENAME TO {}", table_id(rollup.table),
@@ -505,8 +504,8 @@ void Planner::compare_rollup(const EventType& type, const Rollup& rollup,
       add(column, sum_type_of(p));
     } else if (!sum_type_fits(p, have->second)) {
       refuse(type,
-             fmt::format("rollup column {}.{} is {}, the sum of {} needs {}", rollup.table,
-                         column, have->second, property, sum_type_of(p)),
+             fmt::format("rollup column {}.{} is {}, the sum of {} needs {}", rollup.table, column,
+                         have->second, property, sum_type_of(p)),
              {fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}",
                           table_id(rollup.table), id(column), sum_type_of(p), id(column),
                           sum_type_of(p))});
@@ -551,9 +550,10 @@ std::string CatalogPlan::to_text() const {
            ";\n";
   }
   if (!changes.empty() || !records.empty()) {
-    out += "-- ownership and grants: sentinel_owner owns, sentinel_ingest may INSERT rows and "
-           "upsert rollups\n" +
-           std::string(kApplyRoles) + ";\n";
+    out +=
+        "-- ownership and grants: sentinel_owner owns, sentinel_ingest may INSERT rows and "
+        "upsert rollups\n" +
+        std::string(kApplyRoles) + ";\n";
   }
   for (const std::string& n : notes) out += "-- kept: " + n + "\n";
   for (const CatalogRefusal& r : refusals) {
@@ -561,8 +561,9 @@ std::string CatalogPlan::to_text() const {
     for (const std::string& s : r.sql) out += s.starts_with("--") ? s + "\n" : s + ";\n";
   }
   if (refused()) {
-    out += "-- nothing was applied: run the SQL above (or change the catalog back), then "
-           "`sentinel-ingest migrate` again\n";
+    out +=
+        "-- nothing was applied: run the SQL above (or change the catalog back), then "
+        "`sentinel-ingest migrate` again\n";
   }
   return out;
 }
@@ -578,8 +579,8 @@ CatalogPlan plan_catalog(pqxx::transaction_base& tx, const Catalog& catalog) {
   for (const auto& [name, r] : recorded) {
     if (catalog.find(name) != nullptr) continue;
     plan.notes.push_back(fmt::format(
-        "{}: recorded in sentinel_catalog but not in the catalog: table {} and its rows stay",
-        name, r.table));
+        "{}: recorded in sentinel_catalog but not in the catalog: table {} and its rows stay", name,
+        r.table));
   }
   return plan;
 }
@@ -603,8 +604,8 @@ CatalogRefusedError::CatalogRefusedError(const CatalogPlan& plan)
 
 void verify_catalog(pqxx::transaction_base& tx, const Catalog& catalog) {
   if (!tx.exec1("SELECT to_regclass('public.sentinel_catalog') IS NOT NULL")[0].as<bool>()) {
-    throw CatalogMismatchError(fmt::format(
-        "the database has no event catalog (table sentinel_catalog): {}", kMigrateFix));
+    throw CatalogMismatchError(
+        fmt::format("the database has no event catalog (table sentinel_catalog): {}", kMigrateFix));
   }
   CatalogPlan plan;
   try {
@@ -620,9 +621,8 @@ void verify_catalog(pqxx::transaction_base& tx, const Catalog& catalog) {
   for (const CatalogRefusal& r : plan.refusals) differences.push_back(r.type + ": " + r.what);
   for (const CatalogChange& c : plan.changes) differences.push_back(c.type + ": " + c.what);
   for (const CatalogRecord& r : plan.records) differences.push_back(r.type + ": " + r.why);
-  throw CatalogMismatchError(
-      fmt::format("the database does not match the event catalog ({}): {}",
-                  join(differences, "; "), kMigrateFix));
+  throw CatalogMismatchError(fmt::format("the database does not match the event catalog ({}): {}",
+                                         join(differences, "; "), kMigrateFix));
 }
 
 void verify_catalog(const std::string& url, const Catalog& catalog) {

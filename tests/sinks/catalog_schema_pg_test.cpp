@@ -143,13 +143,13 @@ TEST(CatalogSchema, MigrateCreatesTheTableRollupIndexesAndRecord) {
                     "VALUES ('t', 'allow', 'week', '2026-11-02')")
                 .sqlstate,
             "23514");
-  EXPECT_EQ(db.query("SELECT string_agg(type_name || ':' || table_name || ':' || "
-                     "array_to_string(rollup_tables, ',') || ':' || checksum, ' ' ORDER BY 1) "
-                     "FROM sentinel_catalog"),
-            "audit:audit_logs::" + catalog->find("audit")->checksum +
-                " guardrail:guardrail_events:guardrail_daily:" +
-                catalog->find("guardrail")->checksum +
-                " invocation:invocations:costs:" + catalog->find("invocation")->checksum);
+  EXPECT_EQ(
+      db.query("SELECT string_agg(type_name || ':' || table_name || ':' || "
+               "array_to_string(rollup_tables, ',') || ':' || checksum, ' ' ORDER BY type_name) "
+               "FROM sentinel_catalog"),
+      "audit:audit_logs::" + catalog->find("audit")->checksum +
+          " guardrail:guardrail_events:guardrail_daily:" + catalog->find("guardrail")->checksum +
+          " invocation:invocations:costs:" + catalog->find("invocation")->checksum);
   EXPECT_EQ(db.query("SELECT document FROM sentinel_catalog WHERE type_name = 'guardrail'"),
             catalog->find("guardrail")->document);
   EXPECT_EQ(db.query("SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class "
@@ -175,8 +175,9 @@ TEST(CatalogSchema, NewTypesTableIsAppendOnlyOnParentAndPartitions) {
   }
   EXPECT_EQ(db.query("SELECT count(*) FROM guardrail_events"), "1");
   // The function still refuses a table that is not a registered event table.
-  EXPECT_EQ(try_sql(db.direct_url(), "SELECT sentinel_ensure_month_partition('guardrail_daily', "
-                                     "'2026-11-01')")
+  EXPECT_EQ(try_sql(db.direct_url(),
+                    "SELECT sentinel_ensure_month_partition('guardrail_daily', "
+                    "'2026-11-01')")
                 .sqlstate,
             "22023");
 }
@@ -200,11 +201,11 @@ TEST(CatalogSchema, IngestRoleInsertsAndMakesPartitionsButCannotUpdate) {
     const SqlOutcome r = try_sql(user.url(), sql);
     EXPECT_TRUE(r.ok) << sql << ": " << r.sqlstate << " " << r.message;
   }
-  for (const std::string sql : {"UPDATE guardrail_events SET verdict = 'allow'",
-                                "SELECT count(*) FROM guardrail_events",
-                                "DELETE FROM guardrail_daily",
-                                "INSERT INTO sentinel_catalog VALUES ('x', 'costs', '{}', '', '')",
-                                "ALTER TABLE guardrail_events ADD COLUMN x int"}) {
+  for (const std::string sql :
+       {"UPDATE guardrail_events SET verdict = 'allow'", "SELECT count(*) FROM guardrail_events",
+        "DELETE FROM guardrail_daily",
+        "INSERT INTO sentinel_catalog VALUES ('x', 'costs', '{}', '', '')",
+        "ALTER TABLE guardrail_events ADD COLUMN x int"}) {
     EXPECT_EQ(try_sql(user.url(), sql).sqlstate, "42501") << sql;
   }
   EXPECT_EQ(db.query("SELECT pg_get_userbyid(relowner) FROM pg_class "
@@ -368,8 +369,9 @@ TEST(CatalogSchema, EverythingWorksThroughPgBouncerTransactionMode) {
   EXPECT_EQ(apply_migrations(db.bouncer_url(), *catalog, &plan), std::vector<int>{});
   EXPECT_TRUE(plan.nothing_to_do()) << plan.to_text();
   EXPECT_NO_THROW(verify_catalog(db.bouncer_url(), *catalog));
-  EXPECT_EQ(testing::query_one(db.bouncer_url(), "SELECT sentinel_ensure_month_partition("
-                                                 "'guardrail_events', '2026-12-01')"),
+  EXPECT_EQ(testing::query_one(db.bouncer_url(),
+                               "SELECT sentinel_ensure_month_partition("
+                               "'guardrail_events', '2026-12-01')"),
             "guardrail_events_2026_12");
 }
 
