@@ -334,6 +334,59 @@ TEST(CatalogSchema, RenamedColumnIsRefusedWithTheRenameSql) {
   EXPECT_THAT(columns_of(db, "guardrail_events"), HasSubstr("client_ip inet"));
 }
 
+TEST(CatalogSchema, ChangedTableIsRefusedUntilTheDbaRenamesItWithItsPartitions) {
+  TestDb db;
+  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
+  db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')");
+  db.query(kInsertGuardrail);
+  const auto catalog = CatalogDir(edited(guardrail_file(), R"("table": "guardrail_events")",
+                                         R"("table": "guardrail_decisions")"))
+                           .load();
+  std::vector<std::string> dba_sql = {
+      "ALTER TABLE public.guardrail_events RENAME TO guardrail_decisions",
+      "ALTER TABLE public.guardrail_events_2026_11 RENAME TO guardrail_decisions_2026_11"};
+  try {
+    apply_migrations(db.direct_url(), *catalog);
+    FAIL() << "a changed table name was applied";
+  } catch (const CatalogRefusedError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("-- REFUSED: guardrail: table changed from guardrail_events "
+                                    "to guardrail_decisions: its rows and month partitions stay "
+                                    "with guardrail_events; a DBA would run:\n" +
+                                    dba_sql[0] + ";\n" + dba_sql[1] + ";\n"));
+  }
+  EXPECT_EQ(db.query("SELECT to_regclass('guardrail_decisions') IS NULL"), "t");
+  for (const std::string& sql : dba_sql) db.query(sql);
+  EXPECT_FALSE(migrate(db.direct_url(), *catalog).refused());
+  EXPECT_EQ(db.query("SELECT table_name FROM sentinel_catalog WHERE type_name = 'guardrail'"),
+            "guardrail_decisions");
+  EXPECT_EQ(db.query("SELECT sentinel_ensure_month_partition('guardrail_decisions', "
+                     "'2026-12-01')"),
+            "guardrail_decisions_2026_12");
+  EXPECT_EQ(db.query("SELECT count(*) FROM guardrail_decisions"), "1");
+  EXPECT_NO_THROW(verify_catalog(db.direct_url(), *catalog));
+}
+
+TEST(CatalogSchema, ChangedPartitionByIsRefused) {
+  TestDb db;
+  std::string v1 = edited(guardrail_file(), R"("ts":          {)",
+                          R"("decided_at": {"type": "string", "format": "date-time"},
+    "ts":          {)");
+  v1 = edited(v1, R"("required": ["decision_id", "ts",)",
+              R"("required": ["decision_id", "decided_at", "ts",)");
+  apply_migrations(db.direct_url(), *CatalogDir(v1).load());
+  const auto catalog =
+      CatalogDir(edited(v1, R"("partition_by": "ts")", R"("partition_by": "decided_at")")).load();
+  std::vector<int> pending;
+  const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
+  ASSERT_EQ(plan.refusals.size(), 1U) << plan.to_text();
+  EXPECT_EQ(plan.refusals[0].what,
+            "table guardrail_events is partitioned by RANGE (ts), the catalog partitions it by "
+            "RANGE (decided_at) (partition_by decided_at)");
+  EXPECT_THAT(plan.to_text(),
+              HasSubstr("ALTER TABLE public.guardrail_events RENAME TO guardrail_events_old;\n"));
+  EXPECT_THROW(apply_migrations(db.direct_url(), *catalog), CatalogRefusedError);
+}
+
 TEST(CatalogSchema, VerifyRefusesAnotherCatalogAndAcceptsTheSame) {
   TestDb db;
   apply_migrations(db.direct_url());  // the built-in types only
