@@ -251,7 +251,7 @@ TEST(CatalogSchema, AddedPropertiesBecomeNullableColumnsOldRowsNull) {
   std::string v2 = edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)",
                           R"("flagged": {"type": "boolean"}, "reviewer": {"type": "string"},
     "policy_version": {"type": "integer", "minimum": 0},)");
-  v2 = edited(v2, R"("verdict"])", R"("verdict", "policy_version"])");
+  v2 = edited(v2, R"("required": [)", R"("required": ["policy_version", )");
   const CatalogDir dir(v2);
   const auto catalog = dir.load();
   const CatalogPlan plan = migrate(db.direct_url(), *catalog);
