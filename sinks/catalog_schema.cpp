@@ -535,36 +535,47 @@ std::string quoted_literal(std::string_view s) {
 
 }  // namespace
 
-std::string CatalogPlan::to_text() const {
-  std::string out;
-  if (nothing_to_do()) out += "-- the database matches the catalog: nothing to apply\n";
-  for (const CatalogChange& c : changes) {
+namespace {
+
+void append_refusals(const CatalogPlan& plan, std::string& out) {
+  for (const CatalogRefusal& r : plan.refusals) {
+    out += fmt::format("-- REFUSED: {}: {}; a DBA would run:\n", r.type, r.what);
+    for (const std::string& s : r.sql) out += s.starts_with("--") ? s + "\n" : s + ";\n";
+  }
+  out +=
+      "-- migrate applies nothing while a change is refused: run the SQL above (or change the "
+      "catalog back), then `sentinel-ingest migrate` again";
+  out += plan.changes.empty() && plan.records.empty() ? ".\n" : "; it then applies:\n";
+}
+
+void append_changes(const CatalogPlan& plan, std::string& out) {
+  for (const CatalogChange& c : plan.changes) {
     out += fmt::format("-- {}: {}\n", c.type, c.what);
     for (const std::string& s : c.sql) out += s + ";\n";
   }
-  for (const CatalogRecord& r : records) {
+  for (const CatalogRecord& r : plan.records) {
     out += fmt::format("-- {}: record in sentinel_catalog ({})\n", r.type, r.why);
     out += fmt::format(fmt::runtime(kRecordSql), quoted_literal(r.type), quoted_literal(r.table),
                        quoted_literal(join(r.rollup_tables, ",")), quoted_literal(r.checksum),
                        document_placeholder(r)) +
            ";\n";
   }
-  if (!changes.empty() || !records.empty()) {
+  if (!plan.changes.empty() || !plan.records.empty()) {
     out +=
         "-- ownership and grants: sentinel_owner owns, sentinel_ingest may INSERT rows and "
         "upsert rollups\n" +
         std::string(kApplyRoles) + ";\n";
   }
+}
+
+}  // namespace
+
+std::string CatalogPlan::to_text() const {
+  std::string out;
+  if (nothing_to_do()) out += "-- the database matches the catalog: nothing to apply\n";
+  if (refused()) append_refusals(*this, out);
+  append_changes(*this, out);
   for (const std::string& n : notes) out += "-- kept: " + n + "\n";
-  for (const CatalogRefusal& r : refusals) {
-    out += fmt::format("-- REFUSED: {}: {}; a DBA would run:\n", r.type, r.what);
-    for (const std::string& s : r.sql) out += s.starts_with("--") ? s + "\n" : s + ";\n";
-  }
-  if (refused()) {
-    out +=
-        "-- nothing was applied: run the SQL above (or change the catalog back), then "
-        "`sentinel-ingest migrate` again\n";
-  }
   return out;
 }
 
