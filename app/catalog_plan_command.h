@@ -1,8 +1,15 @@
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "catalog/catalog.h"
+
 namespace sentinel {
+
+/// load_catalog(dir), or nullptr after printing every problem of the catalog to stderr, one per
+/// line (the command then exits 2).
+std::shared_ptr<const Catalog> load_catalog_or_report(const std::string& dir);
 
 /// `sentinel-ingest catalog plan --pg URL [--catalog DIR]`: prints the DDL `migrate` would apply
 /// for the built-in types plus the files of `catalog_dir` ("" for the built-in ones only), then

@@ -18,6 +18,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "app/catalog_plan_command.h"
 #include "app/config.h"
 #include "app/metrics_server.h"
 #include "app/pg_health.h"
@@ -218,13 +219,8 @@ void print_catalog_changes(const CatalogPlan& plan) {
 }  // namespace
 
 int cmd_migrate(const std::string& pg_url, const std::string& catalog_dir) {
-  std::shared_ptr<const Catalog> catalog;
-  try {
-    catalog = load_catalog(catalog_dir);
-  } catch (const CatalogError& e) {
-    for (const CatalogProblem& p : e.problems()) fmt::print(stderr, "{}\n", p.to_string());
-    return 2;
-  }
+  const std::shared_ptr<const Catalog> catalog = load_catalog_or_report(catalog_dir);
+  if (!catalog) return 2;
   std::vector<int> applied;
   CatalogPlan plan;
   try {

@@ -169,25 +169,32 @@ std::vector<int> migrate_in(pqxx::work& tx, const Catalog& catalog, CatalogPlan&
   return applied;
 }
 
-}  // namespace
-
-std::vector<int> apply_migrations(const std::string& url, const Catalog& catalog,
-                                  CatalogPlan* catalog_changes) {
+/// One migration transaction on a connection of its own, under the advisory lock: commits when
+/// `commit` (migrate), rolls back otherwise (catalog plan). `command` names it in errors.
+std::vector<int> migrate_locked(const std::string& url, const Catalog& catalog, CatalogPlan& plan,
+                                bool commit, std::string_view command) {
   pqxx::connection conn = connect_control(url);
   LogNotices notices(conn);
-  std::vector<int> applied;
-  CatalogPlan plan;
   try {
     pqxx::work tx(conn);
     tx.exec0("SET LOCAL search_path = public");
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-    applied = migrate_in(tx, catalog, plan, true);
-    tx.commit();
+    std::vector<int> versions = migrate_in(tx, catalog, plan, commit);
+    if (commit) tx.commit();
+    return versions;  // not committed: rolled back when tx goes
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::sql_error& e) {
-    throw MigrationError(fmt::format("migrate: {}", e.what()));
+    throw MigrationError(fmt::format("{}: {}", command, e.what()));
   }
+}
+
+}  // namespace
+
+std::vector<int> apply_migrations(const std::string& url, const Catalog& catalog,
+                                  CatalogPlan* catalog_changes) {
+  CatalogPlan plan;
+  std::vector<int> applied = migrate_locked(url, catalog, plan, true, "migrate");
   if (catalog_changes != nullptr) *catalog_changes = std::move(plan);
   return applied;
 }
@@ -198,20 +205,8 @@ std::vector<int> apply_migrations(const std::string& url) {
 
 CatalogPlan preview_migrations(const std::string& url, const Catalog& catalog,
                                std::vector<int>& pending) {
-  pqxx::connection conn = connect_control(url);
-  LogNotices notices(conn);
   CatalogPlan plan;
-  try {
-    pqxx::work tx(conn);
-    tx.exec0("SET LOCAL search_path = public");
-    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-    pending = migrate_in(tx, catalog, plan, false);
-    tx.abort();
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (const pqxx::sql_error& e) {
-    throw MigrationError(fmt::format("catalog plan: {}", e.what()));
-  }
+  pending = migrate_locked(url, catalog, plan, false, "catalog plan");
   return plan;
 }
 
