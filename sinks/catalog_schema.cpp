@@ -179,6 +179,7 @@ class Planner {
   std::string brin_index(const EventType& type) const;
   std::vector<std::string> guard_triggers(const EventType& type, bool rows, bool statement) const;
   void plan_rollup(const EventType& type, const Rollup& rollup);
+  void note_dropped_rollups(const EventType& type, const EventType& old);
   void compare_rollup(const EventType& type, const Rollup& rollup, const TableShape& shape);
   std::string create_rollup(const EventType& type, const Rollup& rollup) const;
   std::vector<std::string> rename_away(const std::string& table, const std::string& to,
@@ -232,6 +233,7 @@ void Planner::plan_type(const EventType& type, const Recorded* recorded) {
     compare_indexes_and_guards(type, shape);
   }
   for (const Rollup& r : type.rollups) plan_rollup(type, r);
+  if (old) note_dropped_rollups(type, *old);
   if (recorded == nullptr || recorded->checksum != type.checksum || recorded->table != type.table) {
     std::vector<std::string> rollups;
     for (const Rollup& r : type.rollups) rollups.push_back(r.table);
@@ -444,6 +446,20 @@ void Planner::plan_rollup(const EventType& type, const Rollup& rollup) {
     return;
   }
   change(type, fmt::format("new rollup table {}", rollup.table), {create_rollup(type, rollup)});
+}
+
+/// A rollup the recorded document had and the catalog no longer has: its table stays (and stops
+/// being upserted).
+void Planner::note_dropped_rollups(const EventType& type, const EventType& old) {
+  for (const Rollup& r : old.rollups) {
+    const bool still = std::any_of(type.rollups.begin(), type.rollups.end(),
+                                   [&](const Rollup& now) { return now.table == r.table; });
+    if (still || !read_table(tx_, r.table).exists) continue;
+    plan_.notes.push_back(fmt::format(
+        "{}: rollup table {} is kept: the catalog no longer rolls this type up into it (its sums "
+        "stop; DROP TABLE {} removes it)",
+        type.name, r.table, table_id(r.table)));
+  }
 }
 
 std::string Planner::create_rollup(const EventType& type, const Rollup& rollup) const {

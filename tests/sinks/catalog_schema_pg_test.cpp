@@ -283,6 +283,25 @@ TEST(CatalogSchema, RemovedPropertyKeepsItsColumnAndIsReported) {
   EXPECT_NO_THROW(verify_catalog(db.direct_url(), *catalog));
 }
 
+TEST(CatalogSchema, RemovedRollupKeepsItsTableAndIsReported) {
+  TestDb db;
+  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
+  const std::string text = guardrail_file();
+  const size_t from = text.find(R"("rollups")");
+  const size_t to = text.find("}]", from) + 2;
+  std::string without = text;
+  without.replace(from, to - from, R"("rollups": [])");
+  const auto catalog = CatalogDir(without).load();
+  const CatalogPlan plan = migrate(db.direct_url(), *catalog);
+  EXPECT_THAT(plan.to_text(), HasSubstr("-- kept: guardrail: rollup table guardrail_daily is kept: "
+                                        "the catalog no longer rolls this type up into it"));
+  EXPECT_EQ(db.query("SELECT to_regclass('guardrail_daily') IS NOT NULL"), "t");
+  EXPECT_EQ(db.query("SELECT array_length(rollup_tables, 1) IS NULL FROM sentinel_catalog "
+                     "WHERE type_name = 'guardrail'"),
+            "t");
+  EXPECT_NO_THROW(verify_catalog(db.direct_url(), *catalog));
+}
+
 TEST(CatalogSchema, ChangedTypeIsRefusedWithTheSqlAndNothingIsApplied) {
   TestDb db;
   const auto v1 = CatalogDir(guardrail_file()).load();
