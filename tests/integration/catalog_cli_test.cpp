@@ -10,6 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_folder.h"
 
 namespace sentinel {
 namespace {
@@ -21,25 +22,10 @@ using testing::run_command;
 
 const std::string kData = SENTINEL_TEST_DATA_DIR "/catalog";
 
-/// A fresh folder under the temporary directory, removed at the end.
-class Folder {
+/// A folder for one test.
+class Folder : public testing::TempFolder {
  public:
-  explicit Folder(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("sentinel-catalog-cli-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Folder() { fs::remove_all(path_); }
-  Folder(const Folder&) = delete;
-  Folder& operator=(const Folder&) = delete;
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
+  explicit Folder(const std::string& name) : TempFolder("catalog-cli-" + name) {}
 };
 
 TEST(CatalogCli, ListShowsOneLinePerTypeWithItsTablesAndSource) {
