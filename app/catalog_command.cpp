@@ -32,6 +32,18 @@ std::string rollup_tables(const EventType& t) {
   return s.empty() ? "-" : s;
 }
 
+/// `catalog list`'s text: one line per type (name, topic, table, columns, rollups, source).
+std::string catalog_list_text(const std::string& dir) {
+  const auto catalog = load_catalog(dir);
+  ReportTable table({"name", "topic", "table", "columns", "rollups", "source"},
+                    {false, false, false, true, false, false});
+  for (const EventType& t : catalog->types()) {
+    table.add(
+        {t.name, t.topic, t.table, std::to_string(t.field_count()), rollup_tables(t), t.source});
+  }
+  return table.render_text();
+}
+
 Runner add_list(CLI::App& catalog) {
   auto dir = std::make_shared<std::string>();
   CLI::App* cmd = catalog.add_subcommand(
@@ -83,17 +95,6 @@ Runner add_check(CLI::App& catalog) {
 }
 
 }  // namespace
-
-std::string catalog_list_text(const std::string& dir) {
-  const auto catalog = load_catalog(dir);
-  ReportTable table({"name", "topic", "table", "columns", "rollups", "source"},
-                    {false, false, false, true, false, false});
-  for (const EventType& t : catalog->types()) {
-    table.add(
-        {t.name, t.topic, t.table, std::to_string(t.field_count()), rollup_tables(t), t.source});
-  }
-  return table.render_text();
-}
 
 std::function<int()> add_catalog_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(

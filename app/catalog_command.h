@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <string>
 
 namespace sentinel {
 
@@ -13,8 +12,5 @@ namespace sentinel {
 /// CatalogError reaches main). Returns what to run once `catalog` was parsed; the code is what
 /// the chosen sub-command returns.
 std::function<int()> add_catalog_command(CLI::App& app);
-
-/// `catalog list`'s text: one line per type (name, topic, table, columns, rollups, source).
-std::string catalog_list_text(const std::string& dir);
 
 }  // namespace sentinel
