@@ -193,10 +193,11 @@ TEST(CatalogLoader, AnXPgTypeNamingTheNaturalColumnIsAccepted) {
     "d": {"type": "boolean", "x-pg-type": "boolean"},
     "e": {"type": "integer", "x-pg-type": "int4"},
     "f": {"type": "object", "x-pg-type": "jsonb"},
-    "g": {"type": ["object", "array"]})j");
+    "g": {"type": ["object", "array"]},
+    "h": {"type": "integer", "format": "date-time"})j");
   const std::vector<ColumnType> want = {
       ColumnType::kText, ColumnType::kUuid,  ColumnType::kTimestamptz, ColumnType::kBool,
-      ColumnType::kInt4, ColumnType::kJsonb, ColumnType::kJsonb};
+      ColumnType::kInt4, ColumnType::kJsonb, ColumnType::kJsonb,       ColumnType::kTimestamptz};
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(t.properties[i + 1].type, want[i]) << t.properties[i + 1].name;
   }
