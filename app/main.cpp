@@ -21,6 +21,7 @@
 #include "app/healthcheck_command.h"
 #include "app/logging.h"
 #include "app/partitions_command.h"
+#include "app/rollup_command.h"
 #include "catalog/catalog.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
@@ -309,6 +310,7 @@ std::map<std::string, Runner> add_commands(CLI::App& app) {
   // app/<name>_command.cpp
   runners["partitions"] = sentinel::add_partitions_command(app);
   runners["costs"] = sentinel::add_costs_command(app);
+  runners["rollup"] = sentinel::add_rollup_command(app);
   runners["healthcheck"] = sentinel::add_healthcheck_command(app);
   runners["catalog"] = sentinel::add_catalog_command(app);
   return runners;
