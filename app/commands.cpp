@@ -18,7 +18,6 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "app/catalog_plan_command.h"
 #include "app/config.h"
 #include "app/metrics_server.h"
 #include "app/pg_health.h"
@@ -219,8 +218,7 @@ void print_catalog_changes(const CatalogPlan& plan) {
 }  // namespace
 
 int cmd_migrate(const std::string& pg_url, const std::string& catalog_dir) {
-  const std::shared_ptr<const Catalog> catalog = load_catalog_or_report(catalog_dir);
-  if (!catalog) return 2;
+  const std::shared_ptr<const Catalog> catalog = load_catalog(catalog_dir);  // CatalogError: 2
   std::vector<int> applied;
   CatalogPlan plan;
   try {

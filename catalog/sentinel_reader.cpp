@@ -52,7 +52,6 @@ void TypeLoader::read_sentinel(const YAML::Node& node) {
   }
 }
 
-// NOLINTNEXTLINE(readability-function-size): one short branch per x-sentinel key, in §8's order
 void TypeLoader::read_sentinel_member(const std::string& key, const YAML::Node& value,
                                       const std::string& ptr) {
   if (key == "name") {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "catalog/catalog.h"
+#include "tests/support/temp_folder.h"
 
 namespace sentinel {
 namespace {
@@ -21,27 +22,12 @@ std::string read_text(const fs::path& path) {
   return s.str();
 }
 
-/// A fresh, empty folder under the system's temporary directory, removed at the end.
-class Folder {
+/// A folder named after the running test.
+class Folder : public testing::TempFolder {
  public:
-  Folder() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            (std::string("sentinel-catalog-") + info->name() + "-" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Folder() { fs::remove_all(path_); }
-  Folder(const Folder&) = delete;
-  Folder& operator=(const Folder&) = delete;
-
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
+  Folder()
+      : TempFolder(std::string("catalog-") +
+                   ::testing::UnitTest::GetInstance()->current_test_info()->name()) {}
 };
 
 const fs::path kData = SENTINEL_TEST_DATA_DIR;

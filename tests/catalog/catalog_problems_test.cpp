@@ -151,6 +151,9 @@ const Case kCases[] = {
      "/properties/price/x-pg-type", "out of range"},
     {"UnknownFormat", schema(R"j(, "mail": {"type": "string", "format": "email"})j"),
      "/properties/mail/format", "unknown format \"email\""},
+    {"DateTimeFormatOnABoolean",
+     schema(R"j(, "seen": {"type": "boolean", "format": "date-time"})j"), "/properties/seen/type",
+     "format date-time needs type string, integer or [string, integer]"},
     {"UuidFormatOnAnInteger", schema(R"j(, "ref": {"type": "integer", "format": "uuid"})j"),
      "/properties/ref/type", "format uuid needs type string"},
     // Partitioning.

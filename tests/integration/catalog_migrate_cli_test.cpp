@@ -3,16 +3,15 @@
 // shows the DDL first; `run` refuses a database that does not match its catalog.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "app/catalog_plan_command.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_folder.h"
 #include "tests/support/test_db.h"
 
 namespace sentinel {
@@ -28,24 +27,18 @@ const std::string kGuardrailDir = std::string(SENTINEL_SOURCE_DIR) + "/tests/dat
 /// A catalog folder with the guardrail type whose score is numeric(8,4) instead of (6,4).
 class WiderScoreCatalog {
  public:
-  WiderScoreCatalog()
-      : path_(std::filesystem::temp_directory_path() /
-              ("sentinel-catalog-cli-" + std::to_string(getpid()))) {
+  WiderScoreCatalog() {
     std::ifstream in(kGuardrailDir + "/guardrail.schema.json");
     std::stringstream s;
     s << in.rdbuf();
     std::string text = s.str();
     text.replace(text.find("numeric(6,4)"), 12, "numeric(8,4)");
-    std::filesystem::create_directories(path_);
-    std::ofstream(path_ / "guardrail.schema.json") << text;
+    folder_.write("guardrail.schema.json", text);
   }
-  ~WiderScoreCatalog() { std::filesystem::remove_all(path_); }
-  WiderScoreCatalog(const WiderScoreCatalog&) = delete;
-  WiderScoreCatalog& operator=(const WiderScoreCatalog&) = delete;
-  std::string path() const { return path_.string(); }
+  std::string path() const { return folder_.path(); }
 
  private:
-  std::filesystem::path path_;
+  testing::TempFolder folder_{"catalog-wider-score"};
 };
 
 TEST(CatalogCli, MigrateCreatesTheTypeThenRefusesAChangedTypeWithExit2AndTheSql) {

@@ -3,10 +3,7 @@
 // column with the SQL a DBA would run; `run` refuses a database migrated with another catalog.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -16,6 +13,7 @@
 #include "sinks/catalog_schema.h"
 #include "sinks/migrator.h"
 #include "tests/support/pg_helpers.h"
+#include "tests/support/temp_folder.h"
 #include "tests/support/test_db.h"
 
 namespace sentinel {
@@ -42,25 +40,12 @@ std::string edited(std::string text, const std::string& from, const std::string&
   return text.replace(at, from.size(), to);
 }
 
-/// A catalog folder holding one guardrail file, removed afterwards.
-class CatalogDir {
- public:
-  explicit CatalogDir(const std::string& guardrail) {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("sentinel-catalog-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-    std::ofstream(path_ / "guardrail.schema.json") << guardrail;
-  }
-  ~CatalogDir() { std::filesystem::remove_all(path_); }
-  CatalogDir(const CatalogDir&) = delete;
-  CatalogDir& operator=(const CatalogDir&) = delete;
-
-  std::shared_ptr<const Catalog> load() const { return load_catalog(path_.string()); }
-
- private:
-  std::filesystem::path path_;
-};
+/// The built-in types plus a guardrail file of this text, loaded from a folder of its own.
+std::shared_ptr<const Catalog> catalog_of(const std::string& guardrail) {
+  const testing::TempFolder dir("catalog-schema");
+  dir.write("guardrail.schema.json", guardrail);
+  return load_catalog(dir.path());
+}
 
 std::vector<int> all_versions() {
   std::vector<int> v;
@@ -88,9 +73,9 @@ CatalogPlan migrate(const std::string& url, const Catalog& catalog) {
 
 TEST(CatalogSchema, PlanOfAFreshDatabaseShowsTheCreatesAndChangesNothing) {
   TestDb db;
-  const CatalogDir dir(guardrail_file());
+  const auto catalog = catalog_of(guardrail_file());
   std::vector<int> pending;
-  const CatalogPlan plan = preview_migrations(db.direct_url(), *dir.load(), pending);
+  const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
   EXPECT_EQ(pending, all_versions());
   EXPECT_FALSE(plan.refused());
   const std::string text = plan.to_text();
@@ -116,8 +101,7 @@ TEST(CatalogSchema, PlanOfAFreshDatabaseShowsTheCreatesAndChangesNothing) {
 
 TEST(CatalogSchema, MigrateCreatesTheTableRollupIndexesAndRecord) {
   TestDb db;
-  const CatalogDir dir(guardrail_file());
-  const auto catalog = dir.load();
+  const auto catalog = catalog_of(guardrail_file());
   EXPECT_EQ(apply_migrations(db.direct_url(), *catalog), all_versions());
   EXPECT_EQ(columns_of(db, "guardrail_events"),
             "decision_id uuid not null, ts timestamp with time zone not null, tenant_id text not "
@@ -159,8 +143,7 @@ TEST(CatalogSchema, MigrateCreatesTheTableRollupIndexesAndRecord) {
 
 TEST(CatalogSchema, NewTypesTableIsAppendOnlyOnParentAndPartitions) {
   TestDb db;
-  const CatalogDir dir(guardrail_file());
-  apply_migrations(db.direct_url(), *dir.load());
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
   EXPECT_EQ(db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')"),
             "guardrail_events_2026_11");
   db.query(kInsertGuardrail);
@@ -184,8 +167,7 @@ TEST(CatalogSchema, NewTypesTableIsAppendOnlyOnParentAndPartitions) {
 
 TEST(CatalogSchema, IngestRoleInsertsAndMakesPartitionsButCannotUpdate) {
   TestDb db;
-  const CatalogDir dir(guardrail_file());
-  const auto catalog = dir.load();
+  const auto catalog = catalog_of(guardrail_file());
   apply_migrations(db.direct_url(), *catalog);
   TestRole user(db, "ingest");
   db.query("GRANT sentinel_ingest TO " + user.name());
@@ -216,8 +198,7 @@ TEST(CatalogSchema, IngestRoleInsertsAndMakesPartitionsButCannotUpdate) {
 
 TEST(CatalogSchema, SecondMigrateIsANoOp) {
   TestDb db;
-  const CatalogDir dir(guardrail_file());
-  const auto catalog = dir.load();
+  const auto catalog = catalog_of(guardrail_file());
   apply_migrations(db.direct_url(), *catalog);
   const std::string applied_at = db.query("SELECT max(applied_at) FROM sentinel_catalog");
   CatalogPlan plan;
@@ -244,7 +225,7 @@ TEST(CatalogSchema, BuiltInTypesAreRecordedWithoutChanges) {
 
 TEST(CatalogSchema, AddedPropertiesBecomeNullableColumnsOldRowsNull) {
   TestDb db;
-  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
   db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')");
   db.query(kInsertGuardrail);
   // One optional property and one required: old rows have neither, so both are nullable.
@@ -252,8 +233,7 @@ TEST(CatalogSchema, AddedPropertiesBecomeNullableColumnsOldRowsNull) {
                           R"("flagged": {"type": "boolean"}, "reviewer": {"type": "string"},
     "policy_version": {"type": "integer", "minimum": 0},)");
   v2 = edited(v2, R"("required": [)", R"("required": ["policy_version", )");
-  const CatalogDir dir(v2);
-  const auto catalog = dir.load();
+  const auto catalog = catalog_of(v2);
   const CatalogPlan plan = migrate(db.direct_url(), *catalog);
   EXPECT_THAT(plan.to_text(), HasSubstr("-- guardrail: new column guardrail_events.reviewer "
                                         "(text)\nALTER TABLE public.guardrail_events ADD COLUMN "
@@ -273,9 +253,9 @@ TEST(CatalogSchema, AddedPropertiesBecomeNullableColumnsOldRowsNull) {
 
 TEST(CatalogSchema, RemovedPropertyKeepsItsColumnAndIsReported) {
   TestDb db;
-  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
-  const CatalogDir dir(edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)", ""));
-  const auto catalog = dir.load();
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
+  const auto catalog =
+      catalog_of(edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)", ""));
   const CatalogPlan plan = migrate(db.direct_url(), *catalog);
   EXPECT_THAT(plan.to_text(), HasSubstr("-- kept: guardrail: column guardrail_events.flagged is "
                                         "kept: no property of the catalog writes it any more"));
@@ -285,13 +265,13 @@ TEST(CatalogSchema, RemovedPropertyKeepsItsColumnAndIsReported) {
 
 TEST(CatalogSchema, RemovedRollupKeepsItsTableAndIsReported) {
   TestDb db;
-  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
   const std::string text = guardrail_file();
   const size_t from = text.find(R"("rollups")");
   const size_t to = text.find("}]", from) + 2;
   std::string without = text;
   without.replace(from, to - from, R"("rollups": [])");
-  const auto catalog = CatalogDir(without).load();
+  const auto catalog = catalog_of(without);
   const CatalogPlan plan = migrate(db.direct_url(), *catalog);
   EXPECT_THAT(plan.to_text(), HasSubstr("-- kept: guardrail: rollup table guardrail_daily is kept: "
                                         "the catalog no longer rolls this type up into it"));
@@ -304,12 +284,12 @@ TEST(CatalogSchema, RemovedRollupKeepsItsTableAndIsReported) {
 
 TEST(CatalogSchema, ChangedTypeIsRefusedWithTheSqlAndNothingIsApplied) {
   TestDb db;
-  const auto v1 = CatalogDir(guardrail_file()).load();
+  const auto v1 = catalog_of(guardrail_file());
   apply_migrations(db.direct_url(), *v1);
   std::string v2 = edited(guardrail_file(), "\"numeric(6,4)\"", "\"numeric(8,4)\"");
   v2 = edited(v2, R"("flagged":     {"type": "boolean"},)",
               R"("flagged": {"type": "boolean"}, "reviewer": {"type": "string"},)");
-  const auto catalog = CatalogDir(v2).load();
+  const auto catalog = catalog_of(v2);
   const std::string dba_sql =
       "ALTER TABLE public.guardrail_events ALTER COLUMN score TYPE numeric(8,4) USING "
       "score::numeric(8,4)";
@@ -338,10 +318,9 @@ TEST(CatalogSchema, ChangedTypeIsRefusedWithTheSqlAndNothingIsApplied) {
 
 TEST(CatalogSchema, RenamedColumnIsRefusedWithTheRenameSql) {
   TestDb db;
-  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
-  const auto catalog = CatalogDir(edited(guardrail_file(), R"("x-pg-type": "inet"})",
-                                         R"("x-pg-type": "inet", "x-column": "source_ip"})"))
-                           .load();
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
+  const auto catalog = catalog_of(edited(guardrail_file(), R"("x-pg-type": "inet"})",
+                                         R"("x-pg-type": "inet", "x-column": "source_ip"})"));
   std::vector<int> pending;
   const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
   EXPECT_TRUE(plan.refused());
@@ -355,12 +334,11 @@ TEST(CatalogSchema, RenamedColumnIsRefusedWithTheRenameSql) {
 
 TEST(CatalogSchema, ChangedTableIsRefusedUntilTheDbaRenamesItWithItsPartitions) {
   TestDb db;
-  apply_migrations(db.direct_url(), *CatalogDir(guardrail_file()).load());
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
   db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')");
   db.query(kInsertGuardrail);
-  const auto catalog = CatalogDir(edited(guardrail_file(), R"("table": "guardrail_events")",
-                                         R"("table": "guardrail_decisions")"))
-                           .load();
+  const auto catalog = catalog_of(edited(guardrail_file(), R"("table": "guardrail_events")",
+                                         R"("table": "guardrail_decisions")"));
   std::vector<std::string> dba_sql = {
       "ALTER TABLE public.guardrail_events RENAME TO guardrail_decisions",
       "ALTER TABLE public.guardrail_events_2026_11 RENAME TO guardrail_decisions_2026_11"};
@@ -392,9 +370,9 @@ TEST(CatalogSchema, ChangedPartitionByIsRefused) {
     "ts":          {)");
   v1 = edited(v1, R"("required": ["decision_id", "ts",)",
               R"("required": ["decision_id", "decided_at", "ts",)");
-  apply_migrations(db.direct_url(), *CatalogDir(v1).load());
+  apply_migrations(db.direct_url(), *catalog_of(v1));
   const auto catalog =
-      CatalogDir(edited(v1, R"("partition_by": "ts")", R"("partition_by": "decided_at")")).load();
+      catalog_of(edited(v1, R"("partition_by": "ts")", R"("partition_by": "decided_at")"));
   std::vector<int> pending;
   const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
   ASSERT_EQ(plan.refusals.size(), 1U) << plan.to_text();
@@ -409,7 +387,7 @@ TEST(CatalogSchema, ChangedPartitionByIsRefused) {
 TEST(CatalogSchema, VerifyRefusesAnotherCatalogAndAcceptsTheSame) {
   TestDb db;
   apply_migrations(db.direct_url());  // the built-in types only
-  const auto v1 = CatalogDir(guardrail_file()).load();
+  const auto v1 = catalog_of(guardrail_file());
   try {
     verify_catalog(db.direct_url(), *v1);
     FAIL() << "a catalog that was never applied was accepted";
@@ -419,9 +397,8 @@ TEST(CatalogSchema, VerifyRefusesAnotherCatalogAndAcceptsTheSame) {
   }
   apply_migrations(db.direct_url(), *v1);
   EXPECT_NO_THROW(verify_catalog(db.direct_url(), *v1));
-  const auto v2 = CatalogDir(edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)",
-                                    R"("flagged": {"type": "boolean"}, "x": {"type": "string"},)"))
-                      .load();
+  const auto v2 = catalog_of(edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)",
+                                    R"("flagged": {"type": "boolean"}, "x": {"type": "string"},)"));
   try {
     verify_catalog(db.direct_url(), *v2);
     FAIL() << "a catalog with another guardrail type was accepted";
@@ -433,7 +410,7 @@ TEST(CatalogSchema, VerifyRefusesAnotherCatalogAndAcceptsTheSame) {
 
 TEST(CatalogSchema, EverythingWorksThroughPgBouncerTransactionMode) {
   TestDb db;
-  const auto catalog = CatalogDir(guardrail_file()).load();
+  const auto catalog = catalog_of(guardrail_file());
   std::vector<int> pending;
   EXPECT_EQ(preview_migrations(db.bouncer_url(), *catalog, pending).records.size(), 3U);
   EXPECT_EQ(apply_migrations(db.bouncer_url(), *catalog), all_versions());
