@@ -64,6 +64,20 @@ TEST(CatalogCli, MigrateCreatesTheTypeThenRefusesAChangedTypeWithExit2AndTheSql)
             "numeric(6,4)");
 }
 
+TEST(CatalogCli, MigrateWithAnInvalidCatalogExits2NamingTheProblemAndAppliesNothing) {
+  TestDb db;
+  const testing::TempFolder folder("catalog-invalid");
+  folder.write("broken.schema.json", R"({"type": "object", "x-sentinel": {"name": "broken"},
+    "properties": {"ts": {"type": "string", "pattern": "x"}}})");
+  const auto [code, out] = run_command(
+      {SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url(), "--catalog", folder.path()},
+      seconds(60));
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_THAT(out, HasSubstr("sentinel-ingest: catalog: " + folder.path() +
+                             "/broken.schema.json: /properties/ts/pattern: "));
+  EXPECT_EQ(db.query("SELECT to_regclass('schema_migrations') IS NULL"), "t");
+}
+
 TEST(CatalogCli, RunRefusesADatabaseMigratedWithAnotherCatalogExit2NamingTheFix) {
   TestDb db;
   ASSERT_EQ(run_command({SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url()}, seconds(60)).first,
