@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 
+#include "app/catalog_plan_command.h"
 #include "app/config.h"
 #include "app/report_format.h"
 #include "catalog/catalog.h"
@@ -94,19 +95,40 @@ Runner add_check(CLI::App& catalog) {
   };
 }
 
+Runner add_plan(CLI::App& catalog) {
+  struct PlanCli {
+    std::string dir, pg_url;
+  };
+  auto a = std::make_shared<PlanCli>();
+  CLI::App* cmd = catalog.add_subcommand(
+      "plan",
+      "Print the DDL `migrate --catalog` would apply to this database (new tables, new columns), "
+      "what it keeps (removed properties' columns) and what it refuses (changed types, renames: "
+      "with the SQL a DBA would run). Changes nothing; exit 2 when migrate would refuse");
+  cmd->add_option("--pg", a->pg_url, "PostgreSQL connection string or URI (migrate's role)")
+      ->envname("SENTINEL_PG_URL");
+  add_catalog_option(*cmd, a->dir);
+  return [a] {
+    if (a->pg_url.empty()) {
+      throw UsageError("catalog plan: missing --pg (or SENTINEL_PG_URL)");
+    }
+    return run_catalog_plan(a->pg_url, a->dir);
+  };
+}
+
 }  // namespace
 
 std::function<int()> add_catalog_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "catalog",
-      "The event types (DESIGN §8): list them, show one's effective schema, check a --catalog "
-      "folder");
+      "The event types: list them, show one's effective schema, check a --catalog folder, plan "
+      "what migrate would change in a database");
   cmd->require_subcommand(1);
   auto runners = std::make_shared<std::map<std::string, Runner>>();
   (*runners)["list"] = add_list(*cmd);
   (*runners)["show"] = add_show(*cmd);
   (*runners)["check"] = add_check(*cmd);
-  // `catalog plan --pg URL` (the DDL migrate would apply) is added here beside these.
+  (*runners)["plan"] = add_plan(*cmd);
   return [cmd, runners] { return runners->at(cmd->get_subcommands().front()->get_name())(); };
 }
 

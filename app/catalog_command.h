@@ -5,7 +5,7 @@
 
 namespace sentinel {
 
-/// Adds `catalog` to `app`: the event types of DESIGN §8, built in and from --catalog DIR (or
+/// Adds `catalog` to `app`: the event types, built in and from --catalog DIR (or
 /// SENTINEL_CATALOG). `catalog list` prints one line per type, `catalog show NAME` its effective
 /// schema (JSON, ready to be edited and saved into a catalog folder), `catalog check` validates
 /// the folder. A catalog with problems exits 2 printing every problem, one per line (the

@@ -9,7 +9,7 @@
 
 namespace sentinel {
 
-// An event type as data (architecture.md §9, DESIGN §8): what the catalog loader makes of one
+// An event type as data (schemas/README.md: the event catalog): what the catalog loader makes of one
 // `NAME.schema.json` file, and what every layer above reads instead of naming the types. Plain
 // values, no behaviour beyond a few derived names: the loader (catalog/catalog.h) guarantees the
 // invariants written on each field, so that nothing downstream re-checks them.

@@ -45,7 +45,7 @@ void TypeLoader::read_sentinel(const YAML::Node& node) {
   for (const std::string_view key : {"name", "topic", "table", "partition_by"}) {
     if (!present.contains(key)) {
       problems_.add(ptr, fmt::format("x-sentinel has no {}", key),
-                    fmt::format("add \"{}\" (DESIGN §8: name, topic, table and partition_by are "
+                    fmt::format("add \"{}\" (schemas/README.md, the event catalog: name, topic, table and partition_by are "
                                 "required)",
                                 key));
     }

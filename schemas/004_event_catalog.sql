@@ -1,4 +1,4 @@
--- The event catalog (DESIGN section 8): event types are data. Applied like every migration, in the
+-- The event catalog (schemas/README.md): event types are data. Applied like every migration, in the
 -- migrator's transaction; the catalog's own tables (one per type beyond the built-in ones, and
 -- their rollups) are then created by `migrate` from the catalog (sinks/catalog_schema.cpp), in
 -- the same transaction, and recorded here.

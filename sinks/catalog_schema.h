@@ -9,7 +9,7 @@
 
 namespace sentinel {
 
-// The event catalog against a database (DESIGN §8): what `migrate` must create or add so that the
+// The event catalog against a database : what `migrate` must create or add so that the
 // tables match the catalog, what it keeps, and what it refuses. One comparison serves three
 // commands: `migrate` applies it, `catalog plan` prints it, `run` refuses to start unless it is
 // empty.

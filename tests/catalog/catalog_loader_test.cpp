@@ -1,4 +1,4 @@
-// The catalog loader (DESIGN §8): the built-in types describe exactly the tables of §3, and a
+// The catalog loader : the built-in types describe exactly the tables of §3, and a
 // third type from a file loads into the model every layer reads.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Every bad catalog file is a clear error (DESIGN §8): each problem names the file, the JSON
+// Every bad catalog file is a clear error : each problem names the file, the JSON
 // pointer of the value at fault and a fix, and all of them are reported at once.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// `sentinel-ingest catalog list|show|check`: what a person sees and the exit codes (DESIGN §8).
+// `sentinel-ingest catalog list|show|check`: what a person sees and the exit codes .
 #include <gtest/gtest.h>
 #include <unistd.h>
 

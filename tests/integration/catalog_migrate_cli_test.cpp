@@ -1,4 +1,4 @@
-// The event catalog at the command line (DESIGN §8): `migrate --catalog DIR` creates a new type's
+// The event catalog at the command line : `migrate --catalog DIR` creates a new type's
 // tables and refuses, exit 2, a change it cannot make with the SQL a DBA would run; `catalog plan`
 // shows the DDL first; `run` refuses a database that does not match its catalog.
 #include <gmock/gmock.h>

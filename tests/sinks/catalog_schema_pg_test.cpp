@@ -1,4 +1,4 @@
-// The event catalog against a real PostgreSQL (DESIGN §8): `migrate` creates a new type's table and
+// The event catalog against a real PostgreSQL : `migrate` creates a new type's table and
 // rollup, adds new properties as columns, keeps removed ones, refuses a changed type or a renamed
 // column with the SQL a DBA would run; `run` refuses a database migrated with another catalog.
 #include <gmock/gmock.h>
