@@ -19,11 +19,15 @@ struct ParserLimits {
   size_t max_message_bytes = 1 << 20;
   size_t max_metadata_bytes = 64 << 10;  ///< raw JSON text of `metadata`
   int max_depth = 32;                    ///< nesting of `metadata`; the object itself is 1
-  int64_t max_age_micros = 400LL * 86400 * 1000000;
-  int64_t max_future_micros = 86400LL * 1000000;
-  /// Largest `cost_usd` of one invocation, in nano-dollars (USD 10 000 by default). The costliest
-  /// single LLM call today is a few hundred dollars; a month's `costs` row (numeric(20,9), below
-  /// USD 10^11) still holds ten million invocations at this limit.
+  /// The partition_by window: each type's max_age_days / max_future_days (400 and 1 for the
+  /// built-in types) unless set here (tests set narrow windows).
+  std::optional<int64_t> max_age_micros;
+  std::optional<int64_t> max_future_micros;
+  /// Largest value of every numeric property a rollup of its type sums (the built-in one is
+  /// `cost_usd`; --max-cost-usd), in nano-units of that property. Largest `cost_usd` of one
+  /// invocation, in nano-dollars (USD 10 000 by default). The costliest single LLM call today is a
+  /// few hundred dollars; a month's `costs` row (numeric(20,9), below USD 10^11) still holds ten
+  /// million invocations at this limit.
   int64_t max_cost_nanos = 10'000LL * 1'000'000'000;
 };
 
@@ -81,8 +85,8 @@ class EventParser {
   /// Valid: appends ONE tuple (columns as the type's copy_columns(), the last two being
   /// ctx.kafka_partition and ctx.kafka_offset) to `out`, fills `event` and returns std::nullopt.
   /// Invalid: leaves `out` exactly as it was and returns the Rejection.
-  std::optional<Rejection> parse(int type, const char* json, size_t size,
-                                 const MessageContext& ctx, std::string& out, ParsedEvent& event);
+  std::optional<Rejection> parse(int type, const char* json, size_t size, const MessageContext& ctx,
+                                 std::string& out, ParsedEvent& event);
   /// The same, for a built-in type named by the compiled-in list (until the seam moves).
   std::optional<Rejection> parse(EventTable table, const char* json, size_t size,
                                  const MessageContext& ctx, std::string& out, ParsedEvent& event);
