@@ -23,11 +23,10 @@ struct ParserLimits {
   /// built-in types) unless set here (tests set narrow windows).
   std::optional<int64_t> max_age_micros;
   std::optional<int64_t> max_future_micros;
-  /// Largest value of every numeric property a rollup of its type sums (the built-in one is
-  /// `cost_usd`; --max-cost-usd), in nano-units of that property. Largest `cost_usd` of one
-  /// invocation, in nano-dollars (USD 10 000 by default). The costliest single LLM call today is a
-  /// few hundred dollars; a month's `costs` row (numeric(20,9), below USD 10^11) still holds ten
-  /// million invocations at this limit.
+  /// Largest value of every numeric property a rollup of its type sums (--max-cost-usd), in
+  /// nano-units (10^-9) of that property: for the built-in `cost_usd`, nano-dollars (USD 10 000 by
+  /// default). The costliest single LLM call today is a few hundred dollars; a month's `costs` row
+  /// (numeric(20,9), below USD 10^11) still holds ten million invocations at this limit.
   int64_t max_cost_nanos = 10'000LL * 1'000'000'000;
 };
 
