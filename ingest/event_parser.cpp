@@ -271,6 +271,8 @@ class EventParser::Impl {
   std::optional<Rejection> check(const TypeState& st, size_t i, const MessageContext& ctx,
                                  PropertyValue& v, Decoded& d) const;
   std::optional<Rejection> check_text(const PropertyPlan& p, const Slot& s) const;
+  std::optional<Rejection> check_uuid(const PropertyPlan& p, const Slot& s, PropertyValue& v,
+                                      Decoded& d) const;
   std::optional<Rejection> check_timestamp(const TypePlan& plan, const PropertyPlan& p,
                                            const Slot& s, const MessageContext& ctx,
                                            int64_t& unix_micros) const;
@@ -753,9 +755,6 @@ std::optional<Rejection> EventParser::Impl::check(const TypeState& st, size_t i,
                                                   Decoded& d) const {
   const PropertyPlan& p = st.plan.properties[i];
   const Slot& s = st.slots[i];
-  v.present = false;
-  v.number = 0;
-  v.text = {};
   for (int n = p.container; n > 0; n = st.plan.nodes[static_cast<size_t>(n)].parent) {
     const Kind k = st.nodes[static_cast<size_t>(n)].kind;
     if (k != Kind::kAbsent && k != Kind::kNull && k != Kind::kObject) {
@@ -765,41 +764,30 @@ std::optional<Rejection> EventParser::Impl::check(const TypeState& st, size_t i,
     }
   }
   if (s.missing()) {
+    v.present = false;
     return p.required ? std::optional(missing(p.name)) : std::nullopt;
   }
-  std::optional<Rejection> r;
+  // Present unless rejected, and a rejected message's values are never read: set it first, so
+  // that each case returns its check's result directly (no optional<Rejection> moved around).
+  v.present = true;
   switch (p.type) {
     case ColumnType::kText:
       if (s.kind != Kind::kString) return wrong_type(p.name, p.expected, s.kind);
-      r = check_text(p, s);
       v.text = s.text;
-      break;
-    case ColumnType::kUuid: {
-      if (s.kind != Kind::kString) return wrong_type(p.name, p.expected, s.kind);
-      const auto parsed = parse_uuid(s.text);
-      if (!parsed) {
-        return invalid_value(
-            p.name, fmt::format("expected a UUID (8-4-4-4-12 hex digits), got {}", quoted(s.text)));
-      }
-      d.uuid = *parsed;
-      uuid_text(d.uuid, d.uuid_text);
-      v.text = std::string_view(d.uuid_text.data(), d.uuid_text.size());
-      break;
-    }
+      return check_text(p, s);
+    case ColumnType::kUuid:
+      return check_uuid(p, s, v, d);
     case ColumnType::kTimestamptz:
-      r = check_timestamp(st.plan, p, s, ctx, v.number);
-      break;
+      return check_timestamp(st.plan, p, s, ctx, v.number);
     case ColumnType::kInt4:
     case ColumnType::kInt8:
-      r = check_integer(p, s, v.number);
-      break;
+      return check_integer(p, s, v.number);
     case ColumnType::kNumeric:
-      r = check_numeric(p, s, v.number);
-      break;
+      return check_numeric(p, s, v.number);
     case ColumnType::kBool:
       if (s.kind != Kind::kBoolean) return wrong_type(p.name, p.expected, s.kind);
       v.number = s.text.front() == 't' ? 1 : 0;
-      break;
+      return std::nullopt;
     case ColumnType::kInet: {
       if (s.kind != Kind::kString) return wrong_type(p.name, p.expected, s.kind);
       const auto parsed = parse_inet(s.text);
@@ -808,16 +796,33 @@ std::optional<Rejection> EventParser::Impl::check(const TypeState& st, size_t i,
             p.name, fmt::format("expected an IPv4 or IPv6 address, got {}", quoted(s.text)));
       }
       d.inet = *parsed;
-      break;
+      return std::nullopt;
     }
     case ColumnType::kJsonb:
-      r = check_jsonb(p, s);
-      break;
+      return check_jsonb(p, s);
     case ColumnType::kCount:
       break;
   }
-  v.present = !r.has_value();
-  return r;
+  return std::nullopt;
+}
+
+std::optional<Rejection> EventParser::Impl::check_uuid(const PropertyPlan& p, const Slot& s,
+                                                       PropertyValue& v, Decoded& d) const {
+  if (s.kind != Kind::kString) return wrong_type(p.name, p.expected, s.kind);
+  const auto parsed = parse_uuid(s.text);
+  if (!parsed) {
+    return invalid_value(
+        p.name, fmt::format("expected a UUID (8-4-4-4-12 hex digits), got {}", quoted(s.text)));
+  }
+  d.uuid = *parsed;
+  // The text is canonical already unless it has upper-case digits (parse_uuid checked the rest).
+  if (std::none_of(s.text.begin(), s.text.end(), [](char c) { return c >= 'A' && c <= 'F'; })) {
+    v.text = s.text;
+  } else {
+    uuid_text(d.uuid, d.uuid_text);
+    v.text = std::string_view(d.uuid_text.data(), d.uuid_text.size());
+  }
+  return std::nullopt;
 }
 
 void EventParser::Impl::encode(const TypeState& st, const MessageContext& ctx,
@@ -901,7 +906,14 @@ std::optional<Rejection> EventParser::Impl::parse(int type, const char* json, si
   if (auto r = scan(st, json, size)) return r;
   if (auto r = after_scan(st)) return r;
   for (size_t i = 0; i < st.slots.size(); ++i) {
-    if (auto r = check(st, i, ctx, st.values[i], st.decoded[i])) return r;
+    PropertyValue& v = st.values[i];
+    // Absent and null (the common case of optional properties) without a call.
+    if (st.slots[i].missing() && st.plan.properties[i].container < 0) {
+      if (st.plan.properties[i].required) return missing(st.plan.properties[i].name);
+      v.present = false;
+      continue;
+    }
+    if (auto r = check(st, i, ctx, v, st.decoded[i])) return r;
   }
   encode(st, ctx, out);
   fill_event(st, event);

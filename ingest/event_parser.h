@@ -39,7 +39,7 @@ struct MessageContext {
 
 /// One property's value in a valid event, for the rollups (and tests).
 struct PropertyValue {
-  bool present = false;  ///< false: absent or null
+  bool present = false;  ///< false: absent or null (then `number` and `text` mean nothing)
   /// Integers; kNumeric in units of 10^-scale; kBool 0/1; kTimestamptz Unix microseconds.
   int64_t number = 0;
   /// kText: the unescaped string; kUuid: its canonical lower-case 36-character form; empty for

@@ -12,22 +12,30 @@ namespace sentinel {
 
 KeyLookup::KeyLookup(const std::vector<std::string_view>& names,
                      const std::vector<int16_t>& targets) {
+  table_.fill(-1);
+  if (names.size() > static_cast<size_t>(std::numeric_limits<int16_t>::max())) {
+    throw std::invalid_argument("too many properties in one object");
+  }
   // Group the names by bucket, so that each bucket is one contiguous run of entries.
   std::vector<size_t> order(names.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return index(names[a]) < index(names[b]); });
   for (const size_t i : order) {
-    if (names[i].empty()) throw std::invalid_argument("a property name is empty");
-    Bucket& b = table_[index(names[i])];
-    if (b.begin == b.end) b.begin = b.end = static_cast<uint16_t>(entries_.size());
-    for (uint16_t j = b.begin; j < b.end; ++j) {
-      if (entries_[j].name == names[i]) {
-        throw std::invalid_argument(fmt::format("two properties read the key \"{}\"", names[i]));
+    const std::string_view name = names[i];
+    if (name.empty()) throw std::invalid_argument("a property name is empty");
+    int16_t& first = table_[index(name)];
+    if (first < 0) {
+      first = static_cast<int16_t>(entries_.size());
+    } else {
+      entries_.back().last_in_bucket = false;
+    }
+    for (size_t j = static_cast<size_t>(first); j < entries_.size(); ++j) {
+      if (std::string_view(entries_[j].data, entries_[j].size) == name) {
+        throw std::invalid_argument(fmt::format("two properties read the key \"{}\"", name));
       }
     }
-    entries_.push_back({names[i], targets[i]});
-    ++b.end;
+    entries_.push_back({name.data(), static_cast<uint32_t>(name.size()), targets[i], true});
   }
 }
 

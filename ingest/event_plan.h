@@ -23,38 +23,41 @@ class KeyLookup {
  public:
   /// `names[i]` maps to `targets[i]`; names must be unique and outlive the lookup.
   KeyLookup(const std::vector<std::string_view>& names, const std::vector<int16_t>& targets);
-  KeyLookup() = default;
+  KeyLookup() { table_.fill(-1); }
 
   /// The target of `key`, or kNotFound.
   int find(std::string_view key) const {
     if (key.empty()) return kNotFound;
-    const Bucket b = table_[index(key)];
-    for (uint16_t i = b.begin; i < b.end; ++i) {
-      const Entry& e = entries_[i];
-      if (e.name.size() == key.size() &&
-          std::char_traits<char>::compare(e.name.data(), key.data(), key.size()) == 0) {
-        return e.target;
-      }
+    int i = table_[index(key)];
+    if (i < 0) return kNotFound;
+    for (;; ++i) {
+      const Entry& e = entries_[static_cast<size_t>(i)];
+      if (e.size == key.size() && same_bytes(e.data, key.data(), key.size())) return e.target;
+      if (e.last_in_bucket) return kNotFound;
     }
-    return kNotFound;
   }
 
   static constexpr int kNotFound = -1;
 
  private:
   struct Entry {
-    std::string_view name;
+    const char* data;
+    uint32_t size;
     int16_t target;
+    bool last_in_bucket;
   };
-  struct Bucket {
-    uint16_t begin = 0;
-    uint16_t end = 0;
-  };
+  /// Names are short: a loop the compiler unrolls beats a call to memcmp.
+  static bool same_bytes(const char* a, const char* b, size_t n) {
+    for (size_t k = 0; k < n; ++k) {
+      if (a[k] != b[k]) return false;
+    }
+    return true;
+  }
   static size_t index(std::string_view key) {
     return (key.size() & 31) << 5 | (static_cast<uint8_t>(key[0]) & 31);
   }
-  std::vector<Entry> entries_;
-  std::array<Bucket, 32 * 32> table_{};
+  std::vector<Entry> entries_;          ///< grouped by bucket
+  std::array<int16_t, 32 * 32> table_;  ///< a bucket's first entry, or -1
 };
 
 /// One property's checks and encoding, flattened out of its Property.

@@ -12,9 +12,10 @@ void CopyEncoder::numeric(int64_t units, int scale) {
       negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
   uint64_t pow = 1;
   for (int i = 0; i < scale; ++i) pow *= 10;
-  uint64_t integer = magnitude / pow;
+  // Scale 9 (money) by a constant: a multiply instead of a division on the hot path.
+  uint64_t integer = scale == 9 ? magnitude / 1'000'000'000u : magnitude / pow;
   const int frac_groups = (scale + 3) / 4;
-  const uint64_t fraction = magnitude % pow;
+  const uint64_t fraction = magnitude - integer * pow;
   uint64_t pad = 1;
   for (int i = scale; i < 4 * frac_groups; ++i) pad *= 10;  // to whole base-10000 digits
 
