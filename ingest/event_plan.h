@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,12 +47,29 @@ class KeyLookup {
     int16_t target;
     bool last_in_bucket;
   };
-  /// Names are short: a loop the compiler unrolls beats a call to memcmp.
+  /// Equal bytes, by 8- or 4-byte words (the last word overlapping the one before): names are
+  /// short, and this beats both a call to memcmp and a byte loop.
   static bool same_bytes(const char* a, const char* b, size_t n) {
+    if (n >= 8) {
+      for (size_t k = 0; k + 8 < n; k += 8) {
+        if (load<uint64_t>(a + k) != load<uint64_t>(b + k)) return false;
+      }
+      return load<uint64_t>(a + n - 8) == load<uint64_t>(b + n - 8);
+    }
+    if (n >= 4) {
+      return load<uint32_t>(a) == load<uint32_t>(b) &&
+             load<uint32_t>(a + n - 4) == load<uint32_t>(b + n - 4);
+    }
     for (size_t k = 0; k < n; ++k) {
       if (a[k] != b[k]) return false;
     }
     return true;
+  }
+  template <typename T>
+  static T load(const char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
   }
   static size_t index(std::string_view key) {
     return (key.size() & 31) << 5 | (static_cast<uint8_t>(key[0]) & 31);
