@@ -14,12 +14,14 @@
 #include <memory>
 
 #include "app/allocator.h"
+#include "app/catalog_command.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/costs_command.h"
 #include "app/healthcheck_command.h"
 #include "app/logging.h"
 #include "app/partitions_command.h"
+#include "catalog/catalog.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
 #include "rows/tables.h"
@@ -308,6 +310,7 @@ std::map<std::string, Runner> add_commands(CLI::App& app) {
   runners["partitions"] = sentinel::add_partitions_command(app);
   runners["costs"] = sentinel::add_costs_command(app);
   runners["healthcheck"] = sentinel::add_healthcheck_command(app);
+  runners["catalog"] = sentinel::add_catalog_command(app);
   return runners;
 }
 
@@ -318,6 +321,12 @@ int exit_code_of(const Runner& body) {
     return body();
   } catch (const UsageError& e) {
     std::cerr << "sentinel-ingest: " << e.what() << "\n";
+    return 2;
+  } catch (const sentinel::CatalogError& e) {
+    // Every problem of every file, one per line: file: pointer: what (fix: how).
+    for (const sentinel::CatalogProblem& p : e.problems()) {
+      std::cerr << "sentinel-ingest: catalog: " << p.to_string() << "\n";
+    }
     return 2;
   } catch (const sentinel::ConnectionStringError& e) {
     spdlog::error("{}", sentinel::redact_url(e.what()));  // libpq may quote the whole URI
