@@ -417,5 +417,62 @@ TEST(EventPlan, RejectedUnknownFieldsNameTheField) {
   expect_reject(run(parser, probe(R"(,"zz":[1,})")), R::kInvalidJson, "invalid JSON");
 }
 
+// ---- DESIGN §8's guardrail type, loaded from its file, end to end ----
+
+EventType guardrail_type() {
+  const std::string path = SENTINEL_TEST_DATA_DIR "/catalog/guardrail.schema.json";
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_event_type(text.str(), path);
+}
+
+TEST(EventPlan, GuardrailTypeEndToEnd) {
+  const EventType type = guardrail_type();
+  ASSERT_EQ(type.copy_columns(),
+            "decision_id, ts, tenant_id, verdict, score, prompt_tokens, client_ip, flagged, "
+            "categories, extra, kafka_partition, kafka_offset");
+  EventParser parser(catalog_of(type));
+  const Result r =
+      run(parser, R"({"decision_id":"0b9a7c2e-1f3d-4e5a-8b6c-7d8e9f0a1b2c",)"
+                  R"("ts":"2026-11-29T08:00:00.5+01:00","tenant_id":"acme",)"
+                  R"("verdict":"block","score":"0.87655","usage":{"prompt_tokens":42},)"
+                  R"("client_ip":"10.1.2.3","flagged":true,)"
+                  R"("categories":["pii", "jailbreak"],"model":"m-1"})");
+  ASSERT_FALSE(r.rejection) << r.rejection->detail;
+  ASSERT_EQ(r.fields.size(), 12u);
+  const auto id = parse_uuid("0b9a7c2e-1f3d-4e5a-8b6c-7d8e9f0a1b2c");
+  EXPECT_EQ(r.fields[0], std::string(reinterpret_cast<const char*>(id->data()), 16));
+  const int64_t ts = at("2026-11-29T07:00:00.5Z");
+  EXPECT_EQ(r.ts, ts);
+  uint64_t pg_ts = 0;
+  std::memcpy(&pg_ts, r.fields[1]->data(), 8);
+  EXPECT_EQ(static_cast<int64_t>(__builtin_bswap64(pg_ts)) + kPgEpochOffsetMicros, ts);
+  EXPECT_EQ(r.fields[2], "acme");
+  EXPECT_EQ(r.fields[3], "block");
+  EXPECT_EQ(numeric_text(*r.fields[4]), "0.8766") << "numeric(6,4), half-even";
+  EXPECT_EQ(r.values[4].number, 8766);
+  EXPECT_EQ(be32(r.fields[5]->data()), 42u) << "prompt_tokens from usage.prompt_tokens";
+  EXPECT_EQ(r.fields[6], std::string("\2\x20\0\4\x0a\x01\x02\x03", 8)) << "inet 10.1.2.3";
+  EXPECT_EQ(r.fields[7], std::string(1, '\1'));
+  EXPECT_EQ(r.fields[8], std::string("\1") + R"(["pii", "jailbreak"])");
+  EXPECT_EQ(r.fields[9], std::string("\1") + R"({"model":"m-1"})");
+  EXPECT_EQ(be32(r.fields[10]->data()), 1u);
+
+  const std::string head = R"({"decision_id":"0b9a7c2e-1f3d-4e5a-8b6c-7d8e9f0a1b2c",)"
+                           R"("ts":"2026-11-29T08:00:00Z","tenant_id":"acme",)";
+  expect_reject(run(parser, head + R"("verdict":"maybe"})"), R::kInvalidValue,
+                "invalid value: verdict: expected allow|block|redact, got \"maybe\"");
+  expect_reject(run(parser, head + R"("verdict":"allow","score":1.00005})"), R::kInvalidValue,
+                "invalid value: score: 1.00005 is above the maximum 1");
+  expect_reject(run(parser, head + R"("verdict":"allow","score":-0.00001})"), R::kInvalidValue,
+                "invalid value: score: negative: -0.00001");
+  expect_reject(run(parser, head + R"("verdict":"allow","categories":{}})"), R::kWrongType,
+                "wrong type: categories: expected array, got object");
+  expect_reject(run(parser, head + R"("verdict":"allow","usage":{"prompt_tokens":-1}})"),
+                R::kInvalidValue, "invalid value: prompt_tokens: -1 is out of range 0..2147483647");
+  expect_reject(run(parser, head + R"("score":0.5})"), R::kMissingField, "missing field: verdict");
+}
+
 }  // namespace
 }  // namespace sentinel
