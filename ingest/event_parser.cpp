@@ -238,6 +238,21 @@ void uuid_text(const std::array<uint8_t, 16>& id, std::array<char, 36>& out) {
   }
 }
 
+/// True when a valid UUID text (36 bytes: hex digits and '-') has no upper-case digit: every
+/// byte then has bit 0x20 set ('0'-'9', '-', 'a'-'f' do; 'A'-'F' do not). Checked by words.
+bool lower_case_uuid(std::string_view text) {
+  uint64_t all = ~uint64_t{0};
+  for (size_t k = 0; k < 32; k += 8) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + k, 8);
+    all &= w;
+  }
+  uint32_t tail;
+  std::memcpy(&tail, text.data() + 32, 4);
+  constexpr uint64_t kBit = 0x2020202020202020ULL;
+  return (all & kBit) == kBit && (tail & 0x20202020U) == 0x20202020U;
+}
+
 /// The value as a detail shows it: strings quoted, numbers as written.
 std::string shown(const Slot& s) {
   return s.kind == Kind::kString ? quoted(s.text) : std::string(s.text);
@@ -816,7 +831,7 @@ std::optional<Rejection> EventParser::Impl::check_uuid(const PropertyPlan& p, co
   }
   d.uuid = *parsed;
   // The text is canonical already unless it has upper-case digits (parse_uuid checked the rest).
-  if (std::none_of(s.text.begin(), s.text.end(), [](char c) { return c >= 'A' && c <= 'F'; })) {
+  if (lower_case_uuid(s.text)) {
     v.text = s.text;
   } else {
     uuid_text(d.uuid, d.uuid_text);
