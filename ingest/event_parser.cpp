@@ -74,7 +74,7 @@ bool has_nul(std::string_view s) {
 /// A value from the message, quoted for a detail: at most 64 bytes (cut on a code point
 /// boundary) with quotes, backslashes and control characters escaped, so that the detail is
 /// always valid text for PostgreSQL.
-std::string quoted(std::string_view v) {
+[[gnu::cold]] std::string quoted(std::string_view v) {
   constexpr size_t kMax = 64;
   bool cut = false;
   if (v.size() > kMax) {
@@ -99,7 +99,7 @@ std::string quoted(std::string_view v) {
   return out;
 }
 
-std::string describe_duration(int64_t micros) {
+[[gnu::cold]] std::string describe_duration(int64_t micros) {
   constexpr int64_t kSecond = 1'000'000, kHour = 3600 * kSecond, kDay = 24 * kHour;
   auto unit = [](int64_t n, std::string_view name) {
     return fmt::format("{} {}{}", n, name, n == 1 ? "" : "s");
@@ -110,9 +110,9 @@ std::string describe_duration(int64_t micros) {
   return unit(micros, "microsecond");
 }
 
-Rejection reject(RejectReason reason, std::string detail) { return {reason, std::move(detail)}; }
+[[gnu::cold]] Rejection reject(RejectReason reason, std::string detail) { return {reason, std::move(detail)}; }
 
-Rejection invalid_json(error_code err, std::string_view field = {}) {
+[[gnu::cold]] Rejection invalid_json(error_code err, std::string_view field = {}) {
   if (field.empty()) {
     return reject(RejectReason::kInvalidJson,
                   fmt::format("invalid JSON: {}", simdjson::error_message(err)));
@@ -122,20 +122,20 @@ Rejection invalid_json(error_code err, std::string_view field = {}) {
       fmt::format("invalid JSON: in field {}: {}", quoted(field), simdjson::error_message(err)));
 }
 
-Rejection missing(std::string_view name) {
+[[gnu::cold]] Rejection missing(std::string_view name) {
   return reject(RejectReason::kMissingField, fmt::format("missing field: {}", name));
 }
 
-Rejection wrong_type(std::string_view name, std::string_view expected, Kind got) {
+[[gnu::cold]] Rejection wrong_type(std::string_view name, std::string_view expected, Kind got) {
   return reject(RejectReason::kWrongType,
                 fmt::format("wrong type: {}: expected {}, got {}", name, expected, kind_name(got)));
 }
 
-Rejection invalid_value(std::string_view name, std::string_view problem) {
+[[gnu::cold]] Rejection invalid_value(std::string_view name, std::string_view problem) {
   return reject(RejectReason::kInvalidValue, fmt::format("invalid value: {}: {}", name, problem));
 }
 
-Rejection contains_nul(std::string_view name) {
+[[gnu::cold]] Rejection contains_nul(std::string_view name) {
   return invalid_value(name, "contains NUL (\\u0000), which PostgreSQL cannot store");
 }
 
@@ -254,7 +254,7 @@ bool lower_case_uuid(std::string_view text) {
 }
 
 /// The value as a detail shows it: strings quoted, numbers as written.
-std::string shown(const Slot& s) {
+[[gnu::cold]] std::string shown(const Slot& s) {
   return s.kind == Kind::kString ? quoted(s.text) : std::string(s.text);
 }
 
