@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -35,7 +36,12 @@ KeyLookup::KeyLookup(const std::vector<std::string_view>& names,
         throw std::invalid_argument(fmt::format("two properties read the key \"{}\"", name));
       }
     }
-    entries_.push_back({name.data(), static_cast<uint32_t>(name.size()), targets[i], true});
+    std::array<char, 16> head{};
+    std::memcpy(head.data(), name.data(), std::min<size_t>(name.size(), 16));
+    Entry e{0, 0, name.data(), static_cast<uint32_t>(name.size()), targets[i], true};
+    std::memcpy(&e.w0, head.data(), 8);
+    std::memcpy(&e.w1, head.data() + 8, 8);
+    entries_.push_back(e);
   }
 }
 

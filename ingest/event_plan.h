@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -17,6 +18,21 @@ struct ParserLimits;
 // that type. Made once when the parser is built, from the catalog's EventTypes; the parser then
 // never looks at the EventType again. ingest/ only (the parser's implementation detail).
 
+/// The bytes of a key of n <= 16 bytes in two little-endian 8-byte words (KeyLookup).
+struct KeyMask {
+  uint64_t lo, hi;
+};
+constexpr std::array<KeyMask, 17> make_key_masks() {
+  std::array<KeyMask, 17> m{};
+  for (size_t n = 0; n <= 16; ++n) {
+    m[n].lo = n >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * n)) - 1;
+    m[n].hi = n >= 16 ? ~uint64_t{0} : n <= 8 ? 0 : (uint64_t{1} << (8 * (n - 8))) - 1;
+  }
+  return m;
+}
+inline constexpr std::array<KeyMask, 17> kKeyMasks = make_key_masks();
+static_assert(std::endian::native == std::endian::little, "key masks assume little-endian loads");
+
 /// Finds a key among one JSON object's known names with one table look-up and, for the names of
 /// the built-in types, one compare: names are bucketed by (length, first character). Names that
 /// share a bucket are compared one by one. Built at run time from any set of names.
@@ -26,14 +42,25 @@ class KeyLookup {
   KeyLookup(const std::vector<std::string_view>& names, const std::vector<int16_t>& targets);
   KeyLookup() { table_.fill(-1); }
 
-  /// The target of `key`, or kNotFound.
+  /// The target of `key`, or kNotFound. `key` must have 16 readable bytes from its start, as
+  /// keys simdjson hands out do (in the padded message, or in its padded string buffer): names
+  /// of up to 16 bytes are compared as two masked words, without a branch on their length.
   int find(std::string_view key) const {
     if (key.empty()) return kNotFound;
     int i = table_[index(key)];
     if (i < 0) return kNotFound;
+    const uint64_t k0 = load<uint64_t>(key.data());
+    const uint64_t k1 = load<uint64_t>(key.data() + 8);
     for (;; ++i) {
       const Entry& e = entries_[static_cast<size_t>(i)];
-      if (e.size == key.size() && same_bytes(e.data, key.data(), key.size())) return e.target;
+      if (e.size == key.size()) {
+        if (key.size() <= 16) {
+          const KeyMask& m = kKeyMasks[key.size()];
+          if ((((k0 ^ e.w0) & m.lo) | ((k1 ^ e.w1) & m.hi)) == 0) return e.target;
+        } else if (std::memcmp(e.data, key.data(), key.size()) == 0) {
+          return e.target;
+        }
+      }
       if (e.last_in_bucket) return kNotFound;
     }
   }
@@ -42,29 +69,12 @@ class KeyLookup {
 
  private:
   struct Entry {
+    uint64_t w0, w1;  ///< the name's first 16 bytes, zero-padded
     const char* data;
     uint32_t size;
     int16_t target;
     bool last_in_bucket;
   };
-  /// Equal bytes, by 8- or 4-byte words (the last word overlapping the one before): names are
-  /// short, and this beats both a call to memcmp and a byte loop.
-  static bool same_bytes(const char* a, const char* b, size_t n) {
-    if (n >= 8) {
-      for (size_t k = 0; k + 8 < n; k += 8) {
-        if (load<uint64_t>(a + k) != load<uint64_t>(b + k)) return false;
-      }
-      return load<uint64_t>(a + n - 8) == load<uint64_t>(b + n - 8);
-    }
-    if (n >= 4) {
-      return load<uint32_t>(a) == load<uint32_t>(b) &&
-             load<uint32_t>(a + n - 4) == load<uint32_t>(b + n - 4);
-    }
-    for (size_t k = 0; k < n; ++k) {
-      if (a[k] != b[k]) return false;
-    }
-    return true;
-  }
   template <typename T>
   static T load(const char* p) {
     T v;

@@ -10,14 +10,32 @@ void CopyEncoder::numeric(int64_t units, int scale) {
   const bool negative = units < 0;
   const uint64_t magnitude =
       negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
-  uint64_t pow = 1;
-  for (int i = 0; i < scale; ++i) pow *= 10;
+  static constexpr uint64_t kPow10[20] = {1,
+                                          10,
+                                          100,
+                                          1'000,
+                                          10'000,
+                                          100'000,
+                                          1'000'000,
+                                          10'000'000,
+                                          100'000'000,
+                                          1'000'000'000,
+                                          10'000'000'000,
+                                          100'000'000'000,
+                                          1'000'000'000'000,
+                                          10'000'000'000'000,
+                                          100'000'000'000'000,
+                                          1'000'000'000'000'000,
+                                          10'000'000'000'000'000,
+                                          100'000'000'000'000'000,
+                                          1'000'000'000'000'000'000,
+                                          10'000'000'000'000'000'000u};
+  const uint64_t pow = kPow10[scale];
   // Scale 9 (money) by a constant: a multiply instead of a division on the hot path.
   uint64_t integer = scale == 9 ? magnitude / 1'000'000'000u : magnitude / pow;
   const int frac_groups = (scale + 3) / 4;
   const uint64_t fraction = magnitude - integer * pow;
-  uint64_t pad = 1;
-  for (int i = scale; i < 4 * frac_groups; ++i) pad *= 10;  // to whole base-10000 digits
+  const uint64_t pad = kPow10[4 * frac_groups - scale];  // to whole base-10000 digits
 
   uint16_t digits[10];  // at most 5 integer digits (uint64 < 10000^5) and 5 fraction digits
   uint16_t int_digits[5];
