@@ -84,8 +84,8 @@ class KeyLookup {
   static size_t index(std::string_view key) {
     return (key.size() & 31) << 5 | (static_cast<uint8_t>(key[0]) & 31);
   }
-  std::vector<Entry> entries_;          ///< grouped by bucket
-  std::array<int16_t, 32 * 32> table_;  ///< a bucket's first entry, or -1
+  std::vector<Entry> entries_;                  ///< grouped by bucket
+  std::array<int16_t, size_t{32} * 32> table_;  ///< a bucket's first entry, or -1
 };
 
 /// One property's checks and encoding, flattened out of its Property.

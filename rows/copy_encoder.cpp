@@ -1,6 +1,28 @@
 #include "rows/copy_encoder.h"
 
 namespace sentinel {
+namespace {
+constexpr uint64_t kPow10[20] = {1,
+                                 10,
+                                 100,
+                                 1'000,
+                                 10'000,
+                                 100'000,
+                                 1'000'000,
+                                 10'000'000,
+                                 100'000'000,
+                                 1'000'000'000,
+                                 10'000'000'000,
+                                 100'000'000'000,
+                                 1'000'000'000'000,
+                                 10'000'000'000'000,
+                                 100'000'000'000'000,
+                                 1'000'000'000'000'000,
+                                 10'000'000'000'000'000,
+                                 100'000'000'000'000'000,
+                                 1'000'000'000'000'000'000,
+                                 10'000'000'000'000'000'000u};
+}  // namespace
 
 void CopyEncoder::numeric(int64_t units, int scale) {
   // numeric's binary form: ndigits, weight, sign, dscale, then base-10000 digits, most
@@ -10,26 +32,6 @@ void CopyEncoder::numeric(int64_t units, int scale) {
   const bool negative = units < 0;
   const uint64_t magnitude =
       negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
-  static constexpr uint64_t kPow10[20] = {1,
-                                          10,
-                                          100,
-                                          1'000,
-                                          10'000,
-                                          100'000,
-                                          1'000'000,
-                                          10'000'000,
-                                          100'000'000,
-                                          1'000'000'000,
-                                          10'000'000'000,
-                                          100'000'000'000,
-                                          1'000'000'000'000,
-                                          10'000'000'000'000,
-                                          100'000'000'000'000,
-                                          1'000'000'000'000'000,
-                                          10'000'000'000'000'000,
-                                          100'000'000'000'000'000,
-                                          1'000'000'000'000'000'000,
-                                          10'000'000'000'000'000'000u};
   const uint64_t pow = kPow10[scale];
   // Scale 9 (money) by a constant: a multiply instead of a division on the hot path.
   uint64_t integer = scale == 9 ? magnitude / 1'000'000'000u : magnitude / pow;
