@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "ingest/event_parser.h"
+#include "rows/pow10.h"
 
 namespace sentinel {
 
@@ -47,25 +48,8 @@ KeyLookup::KeyLookup(const std::vector<std::string_view>& names,
 
 namespace {
 
-constexpr int64_t kPow10[19] = {1,
-                                10,
-                                100,
-                                1'000,
-                                10'000,
-                                100'000,
-                                1'000'000,
-                                10'000'000,
-                                100'000'000,
-                                1'000'000'000,
-                                10'000'000'000,
-                                100'000'000'000,
-                                1'000'000'000'000,
-                                10'000'000'000'000,
-                                100'000'000'000'000,
-                                1'000'000'000'000'000,
-                                10'000'000'000'000'000,
-                                100'000'000'000'000'000,
-                                1'000'000'000'000'000'000};
+/// 10^n as int64 (n <= 18).
+constexpr int64_t pow10(int n) { return static_cast<int64_t>(kPowersOf10[static_cast<size_t>(n)]); }
 
 std::string_view expected_types(const Property& p) {
   switch (p.type) {
@@ -97,9 +81,9 @@ std::string_view expected_types(const Property& p) {
 
 /// The cap --max-cost-usd (nano-units) puts on a numeric property of `scale`, in its units.
 int64_t cap_in_units(int64_t cap_nanos, int scale) {
-  if (scale <= 9) return cap_nanos / kPow10[9 - scale];
+  if (scale <= 9) return cap_nanos / pow10(9 - scale);
   int64_t units = 0;
-  return __builtin_mul_overflow(cap_nanos, kPow10[scale - 9], &units)
+  return __builtin_mul_overflow(cap_nanos, pow10(scale - 9), &units)
              ? std::numeric_limits<int64_t>::max()
              : units;
 }
@@ -149,7 +133,7 @@ PropertyPlan compile_property(const EventType& type, const Property& p,
   set_bounds(p, plan);
   if (p.type == ColumnType::kNumeric) {
     plan.scale = p.numeric_scale;
-    plan.precision_limit = p.numeric_precision <= 18 ? kPow10[p.numeric_precision] : 0;
+    plan.precision_limit = p.numeric_precision <= 18 ? pow10(p.numeric_precision) : 0;
     plan.capped = summed_by_a_rollup(type, p.name);
     plan.cap_units = cap_in_units(limits.max_cost_nanos, p.numeric_scale);
   }

@@ -1,28 +1,8 @@
 #include "rows/copy_encoder.h"
 
+#include "rows/pow10.h"
+
 namespace sentinel {
-namespace {
-constexpr uint64_t kPow10[20] = {1,
-                                 10,
-                                 100,
-                                 1'000,
-                                 10'000,
-                                 100'000,
-                                 1'000'000,
-                                 10'000'000,
-                                 100'000'000,
-                                 1'000'000'000,
-                                 10'000'000'000,
-                                 100'000'000'000,
-                                 1'000'000'000'000,
-                                 10'000'000'000'000,
-                                 100'000'000'000'000,
-                                 1'000'000'000'000'000,
-                                 10'000'000'000'000'000,
-                                 100'000'000'000'000'000,
-                                 1'000'000'000'000'000'000,
-                                 10'000'000'000'000'000'000u};
-}  // namespace
 
 void CopyEncoder::numeric(int64_t units, int scale) {
   // numeric's binary form: ndigits, weight, sign, dscale, then base-10000 digits, most
@@ -32,12 +12,12 @@ void CopyEncoder::numeric(int64_t units, int scale) {
   const bool negative = units < 0;
   const uint64_t magnitude =
       negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
-  const uint64_t pow = kPow10[scale];
+  const uint64_t pow = kPowersOf10[scale];
   // Scale 9 (money) by a constant: a multiply instead of a division on the hot path.
   uint64_t integer = scale == 9 ? magnitude / 1'000'000'000u : magnitude / pow;
   const int frac_groups = (scale + 3) / 4;
   const uint64_t fraction = magnitude - integer * pow;
-  const uint64_t pad = kPow10[4 * frac_groups - scale];  // to whole base-10000 digits
+  const uint64_t pad = kPowersOf10[4 * frac_groups - scale];  // to whole base-10000 digits
 
   uint16_t digits[10];  // at most 5 integer digits (uint64 < 10000^5) and 5 fraction digits
   uint16_t int_digits[5];
