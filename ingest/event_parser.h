@@ -17,8 +17,8 @@ namespace sentinel {
 /// Limits a message must respect (architecture.md §2); anything beyond is a reject.
 struct ParserLimits {
   size_t max_message_bytes = 1 << 20;
-  size_t max_metadata_bytes = 64 << 10;  ///< raw JSON text of `metadata`
-  int max_depth = 32;                    ///< nesting of `metadata`; the object itself is 1
+  size_t max_metadata_bytes = 64 << 10;  ///< raw JSON text of each jsonb property, and of `extra`
+  int max_depth = 32;  ///< nesting of each jsonb property (`metadata`); the value itself is 1
   /// The partition_by window: each type's max_age_days / max_future_days (400 and 1 for the
   /// built-in types) unless set here (tests set narrow windows).
   std::optional<int64_t> max_age_micros;
@@ -64,9 +64,12 @@ struct ParsedEvent {
 /// allocates only its Rejection's detail. Views it hands out (ParsedEvent::values, InvocationCost)
 /// stay valid until the next parse.
 ///
-/// Fields may come in any order. Unknown top-level fields are kept (as the `extra` jsonb column),
-/// ignored or rejected as the type says; they must be valid JSON either way. Nested values that
-/// are not stored as jsonb may nest at most max(256, max_depth) levels (deeper: too_large).
+/// Fields may come in any order. Unknown top-level fields are kept (as the `extra` jsonb column:
+/// one object of their raw keys and values, max_metadata_bytes at most, no NUL; NULL when there
+/// is none; a container object of x-source paths goes there whole when it has members no
+/// property reads), ignored or rejected ("unknown field: NAME") as the type says; they must be
+/// valid JSON either way. Values not stored as a jsonb property (unknown fields included) may
+/// nest at most max(256, max_depth) levels (deeper: too_large).
 class EventParser {
  public:
   /// Parses the types of `catalog` (kept alive by the parser).
