@@ -15,10 +15,17 @@ command -v "$cxx" >/dev/null || { echo "fuzz: $cxx is missing (apt-get install c
 
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
   -fno-sanitize-recover=undefined -I. $(pkg-config --cflags simdjson fmt))
-srcs=(fuzz/parser_fuzzer.cpp ingest/event_parser.cpp ingest/scalars.cpp rows/copy_encoder.cpp)
-if [ ! -x "$out/parser_fuzzer" ] || [ -n "$(find "${srcs[@]}" ingest/*.h rows/*.h -newer "$out/parser_fuzzer")" ]; then
+# The parser compiles each event type of the catalog into a plan: the built-in catalog (the
+# loader and its embedded schema files) comes along.
+embedded="$out/embedded_event_schemas.cpp"
+cmake -DOUT="$embedded" "-DFILES=$PWD/schemas/events/audit.schema.json|$PWD/schemas/events/invocation.schema.json" \
+  -P catalog/embed_schemas.cmake
+srcs=(fuzz/parser_fuzzer.cpp ingest/event_parser.cpp ingest/event_plan.cpp ingest/scalars.cpp
+  rows/copy_encoder.cpp catalog/*.cpp)
+if [ ! -x "$out/parser_fuzzer" ] || [ -n "$(find "${srcs[@]}" ingest/*.h rows/*.h catalog/*.h schemas/events -newer "$out/parser_fuzzer")" ]; then
   echo "fuzz: building $out/parser_fuzzer"
-  "$cxx" "${flags[@]}" "${srcs[@]}" -o "$out/parser_fuzzer" $(pkg-config --libs simdjson fmt)
+  "$cxx" "${flags[@]}" "${srcs[@]}" "$embedded" -o "$out/parser_fuzzer" \
+    $(pkg-config --libs simdjson fmt yaml-cpp libcrypto)
 fi
 
 # Seeds: each sample line as an audit (0x00) or invocation (0x01) message; fuzz/seeds as is.

@@ -17,13 +17,16 @@ namespace sentinel {
 /// Limits a message must respect (architecture.md §2); anything beyond is a reject.
 struct ParserLimits {
   size_t max_message_bytes = 1 << 20;
-  size_t max_metadata_bytes = 64 << 10;  ///< raw JSON text of `metadata`
-  int max_depth = 32;                    ///< nesting of `metadata`; the object itself is 1
-  int64_t max_age_micros = 400LL * 86400 * 1000000;
-  int64_t max_future_micros = 86400LL * 1000000;
-  /// Largest `cost_usd` of one invocation, in nano-dollars (USD 10 000 by default). The costliest
-  /// single LLM call today is a few hundred dollars; a month's `costs` row (numeric(20,9), below
-  /// USD 10^11) still holds ten million invocations at this limit.
+  size_t max_metadata_bytes = 64 << 10;  ///< raw JSON text of each jsonb property, and of `extra`
+  int max_depth = 32;  ///< nesting of each jsonb property (`metadata`); the value itself is 1
+  /// The partition_by window: each type's max_age_days / max_future_days (400 and 1 for the
+  /// built-in types) unless set here (tests set narrow windows).
+  std::optional<int64_t> max_age_micros;
+  std::optional<int64_t> max_future_micros;
+  /// Largest value of every numeric property a rollup of its type sums (--max-cost-usd), in
+  /// nano-units (10^-9) of that property: for the built-in `cost_usd`, nano-dollars (USD 10 000 by
+  /// default). The costliest single LLM call today is a few hundred dollars; a month's `costs` row
+  /// (numeric(20,9), below USD 10^11) still holds ten million invocations at this limit.
   int64_t max_cost_nanos = 10'000LL * 1'000'000'000;
 };
 
@@ -36,7 +39,7 @@ struct MessageContext {
 
 /// One property's value in a valid event, for the rollups (and tests).
 struct PropertyValue {
-  bool present = false;  ///< false: absent or null
+  bool present = false;  ///< false: absent or null (then `number` and `text` mean nothing)
   /// Integers; kNumeric in units of 10^-scale; kBool 0/1; kTimestamptz Unix microseconds.
   int64_t number = 0;
   /// kText: the unescaped string; kUuid: its canonical lower-case 36-character form; empty for
@@ -61,9 +64,12 @@ struct ParsedEvent {
 /// allocates only its Rejection's detail. Views it hands out (ParsedEvent::values, InvocationCost)
 /// stay valid until the next parse.
 ///
-/// Fields may come in any order. Unknown top-level fields are kept (as the `extra` jsonb column),
-/// ignored or rejected as the type says; they must be valid JSON either way. Nested values that
-/// are not stored as jsonb may nest at most max(256, max_depth) levels (deeper: too_large).
+/// Fields may come in any order. Unknown top-level fields are kept (as the `extra` jsonb column:
+/// one object of their raw keys and values, max_metadata_bytes at most, no NUL; NULL when there
+/// is none; a container object of x-source paths goes there whole when it has members no
+/// property reads), ignored or rejected ("unknown field: NAME") as the type says; they must be
+/// valid JSON either way. Values not stored as a jsonb property (unknown fields included) may
+/// nest at most max(256, max_depth) levels (deeper: too_large).
 class EventParser {
  public:
   /// Parses the types of `catalog` (kept alive by the parser).
@@ -81,8 +87,8 @@ class EventParser {
   /// Valid: appends ONE tuple (columns as the type's copy_columns(), the last two being
   /// ctx.kafka_partition and ctx.kafka_offset) to `out`, fills `event` and returns std::nullopt.
   /// Invalid: leaves `out` exactly as it was and returns the Rejection.
-  std::optional<Rejection> parse(int type, const char* json, size_t size,
-                                 const MessageContext& ctx, std::string& out, ParsedEvent& event);
+  std::optional<Rejection> parse(int type, const char* json, size_t size, const MessageContext& ctx,
+                                 std::string& out, ParsedEvent& event);
   /// The same, for a built-in type named by the compiled-in list (until the seam moves).
   std::optional<Rejection> parse(EventTable table, const char* json, size_t size,
                                  const MessageContext& ctx, std::string& out, ParsedEvent& event);

@@ -120,11 +120,15 @@ bool is_json_number(std::string_view text) {
   return split_number(text, p);
 }
 
-DecimalResult parse_decimal_nanos(std::string_view text) {
+ScaledDecimal parse_decimal(std::string_view text, int scale) {
   NumberParts p;
-  if (!split_number(text, p)) return {0, DecimalError::kSyntax};
+  ScaledDecimal r;
+  if (scale < 0 || scale > 18 || !split_number(text, p)) {
+    r.error = DecimalError::kSyntax;
+    return r;
+  }
   // The value is the digit string D = int_digits ++ frac_digits scaled so that digit i has the
-  // weight 10^q(i) nano-units, q(i) = n_int - 1 - i + exponent + 9.
+  // weight 10^q(i) units, q(i) = n_int - 1 - i + exponent + scale.
   const std::string_view ints = p.int_digits;
   const std::string_view fracs = p.frac_digits;
   const int64_t n_int = static_cast<int64_t>(ints.size());
@@ -134,31 +138,50 @@ DecimalResult parse_decimal_nanos(std::string_view text) {
   };
   int64_t s = 0;  // first significant digit
   while (s < n && digit(s) == 0) ++s;
-  if (s == n) return {0, DecimalError::kNone};  // zero, whatever its sign or exponent
-  if (p.negative) return {0, DecimalError::kNegative};
+  if (s == n) return r;  // zero, whatever its sign or exponent
+  r.negative = p.negative;
 
-  const int64_t round_index = n_int + p.exponent + 9;  // the digit of weight 10^-1
-  const int64_t top_weight = round_index - 1 - s;      // q(s)
-  if (top_weight > 18) return {0, DecimalError::kOverflow};
-
-  // Whole nano-units: digits [s, min(n, round_index)), then zeros down to weight 0. At most 19
+  const int64_t round_index = n_int + p.exponent + scale;  // the digit of weight 10^-1 units
+  const int64_t top_weight = round_index - 1 - s;          // q(s)
+  if (top_weight > 18) {
+    r.error = DecimalError::kOverflow;
+    return r;
+  }
+  // Whole units: digits [s, min(n, round_index)), then zeros down to weight 0. At most 19
   // digits in all (top_weight <= 18), so the sum stays below 10^19 < 2^64.
   uint64_t acc = 0;
   const int64_t whole_end = std::min(n, round_index);
   for (int64_t i = s; i < whole_end; ++i) acc = acc * 10 + digit(i);
   if (whole_end > s && whole_end == n && round_index > n) acc *= kPow10[round_index - n];
 
-  // Half-even on what lies below one nano-unit.
-  if (round_index >= s && round_index < n) {
-    const unsigned r = digit(round_index);
+  // Half-even on what lies below one unit (on the magnitude: symmetric for negatives).
+  bool below = false;  // something nonzero was cut off
+  if (round_index < n) {
+    const int64_t first_cut = std::max(round_index, s);
+    const unsigned rd = round_index >= s ? digit(round_index) : 0;
+    for (int64_t i = first_cut; i < n && !below; ++i) below = digit(i) != 0;
     bool sticky = false;
-    for (int64_t i = round_index + 1; i < n && !sticky; ++i) sticky = digit(i) != 0;
-    if (r > 5 || (r == 5 && (sticky || (acc & 1u)))) ++acc;
+    for (int64_t i = round_index + 1; i < n && !sticky && round_index >= s; ++i) {
+      sticky = digit(i) != 0;
+    }
+    const bool up = round_index >= s && (rd > 5 || (rd == 5 && (sticky || (acc & 1u))));
+    if (up) ++acc;
+    if (below) r.rounding = static_cast<int8_t>(up != p.negative ? 1 : -1);
   }
   if (acc > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    return {0, DecimalError::kOverflow};
+    r.error = DecimalError::kOverflow;
+    return r;
   }
-  return {static_cast<int64_t>(acc), DecimalError::kNone};
+  r.units = p.negative ? -static_cast<int64_t>(acc) : static_cast<int64_t>(acc);
+  return r;
+}
+
+DecimalResult parse_decimal_nanos(std::string_view text) {
+  const ScaledDecimal r = parse_decimal(text, 9);
+  if (r.error == DecimalError::kSyntax) return {0, DecimalError::kSyntax};
+  if (r.negative) return {0, DecimalError::kNegative};
+  if (!r.ok()) return {0, r.error};
+  return {r.units, DecimalError::kNone};
 }
 
 IntegerResult parse_json_integer(std::string_view text) {
@@ -333,14 +356,22 @@ size_t utf8_length(std::string_view text) {
   return count;
 }
 
-std::string format_decimal_nanos(int64_t nanos) {
-  std::string out = std::to_string(nanos / 1'000'000'000);
-  int64_t fraction = nanos % 1'000'000'000;
+std::string format_decimal(int64_t units, int scale) {
+  const bool negative = units < 0;
+  // The magnitude, without overflow for INT64_MIN.
+  const uint64_t magnitude =
+      negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
+  const uint64_t pow = kPow10[scale];
+  std::string out = negative ? "-" : "";
+  out += std::to_string(magnitude / pow);
+  const uint64_t fraction = magnitude % pow;
   if (fraction == 0) return out;
   std::string digits = std::to_string(fraction);
-  digits.insert(0, 9 - digits.size(), '0');
+  digits.insert(0, static_cast<size_t>(scale) - digits.size(), '0');
   while (digits.back() == '0') digits.pop_back();
   return out + "." + digits;
 }
+
+std::string format_decimal_nanos(int64_t nanos) { return format_decimal(nanos, 9); }
 
 }  // namespace sentinel

@@ -34,6 +34,26 @@ struct DecimalResult {
 /// rounded half-even, exponents of any size are applied exactly.
 DecimalResult parse_decimal_nanos(std::string_view text);
 
+/// A decimal read at a fixed scale, or why it could not be read.
+struct ScaledDecimal {
+  int64_t units = 0;                         ///< value × 10^scale, rounded half-even, signed
+  DecimalError error = DecimalError::kNone;  ///< kNone, kSyntax or kOverflow (never kNegative)
+  bool negative = false;                     ///< the text is below zero (even when it rounds to 0)
+  /// Sign of (units − exact value): +1 rounded up, −1 rounded down, 0 exact. Lets a caller
+  /// compare the exact value with a bound: exact < b ⇔ units < b or (units == b and rounding > 0).
+  int8_t rounding = 0;
+  bool ok() const { return error == DecimalError::kNone; }
+};
+
+/// Reads a decimal in JSON's number grammar as an exact count of 10^-scale units (scale 0..18),
+/// signed. Never goes through a binary float: digits beyond the scale are rounded half-even
+/// (ties to the even unit), exponents of any size are applied exactly; a magnitude beyond
+/// INT64_MAX units is kOverflow. parse_decimal_nanos is this at scale 9, non-negative.
+ScaledDecimal parse_decimal(std::string_view text, int scale);
+
+/// `units` at `scale` (0..18) as the shortest exact decimal: (15, 1) → "1.5", (-5, 3) → "-0.005".
+std::string format_decimal(int64_t units, int scale);
+
 /// A non-negative count of nano-units as the shortest exact decimal: 1500000000 → "1.5",
 /// 10000000000000 → "10000".
 std::string format_decimal_nanos(int64_t nanos);

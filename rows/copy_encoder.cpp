@@ -1,26 +1,45 @@
 #include "rows/copy_encoder.h"
 
+#include "rows/pow10.h"
+
 namespace sentinel {
 
-void CopyEncoder::numeric_nanos(int64_t nanos) {
+void CopyEncoder::numeric(int64_t units, int scale) {
   // numeric's binary form: ndigits, weight, sign, dscale, then base-10000 digits, most
-  // significant first. The value is split into an integer part and 9 fraction digits, which
-  // occupy three base-10000 digits (the last padded with three zeros).
-  uint16_t digits[8];
-  int n = 0;
-  uint64_t integer = static_cast<uint64_t>(nanos) / 1'000'000'000u;
-  const uint64_t fraction = static_cast<uint64_t>(nanos) % 1'000'000'000u;
+  // significant first. The magnitude is split into an integer part and `scale` fraction digits,
+  // which occupy ceil(scale / 4) base-10000 digits (the last padded with zeros).
+  constexpr uint16_t kNegative = 0x4000;
+  const bool negative = units < 0;
+  const uint64_t magnitude =
+      negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
+  const uint64_t pow = kPowersOf10[scale];
+  // Scale 9 (money) by a constant: a multiply instead of a division on the hot path.
+  uint64_t integer = scale == 9 ? magnitude / 1'000'000'000u : magnitude / pow;
+  const int frac_groups = (scale + 3) / 4;
+  const uint64_t fraction = magnitude - integer * pow;
+  const uint64_t pad = kPowersOf10[4 * frac_groups - scale];  // to whole base-10000 digits
+
+  uint16_t digits[10];  // at most 5 integer digits (uint64 < 10000^5) and 5 fraction digits
   uint16_t int_digits[5];
   int int_count = 0;
   while (integer > 0) {
     int_digits[int_count++] = static_cast<uint16_t>(integer % 10000);
     integer /= 10000;
   }
+  int n = 0;
   for (int i = int_count - 1; i >= 0; --i) digits[n++] = int_digits[i];
-  const uint64_t scaled = fraction * 1000;  // 12 decimal digits
-  digits[n++] = static_cast<uint16_t>(scaled / 100'000'000);
-  digits[n++] = static_cast<uint16_t>(scaled / 10'000 % 10'000);
-  digits[n++] = static_cast<uint16_t>(scaled % 10'000);
+  if (4 * frac_groups <= 19) {  // fraction × pad < 10^19: 64 bits suffice (scale <= 16)
+    uint64_t f = fraction * pad;
+    for (int g = frac_groups - 1; g >= 0; --g, f /= 10000) {
+      digits[n + g] = static_cast<uint16_t>(f % 10000);
+    }
+  } else {
+    unsigned __int128 f = static_cast<unsigned __int128>(fraction) * pad;
+    for (int g = frac_groups - 1; g >= 0; --g, f /= 10000) {
+      digits[n + g] = static_cast<uint16_t>(f % 10000);
+    }
+  }
+  n += frac_groups;
   int16_t weight = static_cast<int16_t>(int_count - 1);
   // Normalize: no trailing zero digits, and no leading zero digits (which shift the weight).
   while (n > 0 && digits[n - 1] == 0) --n;
@@ -29,7 +48,8 @@ void CopyEncoder::numeric_nanos(int64_t nanos) {
     ++lead;
     --weight;
   }
-  if (lead == n) {  // zero
+  const bool zero = lead == n;
+  if (zero) {
     n = 0;
     lead = 0;
     weight = 0;
@@ -38,8 +58,8 @@ void CopyEncoder::numeric_nanos(int64_t nanos) {
   put32(static_cast<uint32_t>(8 + 2 * count));
   put16(static_cast<uint16_t>(count));
   put16(static_cast<uint16_t>(weight));
-  put16(0);  // sign: positive
-  put16(9);  // dscale
+  put16(negative && !zero ? kNegative : 0);
+  put16(static_cast<uint16_t>(scale));
   for (int i = lead; i < n; ++i) put16(digits[i]);
 }
 

@@ -58,7 +58,14 @@ class CopyEncoder {
     put32(static_cast<uint32_t>(unix_days - 10957));
   }
   /// A non-negative amount of nano-units as numeric with scale 9 (e.g. USD with 9 decimals).
-  void numeric_nanos(int64_t nanos);
+  void numeric_nanos(int64_t nanos) { numeric(nanos, 9); }
+  /// `units` × 10^-scale (any sign, scale 0..18) as numeric with display scale `scale`: the
+  /// value a numeric(p, scale) column stores.
+  void numeric(int64_t units, int scale);
+  void boolean(bool v) {
+    put32(1);
+    out_.push_back(v ? '\1' : '\0');
+  }
   void inet(const InetAddress& a);
   /// jsonb in binary: a version byte (1) and the JSON text, which PostgreSQL parses.
   void jsonb(std::string_view json) {

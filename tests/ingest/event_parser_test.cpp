@@ -282,7 +282,7 @@ TEST(EventParserAudit, EncodesEveryColumnInOrder) {
   ASSERT_FALSE(r.rejection) << r.rejection->detail;
   EXPECT_EQ(r.ts, at("2026-11-15T12:34:56.789012Z"));
   const auto f = decode_tuple(r.tuple);
-  ASSERT_EQ(f.size(), static_cast<size_t>(kAuditFieldCount));
+  ASSERT_EQ(f.size(), static_cast<size_t>(kAuditFieldCount + 1));  // + extra
   EXPECT_EQ(f[0], bytes_of(kEventIdBytes));
   EXPECT_EQ(timestamptz_micros(*f[1]), at("2026-11-15T12:34:56.789012Z"));
   EXPECT_EQ(timestamptz_micros(*f[1]) - kPgEpochOffsetMicros, static_cast<int64_t>(be64(*f[1])));
@@ -296,8 +296,9 @@ TEST(EventParserAudit, EncodesEveryColumnInOrder) {
   EXPECT_EQ(f[9], "Mozilla/5.0");
   EXPECT_EQ(f[10], bytes_of(kSessionIdBytes));
   EXPECT_EQ(jsonb_text(*f[11]), kMetadata);
-  EXPECT_EQ(int4_of(*f[12]), 7);
-  EXPECT_EQ(int8_of(*f[13]), 123456789012LL);
+  EXPECT_FALSE(f[12].has_value());  // extra: no unknown field
+  EXPECT_EQ(int4_of(*f[13]), 7);
+  EXPECT_EQ(int8_of(*f[14]), 123456789012LL);
 }
 
 TEST(EventParserAudit, AbsentAndNullOptionalsAreSqlNull) {
@@ -309,9 +310,9 @@ TEST(EventParserAudit, AbsentAndNullOptionalsAreSqlNull) {
   const AuditResult r = run_audit(parser, to_json(e));
   ASSERT_FALSE(r.rejection) << r.rejection->detail;
   const auto f = decode_tuple(r.tuple);
-  ASSERT_EQ(f.size(), 14u);
-  for (int i : {3, 4, 6, 8, 9, 10, 11}) EXPECT_FALSE(f[i].has_value()) << "column " << i;
-  for (int i : {0, 1, 2, 5, 7, 12, 13}) EXPECT_TRUE(f[i].has_value()) << "column " << i;
+  ASSERT_EQ(f.size(), 15u);
+  for (int i : {3, 4, 6, 8, 9, 10, 11, 12}) EXPECT_FALSE(f[i].has_value()) << "column " << i;
+  for (int i : {0, 1, 2, 5, 7, 13, 14}) EXPECT_TRUE(f[i].has_value()) << "column " << i;
 }
 
 TEST(EventParserAudit, StoresIpv6AndEscapedText) {
@@ -416,7 +417,7 @@ TEST(EventParserInvocation, EncodesEveryColumnInOrderAndFillsCost) {
   const InvocationResult r = run_invocation(parser, to_json(valid_invocation()));
   ASSERT_FALSE(r.rejection) << r.rejection->detail;
   const auto f = decode_tuple(r.tuple);
-  ASSERT_EQ(f.size(), static_cast<size_t>(kInvocationsFieldCount));
+  ASSERT_EQ(f.size(), static_cast<size_t>(kInvocationsFieldCount + 1));  // + extra
   EXPECT_EQ(f[0], bytes_of(kEventIdBytes));
   EXPECT_EQ(timestamptz_micros(*f[1]), at("2026-11-15T12:34:56.789012Z"));
   EXPECT_EQ(f[2], "acme-corp");
@@ -431,8 +432,9 @@ TEST(EventParserInvocation, EncodesEveryColumnInOrderAndFillsCost) {
   EXPECT_EQ(numeric_nanos_of(*f[11]), 8'850'000);
   EXPECT_FALSE(f[12].has_value());  // error_code: null
   EXPECT_EQ(jsonb_text(*f[13]), kMetadata);
-  EXPECT_EQ(int4_of(*f[14]), 7);
-  EXPECT_EQ(int8_of(*f[15]), 123456789012LL);
+  EXPECT_FALSE(f[14].has_value());  // extra: no unknown field
+  EXPECT_EQ(int4_of(*f[15]), 7);
+  EXPECT_EQ(int8_of(*f[16]), 123456789012LL);
 
   EXPECT_EQ(r.cost.tenant_id, "acme-corp");
   EXPECT_EQ(r.cost.ts_unix_micros, at("2026-11-15T12:34:56.789012Z"));
@@ -452,8 +454,8 @@ TEST(EventParserInvocation, AbsentAndNullOptionalsAreSqlNull) {
   const InvocationResult r = run_invocation(parser, to_json(e));
   ASSERT_FALSE(r.rejection) << r.rejection->detail;
   const auto f = decode_tuple(r.tuple);
-  ASSERT_EQ(f.size(), 16u);
-  for (int i : {3, 4, 9, 12, 13}) EXPECT_FALSE(f[i].has_value()) << "column " << i;
+  ASSERT_EQ(f.size(), 17u);
+  for (int i : {3, 4, 9, 12, 13, 14}) EXPECT_FALSE(f[i].has_value()) << "column " << i;
   EXPECT_EQ(f[6], "claude-3-5-sonnet-20241022");
 }
 
@@ -818,8 +820,15 @@ TEST(EventParser, DuplicateKnownFieldsAreInvalidJson) {
   EXPECT_FALSE(run_audit(parser, to_json(e)).rejection);
 }
 
+/// The built-in catalog with audit's unknown fields ignored instead of kept.
+std::shared_ptr<const Catalog> audit_ignoring_unknown_fields() {
+  std::vector<EventType> types = load_catalog()->types();
+  types[0].unknown_fields = UnknownFields::kIgnore;
+  return std::make_shared<const Catalog>(std::move(types));
+}
+
 TEST(EventParser, UnknownFieldsAreIgnoredWhenValid) {
-  EventParser parser;
+  EventParser parser(audit_ignoring_unknown_fields());
   Event e = valid_audit();
   const std::string plain = run_audit(parser, to_json(e)).tuple;
   e.push_back({"extra", R"({"x":[1,2.5e-3,{"y":null,"z":[true,false,"s\u0000"]}],"w":-0})"});
@@ -829,6 +838,21 @@ TEST(EventParser, UnknownFieldsAreIgnoredWhenValid) {
   const AuditResult r = run_audit(parser, to_json(e));
   ASSERT_FALSE(r.rejection) << r.rejection->detail;
   EXPECT_EQ(r.tuple, plain);
+}
+
+TEST(EventParser, UnknownFieldsAreKeptInExtraByDefault) {
+  EventParser parser;
+  Event e = with(valid_audit(), "schema_version", "3");
+  e.push_back({"EVENT_ID", "\"kept\""});  // keys are case-sensitive
+  e.push_back({"ctx", R"({"x":[1,2.5e-3,{"y":null}],"w":-0})"});
+  const AuditResult r = run_audit(parser, to_json(e));
+  ASSERT_FALSE(r.rejection) << r.rejection->detail;
+  const auto f = decode_tuple(r.tuple);
+  EXPECT_EQ(jsonb_text(*f[12]),
+            R"({"schema_version":3,"EVENT_ID":"kept","ctx":{"x":[1,2.5e-3,{"y":null}],"w":-0}})");
+  e.push_back({"nul", R"(["\u0000"])"});
+  expect_reject(run_audit(parser, to_json(e)).rejection, R::kInvalidValue,
+                "invalid value: extra: field \"nul\": contains NUL");
 }
 
 TEST(EventParser, AbsurdNestingOutsideMetadataIsTooLarge) {
@@ -881,8 +905,9 @@ TEST(EventParserInvocation, CostAboveTheLimitIsInvalidValueBeforeItReachesPostgr
 
 TEST(EventParser, DefaultMessageLimitIsOneMebibyte) {
   EventParser parser;
-  Event e = with(valid_audit(), "pad", quote(std::string((1 << 20) - 700, 'x')));
-  std::string json = to_json(e);
+  // Padded with whitespace: an unknown field that large is kept in `extra`, which has the
+  // metadata size limit.
+  std::string json = to_json(valid_audit());
   json.insert(json.size() - 1, std::string((1 << 20) - json.size(), ' '));
   ASSERT_EQ(json.size(), 1u << 20);
   EXPECT_FALSE(run_audit(parser, json).rejection);
@@ -1069,7 +1094,7 @@ TEST(SampleData, EveryAuditSampleIsValid) {
     const AuditResult r = run_audit(parser, line);
     EXPECT_FALSE(r.rejection) << line << "\n" << r.rejection->detail;
     if (r.rejection) continue;
-    EXPECT_EQ(decode_tuple(r.tuple).size(), 14u);
+    EXPECT_EQ(decode_tuple(r.tuple).size(), 15u);
     EXPECT_GE(r.ts, at("2026-11-01T00:00:00Z"));
     EXPECT_LT(r.ts, at("2026-12-01T00:00:00Z"));
   }
@@ -1084,7 +1109,7 @@ TEST(SampleData, EveryInvocationSampleIsValid) {
     EXPECT_FALSE(r.rejection) << line << "\n" << r.rejection->detail;
     if (r.rejection) continue;
     const auto f = decode_tuple(r.tuple);
-    EXPECT_EQ(f.size(), 16u);
+    EXPECT_EQ(f.size(), 17u);
     EXPECT_EQ(numeric_nanos_of(*f[11]), r.cost.cost_nanos);
     EXPECT_GT(r.cost.cost_nanos, 0);
     EXPECT_GE(r.cost.ts_unix_micros, at("2026-11-01T00:00:00Z"));

@@ -259,5 +259,70 @@ TEST_F(CopyEncodingPg, NumericBytesEqualPostgresOwnBinaryForm) {
   }
 }
 
+/// `units` × 10^-scale as decimal text with exactly `scale` fraction digits ("-0.05" at 2).
+std::string decimal_text(int64_t units, int scale) {
+  const bool negative = units < 0;
+  const uint64_t magnitude =
+      negative ? ~static_cast<uint64_t>(units) + 1 : static_cast<uint64_t>(units);
+  uint64_t pow = 1;
+  for (int i = 0; i < scale; ++i) pow *= 10;
+  std::string text = (negative ? "-" : "") + std::to_string(magnitude / pow);
+  if (scale == 0) return text;
+  const std::string fraction = std::to_string(magnitude % pow);
+  return text + "." + std::string(static_cast<size_t>(scale) - fraction.size(), '0') + fraction;
+}
+
+// CopyEncoder::numeric at any scale and sign (numeric(p,s) properties of any event type): the
+// bytes PostgreSQL itself sends for numeric(38, s), so that the server stores the same value.
+TEST_F(CopyEncodingPg, NumericAtAnyScaleAndSignEqualsPostgresOwnBinaryForm) {
+  const std::pair<int64_t, int> cases[] = {
+      {0, 0},
+      {0, 4},
+      {-1, 0},
+      {42, 0},
+      {-5, 3},
+      {8766, 4},
+      {-8766, 4},
+      {10000, 4},
+      {-12345, 2},
+      {1, 18},
+      {-1, 18},
+      {123'456'789'012'345'678, 18},
+      {99'999, 5},
+      {-100'000, 5},
+      {1'500'000'000, 9},
+      {-1'500'000'000, 9},
+      {7, 16},
+      {-7, 17},
+      {std::numeric_limits<int64_t>::max(), 0},
+      {std::numeric_limits<int64_t>::max(), 18},
+      {std::numeric_limits<int64_t>::min(), 6},
+  };
+  for (const auto& [units, scale] : cases) {
+    std::string ours;
+    CopyEncoder(ours).numeric(units, scale);
+    const std::string text = decimal_text(units, scale);
+    const std::string hex = db_.query("SELECT encode(numeric_send('" + text + "'::numeric(38," +
+                                      std::to_string(scale) + ")), 'hex')");
+    std::string theirs;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+      theirs.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    ASSERT_GE(ours.size(), 4u);
+    EXPECT_EQ(ours.substr(4), theirs) << text;
+  }
+}
+
+TEST_F(CopyEncodingPg, BooleanIsPostgresOwnBinaryForm) {
+  for (const bool v : {true, false}) {
+    std::string ours;
+    CopyEncoder(ours).boolean(v);
+    const std::string hex =
+        db_.query(std::string("SELECT encode(boolsend(") + (v ? "true" : "false") + "), 'hex')");
+    EXPECT_EQ(ours, std::string("\0\0\0\1", 4) + (v ? '\1' : '\0')) << hex;
+    EXPECT_EQ(hex, v ? "01" : "00");
+  }
+}
+
 }  // namespace
 }  // namespace sentinel
