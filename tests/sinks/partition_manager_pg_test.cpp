@@ -9,6 +9,7 @@
 #include "rows/month.h"
 #include "sinks/migrator.h"
 #include "sinks/partition_manager.h"
+#include "tests/support/catalog_tables.h"
 #include "tests/support/pg_helpers.h"
 #include "tests/support/test_db.h"
 
@@ -189,6 +190,36 @@ TEST_F(PartitionsPg, DropOlderThanLeavesPartitionsWithoutAMonthName) {
       partitions::drop_older_than(db_.direct_url(), *catalog_, make_month(2027, 1), false);
   EXPECT_EQ(dropped.size(), 2u);
   EXPECT_EQ(db_.query("SELECT to_regclass('audit_logs_archive') IS NOT NULL"), "t");
+}
+
+// Issue 18: a type of the catalog (DESIGN §8's guardrail) has its month partitions premade,
+// listed and dropped by retention like the built-in ones; a catalog without it leaves them alone.
+TEST_F(PartitionsPg, ACatalogTypesTableIsPremadeListedAndDroppedLikeTheBuiltInOnes) {
+  const auto catalog = load_catalog(SENTINEL_SOURCE_DIR "/tests/data/catalog");
+  const EventType* guardrail = catalog->find("guardrail");
+  ASSERT_NE(guardrail, nullptr);
+  testing::create_type_tables_by_hand(db_, *guardrail);
+
+  const auto made = partitions::premake(db_.direct_url(), *catalog, make_month(2026, 1), 2);
+  EXPECT_EQ(made, (std::vector<std::string>{"audit_logs_2026_01", "invocations_2026_01",
+                                            "guardrail_events_2026_01", "audit_logs_2026_02",
+                                            "invocations_2026_02", "guardrail_events_2026_02"}));
+  const auto all = partitions::list(db_.direct_url(), *catalog);
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(all[2].table, "guardrail_events");
+  EXPECT_EQ(all[2].name, "guardrail_events_2026_01");
+  EXPECT_EQ(all[2].month, make_month(2026, 1));
+  EXPECT_EQ(partitions::list(db_.direct_url(), *catalog_).size(), 4u)
+      << "the built-in catalog lists only its own tables";
+
+  const auto dropped =
+      partitions::drop_older_than(db_.direct_url(), *catalog, make_month(2026, 2), false);
+  std::vector<std::string> names;
+  for (const auto& p : dropped) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"audit_logs_2026_01", "guardrail_events_2026_01",
+                                             "invocations_2026_01"}));
+  EXPECT_EQ(db_.query("SELECT to_regclass('guardrail_events_2026_01') IS NULL"), "t");
+  EXPECT_EQ(db_.query("SELECT to_regclass('guardrail_events_2026_02') IS NOT NULL"), "t");
 }
 
 TEST_F(PartitionsPg, PremakeWorksThroughPgBouncer) {
