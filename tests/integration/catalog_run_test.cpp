@@ -51,8 +51,7 @@ std::string guardrail_event(int i) {
       R"({{"decision_id":"00000000-0000-4000-8000-{:012d}","ts":{},"tenant_id":"tenant-{}",)"
       R"("verdict":"{}","score":"0.{:04d}","usage":{{"prompt_tokens":{}}},)"
       R"("client_ip":"10.0.0.{}","flagged":{},"categories":["pii"],"model":"m-{}"}})",
-      i, now_ms(), i % 3, kVerdicts[i % 3], i, 100 + i, i % 250,
-      i % 2 == 0 ? "true" : "false", i);
+      i, now_ms(), i % 3, kVerdicts[i % 3], i, 100 + i, i % 250, i % 2 == 0 ? "true" : "false", i);
 }
 
 TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics) {
@@ -70,16 +69,17 @@ TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics
   {
     Publisher publisher(mock.bootstraps(), {});
     for (int i = 0; i < kGuardrails; ++i) {
-      publisher.produce("other.guardrails", "tenant-" + std::to_string(i % 3),
-                        guardrail_event(i));
+      publisher.produce("other.guardrails", "tenant-" + std::to_string(i % 3), guardrail_event(i));
     }
     // Refused by the guardrail schema: an unknown verdict, a missing one.
-    publisher.produce("other.guardrails", "x", R"({"decision_id":"00000000-0000-4000-8000-)"
-                                               R"(999999999999","ts":"2026-01-01T00:00:00Z",)"
-                                               R"("tenant_id":"t","verdict":"maybe"})");
-    publisher.produce("other.guardrails", "x", R"({"decision_id":"00000000-0000-4000-8000-)"
-                                               R"(999999999998","ts":"2026-01-01T00:00:00Z",)"
-                                               R"("tenant_id":"t"})");
+    publisher.produce("other.guardrails", "x",
+                      R"({"decision_id":"00000000-0000-4000-8000-)"
+                      R"(999999999999","ts":"2026-01-01T00:00:00Z",)"
+                      R"("tenant_id":"t","verdict":"maybe"})");
+    publisher.produce("other.guardrails", "x",
+                      R"({"decision_id":"00000000-0000-4000-8000-)"
+                      R"(999999999998","ts":"2026-01-01T00:00:00Z",)"
+                      R"("tenant_id":"t"})");
     GeneratorOptions g;
     g.seed = 18;
     g.invalid_ratio = 0;
@@ -96,11 +96,11 @@ TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics
   const int port = testing::free_port();
   const std::string log = ::testing::TempDir() + "catalog-run.out";
   std::remove(log.c_str());
-  testing::Process run({SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers",
-                        mock.bootstraps(), "--group", "catalog", "--catalog", kCatalogDir,
-                        "--topic", "guardrail=other.guardrails", "--audit-topic", "other.audit",
-                        "--metrics-listen", "127.0.0.1:" + std::to_string(port)},
-                       log);
+  testing::Process run(
+      {SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers", mock.bootstraps(), "--group",
+       "catalog", "--catalog", kCatalogDir, "--topic", "guardrail=other.guardrails",
+       "--audit-topic", "other.audit", "--metrics-listen", "127.0.0.1:" + std::to_string(port)},
+      log);
   const auto count = [&](const std::string& sql) { return std::stoll("0" + db.query(sql)); };
   ASSERT_TRUE(testing::wait_until(seconds(120), [&] {
     return count("SELECT count(*) FROM guardrail_events") == kGuardrails &&

@@ -301,19 +301,19 @@ TEST(Cli, StartsWithItsAllocatorSettingsUnlessTheOperatorSetsTheirOwn) {
 TEST(Cli, HelpListsEveryRunFlagWithItsEnvironmentVariable) {
   const auto [code, out] = run_command({SENTINEL_BINARY, "run", "--help"}, seconds(10));
   EXPECT_EQ(code, 0);
-  for (const char* s : {"--pg", "--brokers", "--group", "--audit-topic", "--invocations-topic",
-                        "--catalog", "--topic", "--writers", "--config", "--metrics-listen",
-                        "--kafka-prop", "SENTINEL_PG_URL", "SENTINEL_KAFKA_BROKERS",
-                        "SENTINEL_WRITERS", "SENTINEL_CATALOG", "Alias of --topic audit=TOPIC",
-                        "Alias of --topic invocation=TOPIC"}) {
+  for (const char* s :
+       {"--pg", "--brokers", "--group", "--audit-topic", "--invocations-topic", "--catalog",
+        "--topic", "--writers", "--config", "--metrics-listen", "--kafka-prop", "SENTINEL_PG_URL",
+        "SENTINEL_KAFKA_BROKERS", "SENTINEL_WRITERS", "SENTINEL_CATALOG",
+        "Alias of --topic audit=TOPIC", "Alias of --topic invocation=TOPIC"}) {
     EXPECT_NE(out.find(s), std::string::npos) << s;
   }
 }
 
 /// `run` with a PostgreSQL and a Kafka that are never reached: what is checked before them.
 std::pair<int, std::string> run_with(const std::vector<std::string>& more) {
-  std::vector<std::string> argv = {SENTINEL_BINARY, "run", "--pg", "host=127.0.0.1 port=1",
-                                   "--brokers", "127.0.0.1:1"};
+  std::vector<std::string> argv = {SENTINEL_BINARY,         "run",       "--pg",
+                                   "host=127.0.0.1 port=1", "--brokers", "127.0.0.1:1"};
   argv.insert(argv.end(), more.begin(), more.end());
   return run_command(argv, seconds(20));
 }

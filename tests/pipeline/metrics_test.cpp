@@ -47,9 +47,8 @@ TEST(Metrics, StreamsAreLabelledByTheCatalogsTablesAndTheTopics) {
   EXPECT_NE(text.find("sentinel_ingest_rows_written_total{table=\"audit_logs\"} 0\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(
-      text.find("sentinel_ingest_messages_consumed_total{topic=\"other.guardrails\"} 9\n"),
-      std::string::npos)
+  EXPECT_NE(text.find("sentinel_ingest_messages_consumed_total{topic=\"other.guardrails\"} 9\n"),
+            std::string::npos)
       << text;
 
   // Named again (a new pipeline): counted from zero under the new names.

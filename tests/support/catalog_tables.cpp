@@ -63,6 +63,11 @@ void create_type_tables_by_hand(const TestDb& db, const EventType& type) {
   db.query(event_table_sql(type));
   for (const Rollup& r : type.rollups) db.query(rollup_table_sql(type, r));
   let_ensure_partition_accept(db, type.table);
+  // Partitions are made by the function as its owner (sentinel_owner): it must own the parent.
+  const std::string owner = db.query(
+      "SELECT proowner::regrole::text FROM pg_proc WHERE oid = "
+      "'public.sentinel_ensure_month_partition(text, date)'::regprocedure");
+  db.query("ALTER TABLE public." + type.table + " OWNER TO " + owner);
 }
 
 }  // namespace sentinel::testing
