@@ -60,7 +60,7 @@ TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics
   const auto catalog = load_catalog(kCatalogDir);
   const EventType* guardrail = catalog->find("guardrail");
   ASSERT_NE(guardrail, nullptr);
-  testing::create_type_tables_by_hand(db, *guardrail);
+  testing::create_catalog_tables_by_hand(db, *catalog);
 
   // Not the default topics: the guardrail type by --topic, audit by its old alias.
   MockCluster mock(1, {"other.audit", "sentinel.invocations", "other.guardrails"}, 2);

@@ -70,4 +70,15 @@ void create_type_tables_by_hand(const TestDb& db, const EventType& type) {
   db.query("ALTER TABLE public." + type.table + " OWNER TO " + owner);
 }
 
+void create_catalog_tables_by_hand(const TestDb& db, const Catalog& catalog) {
+  for (const EventType& type : catalog.types()) {
+    if (db.query("SELECT to_regclass('public." + type.table + "') IS NULL") == "t") {
+      create_type_tables_by_hand(db, type);
+    } else if (type.unknown_fields == UnknownFields::kKeep) {
+      db.query("ALTER TABLE public." + type.table + " ADD COLUMN IF NOT EXISTS " +
+               std::string(kExtraColumn) + " jsonb");
+    }
+  }
+}
+
 }  // namespace sentinel::testing

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "catalog/catalog.h"
 #include "catalog/event_type.h"
 #include "tests/support/test_db.h"
 
@@ -14,6 +15,11 @@ namespace sentinel::testing {
 /// make the table's partitions (001's version knows only the built-in tables: it is widened by
 /// the test's own copy of its definition). Throws std::runtime_error on any SQL failure.
 void create_type_tables_by_hand(const TestDb& db, const EventType& type);
+
+/// What `migrate` will make of `catalog`, by hand: the `extra` column of each type whose table
+/// exists (the built-in ones: their tables predate it) and keeps unknown fields, and the tables of
+/// every other type (create_type_tables_by_hand).
+void create_catalog_tables_by_hand(const TestDb& db, const Catalog& catalog);
 
 /// The CREATE TABLE statement of `type`'s event table (exposed for the failure messages).
 std::string event_table_sql(const EventType& type);
