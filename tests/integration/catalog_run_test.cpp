@@ -120,6 +120,12 @@ TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics
   EXPECT_EQ(db.query("SELECT string_agg(DISTINCT topic || ':' || reason, ',') FROM "
                      "ingest_rejects"),
             "other.guardrails:invalid_value,other.guardrails:missing_field");
+  // Its rollup, in the same transactions: every decision counted once per period, the scores
+  // (0.0000 to 0.0299) summed exactly.
+  EXPECT_EQ(db.query("SELECT string_agg(period || ' ' || n || ' ' || s, ',' ORDER BY period) FROM "
+                     "(SELECT period, sum(decisions) AS n, sum(score_total) AS s FROM "
+                     "guardrail_daily GROUP BY period) p"),
+            "day 300 4.4850,month 300 4.4850");
   EXPECT_EQ(db.query("SELECT sum(next_offset) FROM ingest_offsets WHERE topic = "
                      "'other.guardrails'"),
             std::to_string(kGuardrails + 2));
