@@ -23,7 +23,7 @@ std::vector<ChunkPtr> make_batch(int rows, int tenants) {
   for (int r = 0; r < rows; ++r) {
     if (r % 256 == 0) {
       chunks.push_back(std::make_unique<Chunk>());
-      chunks.back()->table = EventTable::kInvocations;
+      chunks.back()->type = static_cast<int>(EventTable::kInvocations);
     }
     Chunk& c = *chunks.back();
     const std::string name = "tenant-" + std::to_string(tenant(rng));

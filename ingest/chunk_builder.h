@@ -2,20 +2,22 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "ingest/event_parser.h"
 #include "rows/chunk.h"
 
 namespace sentinel {
 
-/// A subscribed topic and the table its events go to.
+/// A subscribed topic and the event type of its messages.
 struct TopicSpec {
   std::string name;
-  EventTable table;
+  int type = 0;  ///< the type's index in the catalog
 };
 
 /// Turns Kafka messages into chunks, one open chunk per assigned partition.
@@ -25,7 +27,9 @@ struct TopicSpec {
 /// thread-safe.
 class ChunkBuilder {
  public:
-  ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes);
+  /// Parses the messages of each topic as the type of `catalog` the topic names.
+  ChunkBuilder(std::shared_ptr<const Catalog> catalog, std::vector<TopicSpec> topics,
+               ParserLimits limits, size_t chunk_bytes);
 
   /// Starts (or restarts) a partition: its next chunk begins at `from_offset`, the stored
   /// next_offset (Chunk::kNoStoredOffset if none). Any open chunk of the partition is dropped.
@@ -101,6 +105,7 @@ class ChunkBuilder {
   static void add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
                       int64_t kafka_timestamp_ms);
 
+  std::shared_ptr<const Catalog> catalog_;
   std::vector<TopicSpec> topics_;
   size_t chunk_bytes_;
   EventParser parser_;

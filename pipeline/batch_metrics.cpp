@@ -29,8 +29,9 @@ void record_batch(Metrics& metrics, const BatchResult& r, const std::vector<Chun
   metrics.bisections += r.bisections;
   metrics.partitions_ensured += r.partitions_ensured;
   uint64_t rows = 0;
-  for (int t = 0; t < kEventTableCount; ++t) {
-    metrics.rows_written[t] += r.rows[t];
+  for (size_t t = 0; t < r.rows.size(); ++t) {
+    // Bridge: the metrics count the built-in types only until they are sized by the catalog.
+    if (t < metrics.rows_written.size()) metrics.rows_written[t] += r.rows[t];
     rows += r.rows[t];
   }
   for (int i = 0; i < kRejectReasonCount; ++i) metrics.rejects[i] += r.rejects[i];

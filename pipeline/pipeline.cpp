@@ -18,23 +18,31 @@ using Clock = std::chrono::steady_clock;
 /// a margin for the process's own exit.
 constexpr auto kStopBudget = std::chrono::milliseconds(9500);
 
-/// The chunk builder's topic of each event type: every spec'd type is consumed.
+/// The chunk builder's topic of each event type: every spec'd type is consumed. Topic i carries
+/// the catalog's type i (the built-in catalog lists the types in kEventSpecs order).
 std::vector<TopicSpec> topic_specs(const std::array<std::string, kEventTableCount>& topics) {
   std::vector<TopicSpec> specs;
   specs.reserve(kEventSpecs.size());
   for (const EventSpec& s : kEventSpecs) {
-    specs.push_back({topics[static_cast<size_t>(s.table)], s.table});
+    specs.push_back({topics[static_cast<size_t>(s.table)], static_cast<int>(s.table)});
   }
   return specs;
+}
+
+/// The options with the catalog filled in (the built-in one unless given).
+PipelineOptions with_catalog(PipelineOptions options) {
+  if (!options.catalog) options.catalog = load_catalog();
+  return options;
 }
 
 }  // namespace
 
 Pipeline::Pipeline(PipelineOptions options, Metrics& metrics)
-    : options_(std::move(options)),
+    : options_(with_catalog(std::move(options))),
       metrics_(metrics),
       topics_(options_.topics.begin(), options_.topics.end()),
-      builder_(topic_specs(options_.topics), options_.limits, options_.chunk_bytes),
+      builder_(options_.catalog, topic_specs(options_.topics), options_.limits,
+               options_.chunk_bytes),
       offsets_([this](const PartitionKey& key) { builder_.close(key.first, key.second); }),
       budget_(options_.inflight_budget_bytes, options_.writers, options_.pause_after),
       stored_(options_.pg_url, options_.group, topics_, options_.max_backoff, metrics_, failure_),

@@ -3,10 +3,12 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "ingest/event_parser.h"
 
 namespace sentinel {
@@ -18,6 +20,8 @@ struct PipelineOptions {
   std::string group = "sentinel-ingest";
   /// The topic of each event type, by EventTable (--audit-topic, --invocations-topic, ...).
   std::array<std::string, kEventTableCount> topics = default_topics();
+  /// The event types; null means the built-in ones (the pipeline loads them).
+  std::shared_ptr<const Catalog> catalog;
   int writers = 2;
   size_t chunk_bytes = 256 << 10;
   size_t batch_rows = 50'000;

@@ -55,7 +55,7 @@ struct Chunk {
 
   // Where it came from.
   int topic_index = 0;  ///< index into the pipeline's topic list
-  EventTable table = EventTable::kAudit;
+  int type = 0;         ///< its event type: the index in the catalog (Catalog::types())
   int32_t partition = 0;
   uint64_t epoch = 0;  ///< the partition's assignment epoch when the chunk was built
   int64_t from_offset = kNoStoredOffset;
@@ -63,7 +63,7 @@ struct Chunk {
   int64_t received_unix_micros = 0;  ///< when its first message came out of the consumer
 
   // What it holds.
-  std::string tuples;  ///< binary COPY tuples for `table`, no header or trailer
+  std::string tuples;  ///< binary COPY tuples of its type's table, no header or trailer
   std::vector<RowRef> rows;
   std::string arena;  ///< tenant ids of the costs
   std::vector<CostItem> costs;

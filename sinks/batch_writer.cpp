@@ -156,14 +156,16 @@ size_t keep_chained(std::vector<Chunk*>& chunks) {
 }
 
 BatchWriter::BatchWriter(const std::string& pg_url, std::string consumer_group,
-                         std::vector<std::string> topics, PayloadSource* payloads)
+                         std::vector<std::string> topics,
+                         std::shared_ptr<const Catalog> catalog, PayloadSource* payloads)
     : conn_(pg_url),
       payloads_(payloads),
       consumer_group_(std::move(consumer_group)),
-      topics_(std::move(topics)) {
-  for (const EventSpec& spec : kEventSpecs) {
-    copy_sql_[static_cast<size_t>(spec.table)] =
-        fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", spec.name, spec.columns);
+      topics_(std::move(topics)),
+      catalog_(std::move(catalog)) {
+  for (const EventType& type : catalog_->types()) {
+    copy_sql_.push_back(fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", type.table,
+                                    type.copy_columns()));
   }
   rejects_copy_sql_ =
       fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
@@ -188,11 +190,11 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
   bool isolate_costs = false;
   int partition_retries = 0;
   int overflow_retries = 0;
-  BatchResult result;
+  BatchResult result = empty_result();
   ensure_partitions(live, result);
   for (;;) {
     const uint32_t ensured = result.partitions_ensured;
-    result = BatchResult{};
+    result = empty_result();
     result.partitions_ensured = ensured;
     failure_ = Failure::kOther;
     try {
@@ -253,8 +255,15 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
   return result;
 }
 
+BatchResult BatchWriter::empty_result() const {
+  BatchResult r;
+  r.rows.assign(catalog_->size(), 0);
+  return r;
+}
+
 void BatchWriter::merge_into(BatchResult& into, const BatchResult& from) {
-  for (int t = 0; t < kEventTableCount; ++t) into.rows[t] += from.rows[t];
+  if (into.rows.size() < from.rows.size()) into.rows.resize(from.rows.size());
+  for (size_t t = 0; t < from.rows.size(); ++t) into.rows[t] += from.rows[t];
   for (int r = 0; r < kRejectReasonCount; ++r) into.rejects[r] += from.rejects[r];
   into.messages += from.messages;
   into.bisections += from.bisections;
@@ -295,10 +304,10 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
     for (const RowRef& r : c->rows) {
       if (r.month == last) continue;
       last = r.month;
-      const auto key = std::make_pair(c->table, r.month);
+      const auto key = std::make_pair(c->type, r.month);
       if (known_partitions_.contains(key)) continue;
       const std::string start = month_start_text(r.month);
-      const std::string table(table_name(c->table));
+      const std::string& table = (*catalog_)[static_cast<size_t>(c->type)].table;
       // Its own short transaction, read-write whatever defaults a pooled session holds.
       conn_.exec("BEGIN READ WRITE");
       try {
@@ -337,8 +346,8 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     if (isolate_costs) refuse_overflowing_costs(chunks, refused);
     // Every event table, from the one list: the offsets below cover every chunk, so a table
     // left out here would lose its rows without a trace.
-    for (const EventSpec& spec : kEventSpecs) {
-      copy_table(chunks, spec.table, bisect, refused, result);
+    for (int type = 0; type < static_cast<int>(catalog_->size()); ++type) {
+      copy_table(chunks, type, bisect, refused, result);
     }
     read_payloads(chunks, refused);
     copy_rejects(chunks, refused);
@@ -358,12 +367,12 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     // What the transaction stores, counted before COMMIT: if its reply is lost, this is what
     // the next call returns once it finds the commit landed.
     for (const Chunk* c : chunks) {
-      result.rows[static_cast<int>(c->table)] += c->rows.size();
+      result.rows[static_cast<size_t>(c->type)] += c->rows.size();
       for (int r = 0; r < kRejectReasonCount; ++r) result.rejects[r] += c->rejects_by_reason[r];
       result.messages += c->messages;
     }
     for (const Refused& r : refused) {
-      --result.rows[static_cast<int>(chunks[r.pos.chunk]->table)];
+      --result.rows[static_cast<size_t>(chunks[r.pos.chunk]->type)];
       ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
     }
     failure_ = Failure::kCommitUnknown;
@@ -426,9 +435,9 @@ void BatchWriter::read_payloads(std::span<Chunk* const> chunks, std::vector<Refu
   for (size_t i = 0; i < refused.size(); ++i) refused[i].payload = std::move(got[i]);
 }
 
-void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect_rows,
+void BatchWriter::copy_table(std::span<Chunk* const> chunks, int type, bool bisect_rows,
                              std::vector<Refused>& refused, BatchResult& result) {
-  const std::vector<RowPos>* ordered = &index_order(chunks, table);
+  const std::vector<RowPos>* ordered = &index_order(chunks, type);
   if (!refused.empty()) {
     // Rows already refused (costs that cannot be added) are left out.
     std::set<std::pair<uint32_t, uint32_t>> skip;
@@ -442,14 +451,13 @@ void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, b
   const std::vector<RowPos>& rows = *ordered;
   if (rows.empty()) return;
   if (!bisect_rows) {
-    copy_rows(chunks, table, rows);
+    copy_rows(chunks, type, rows);
     return;
   }
-  bisect(chunks, table, rows, refused, result);
+  bisect(chunks, type, rows, refused, result);
 }
 
-const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks,
-                                                    EventTable table) {
+const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks, int type) {
   // A batch holds the rows of many partitions, each in Kafka order: COPYing them so would make
   // consecutive index insertions land all over the (tenant_id, ts) index. Sorted, each
   // insertion lands next to the one before it (docs/decisions.md D15).
@@ -458,7 +466,7 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
   tenant_numbers_.clear();
   for (uint32_t i = 0; i < chunks.size(); ++i) {
     const Chunk* c = chunks[i];
-    if (c->table != table) continue;
+    if (c->type != type) continue;
     for (uint32_t r = 0; r < c->rows.size(); ++r) {
       const EventTupleKey key = event_tuple_key(c->tuple(c->rows[r]));
       const auto [it, added] =
@@ -481,13 +489,13 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
   return ordered_rows_;
 }
 
-void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
+void BatchWriter::copy_rows(std::span<Chunk* const> chunks, int type,
                             std::span<const RowPos> rows) {
   // Rows come one by one in index order: gather them into pieces of ~256 KiB (a call into libpq
   // per row would cost more than the copy), prefetching each row's memory ahead of its copy.
   constexpr size_t kPiece = size_t{256} * 1024;
   constexpr size_t kPrefetchAhead = 8;
-  conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
+  conn_.begin_copy(copy_sql_[static_cast<size_t>(type)].c_str());
   send_buffer_.clear();
   gather_tuples(chunks, rows, kPrefetchAhead, kPiece, send_buffer_,
                 [&](std::string_view piece) { conn_.put_copy_data(piece); });
@@ -496,13 +504,12 @@ void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
   if (send_buffer_.capacity() > 2 * kPiece) std::string().swap(send_buffer_);
 }
 
-void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
-                         std::span<const RowPos> rows, std::vector<Refused>& refused,
-                         BatchResult& result) {
+void BatchWriter::bisect(std::span<Chunk* const> chunks, int type, std::span<const RowPos> rows,
+                         std::vector<Refused>& refused, BatchResult& result) {
   if (rows.empty()) return;
   conn_.exec("SAVEPOINT sentinel_bisect");
   try {
-    copy_rows(chunks, table, rows);
+    copy_rows(chunks, type, rows);
     conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
     return;
   } catch (const PgError& e) {
@@ -516,8 +523,8 @@ void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
     }
   }
   const size_t half = rows.size() / 2;
-  bisect(chunks, table, rows.first(half), refused, result);
-  bisect(chunks, table, rows.subspan(half), refused, result);
+  bisect(chunks, type, rows.first(half), refused, result);
+  bisect(chunks, type, rows.subspan(half), refused, result);
 }
 
 void BatchWriter::copy_rejects(std::span<Chunk* const> chunks,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "rows/chunk.h"
 #include "rows/copy_encoder.h"
 #include "rows/gather.h"
@@ -24,7 +26,7 @@ namespace sentinel {
 
 /// What one committed batch stored.
 struct BatchResult {
-  std::array<uint64_t, kEventTableCount> rows{};  ///< by EventTable
+  std::vector<uint64_t> rows;  ///< by event type (catalog index); sized by the catalog
   std::array<uint64_t, kRejectReasonCount> rejects{};
   uint64_t messages = 0;            ///< Kafka messages covered by the committed offsets
   uint32_t bisections = 0;          ///< COPY attempts made to isolate refused rows
@@ -83,10 +85,12 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
 /// One BatchWriter per writer thread: it owns its connection. Not thread-safe.
 class BatchWriter {
  public:
-  /// `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do not keep them);
-  /// without one, such a reject's payload is NULL. It must outlive the writer.
+  /// `catalog` says each chunk's type: its table and COPY columns. `topics` names each topic
+  /// index of the chunks. `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do
+  /// not keep them); without one, such a reject's payload is NULL. It must outlive the writer.
   BatchWriter(const std::string& pg_url, std::string consumer_group,
-              std::vector<std::string> topics, PayloadSource* payloads = nullptr);
+              std::vector<std::string> topics, std::shared_ptr<const Catalog> catalog,
+              PayloadSource* payloads = nullptr);
 
   /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError,
   /// or PayloadUnavailable when refused rows' payloads cannot be read (nothing is committed).
@@ -139,13 +143,15 @@ class BatchWriter {
     __int128 max_nanos = -1;
   };
   CostRoom load_cost_room(const CostRollup& sums);
-  void copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect,
+  void copy_table(std::span<Chunk* const> chunks, int type, bool bisect,
                   std::vector<Refused>& refused, BatchResult& result);
-  /// The table's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
-  const std::vector<RowPos>& index_order(std::span<Chunk* const> chunks, EventTable table);
-  void copy_rows(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows);
-  void bisect(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows,
+  /// The type's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
+  const std::vector<RowPos>& index_order(std::span<Chunk* const> chunks, int type);
+  void copy_rows(std::span<Chunk* const> chunks, int type, std::span<const RowPos> rows);
+  void bisect(std::span<Chunk* const> chunks, int type, std::span<const RowPos> rows,
               std::vector<Refused>& refused, BatchResult& result);
+  /// An empty result, its per-type counts sized by the catalog.
+  BatchResult empty_result() const;
   void read_payloads(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
   void copy_rejects(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
   void upsert_costs(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
@@ -157,8 +163,9 @@ class BatchWriter {
   PayloadSource* payloads_;
   std::string consumer_group_;
   std::vector<std::string> topics_;
-  std::set<std::pair<EventTable, int32_t>> known_partitions_;  ///< (table, month) that exist
-  std::array<std::string, kEventTableCount> copy_sql_;
+  std::shared_ptr<const Catalog> catalog_;
+  std::set<std::pair<int, int32_t>> known_partitions_;  ///< (type, month) that exist
+  std::vector<std::string> copy_sql_;                   ///< by type
   std::string rejects_copy_sql_;
   uint64_t token_prefix_;  ///< random, per writer
   uint64_t attempts_ = 0;  ///< numbers this writer's attempts

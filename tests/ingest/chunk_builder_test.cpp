@@ -2,7 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,7 +14,9 @@ namespace {
 constexpr int64_t kNow = 1'790'000'000'000'000;
 
 ChunkBuilder builder() {
-  return ChunkBuilder({{"sentinel.audit", EventTable::kAudit}}, ParserLimits{}, 256 << 10);
+  const std::shared_ptr<const Catalog> catalog = load_catalog();
+  return ChunkBuilder(catalog, {{"sentinel.audit", catalog->index_of("audit")}}, ParserLimits{},
+                      256 << 10);
 }
 
 /// Adds a message whose content does not matter here (it becomes a reject).
@@ -21,43 +24,49 @@ void add(ChunkBuilder& b, int32_t partition, int64_t offset) {
   b.add(0, partition, offset, -1, "{}", kNow);
 }
 
-/// One valid message of each event type, by EventTable. A type added to kEventSpecs without a
-/// sample here fails EveryEventTypeIsParsedIntoAChunkOfItsOwnTable.
-constexpr std::array<std::string_view, kEventTableCount> kSamples = {
-    R"({"event_id":"b7d943f8-c429-4bf5-b3cd-554079c71e4f","ts":1790000000000,)"
-    R"("tenant_id":"acme","action":"auth.login","outcome":"success"})",
-    R"({"invocation_id":"d121763d-3862-46fe-8f75-586e23ce8890","ts":1790000000000,)"
-    R"("tenant_id":"acme","provider":"openai","model":"gpt-4o","prompt_tokens":10,)"
-    R"("completion_tokens":5,"status":"ok","cost_usd":"0.5"})",
+/// One valid message of each built-in event type, by name. A type added to the built-in catalog
+/// without a sample here fails EveryEventTypeIsParsedIntoAChunkOfItsOwnTable.
+const std::map<std::string, std::string_view> kSamples = {
+    {"audit",
+     R"({"event_id":"b7d943f8-c429-4bf5-b3cd-554079c71e4f","ts":1790000000000,)"
+     R"("tenant_id":"acme","action":"auth.login","outcome":"success"})"},
+    {"invocation",
+     R"({"invocation_id":"d121763d-3862-46fe-8f75-586e23ce8890","ts":1790000000000,)"
+     R"("tenant_id":"acme","provider":"openai","model":"gpt-4o","prompt_tokens":10,)"
+     R"("completion_tokens":5,"status":"ok","cost_usd":"0.5"})"},
 };
 
 TEST(ChunkBuilder, EveryEventTypeIsParsedIntoAChunkOfItsOwnTable) {
+  const std::shared_ptr<const Catalog> catalog = load_catalog();
   std::vector<TopicSpec> topics;
-  for (const EventSpec& spec : kEventSpecs) {
-    topics.push_back({"sentinel." + std::string(spec.name), spec.table});
+  for (size_t t = 0; t < catalog->size(); ++t) {
+    topics.push_back({"sentinel." + (*catalog)[t].table, static_cast<int>(t)});
   }
-  ChunkBuilder b(topics, ParserLimits{}, 256 << 10);
-  for (int t = 0; t < kEventTableCount; ++t) {
-    ASSERT_FALSE(kSamples[t].empty()) << "no sample message for " << kEventSpecs[t].name;
-    b.open(t, 0, Chunk::kNoStoredOffset, 1);
-    b.add(t, 0, 0, -1, kSamples[t], kNow);
+  ChunkBuilder b(catalog, topics, ParserLimits{}, 256 << 10);
+  for (size_t t = 0; t < catalog->size(); ++t) {
+    const auto sample = kSamples.find((*catalog)[t].name);
+    ASSERT_NE(sample, kSamples.end()) << "no sample message for " << (*catalog)[t].name;
+    const int topic = static_cast<int>(t);
+    b.open(topic, 0, Chunk::kNoStoredOffset, 1);
+    b.add(topic, 0, 0, -1, sample->second, kNow);
   }
   std::vector<ChunkPtr> out;
   b.flush(out);
-  ASSERT_EQ(out.size(), static_cast<size_t>(kEventTableCount));
+  ASSERT_EQ(out.size(), catalog->size());
   for (const ChunkPtr& c : out) {
-    const EventSpec& spec = event_spec(c->table);
-    EXPECT_EQ(c->table, topics[c->topic_index].table);
-    EXPECT_EQ(c->reject_count, 0u) << spec.name;
-    ASSERT_EQ(c->rows.size(), 1u) << spec.name;
+    EXPECT_EQ(c->type, topics[c->topic_index].type);
+    const EventType& type = (*catalog)[static_cast<size_t>(c->type)];
+    EXPECT_EQ(c->reject_count, 0u) << type.name;
+    ASSERT_EQ(c->rows.size(), 1u) << type.name;
     // A binary COPY tuple starts with its field count (int16, network order).
     const std::string_view tuple = c->tuple(c->rows[0]);
     ASSERT_GE(tuple.size(), 2u);
     EXPECT_EQ(static_cast<uint8_t>(tuple[0]) << 8 | static_cast<uint8_t>(tuple[1]),
-              spec.field_count)
-        << spec.name;
-    EXPECT_EQ(c->costs.size(), spec.rolls_up_costs ? 1u : 0u) << spec.name;
-    EXPECT_EQ(c->rows[0].cost_index, spec.rolls_up_costs ? 0 : -1) << spec.name;
+              type.field_count())
+        << type.name;
+    const bool rolls_up = !type.rollups.empty();
+    EXPECT_EQ(c->costs.size(), rolls_up ? 1u : 0u) << type.name;
+    EXPECT_EQ(c->rows[0].cost_index, rolls_up ? 0 : -1) << type.name;
   }
 }
 

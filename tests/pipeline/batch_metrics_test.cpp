@@ -23,7 +23,7 @@ TEST(BatchMetrics, AFencedPartitionsRowsAreNotCountedAsStored) {
   Chunk stored = chunk_with_rows(1, 3, 30);
   Chunk fenced = chunk_with_rows(2, 2, 50);
   BatchResult r;
-  r.rows[static_cast<int>(EventTable::kAudit)] = 3;
+  r.rows = {3, 0};  // by type: audit, invocation
   r.fenced = {{0, 2}};
   record_batch(metrics, r, {&stored, &fenced}, 0.25);
 
