@@ -2,21 +2,51 @@
 
 #include <simdjson.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace sentinel {
 namespace {
 constexpr size_t kInitialChunkBytes = 16 << 10;
-constexpr size_t kInitialArenaBytes = 1 << 10;  // tenant ids only
+constexpr size_t kInitialArenaBytes = 1 << 10;  // rollup keys only
+
+/// "2026-11-24T13:05:00.123456Z": a timestamptz key's canonical text (UTC, microseconds).
+std::string utc_text(int64_t unix_micros) {
+  const int32_t day = day_of_unix_micros(unix_micros);
+  const int64_t micros_of_day = unix_micros - int64_t{day} * 86'400'000'000;
+  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
+  const int64_t seconds = micros_of_day / 1'000'000;
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", int(ymd.year()),
+                     unsigned(ymd.month()), unsigned(ymd.day()), seconds / 3600,
+                     seconds / 60 % 60, seconds % 60, micros_of_day % 1'000'000);
+}
 }  // namespace
 
 ChunkBuilder::ChunkBuilder(std::shared_ptr<const Catalog> catalog, std::vector<TopicSpec> topics,
                            ParserLimits limits, size_t chunk_bytes)
     : catalog_(std::move(catalog)),
+      rollup_plans_(plan_rollups(*catalog_)),
       topics_(std::move(topics)),
       chunk_bytes_(chunk_bytes),
       parser_(limits) {}
+
+std::vector<std::vector<ChunkBuilder::RollupPlan>> ChunkBuilder::plan_rollups(const Catalog& catalog) {
+  std::vector<std::vector<RollupPlan>> plans(catalog.size());
+  for (size_t t = 0; t < catalog.size(); ++t) {
+    const EventType& type = catalog[t];
+    for (const Rollup& rollup : type.rollups) {
+      RollupPlan& plan = plans[t].emplace_back();
+      for (const std::string& key : rollup.key) plan.keys.push_back(type.property_index(key));
+      for (const auto& [column, property] : rollup.sums) {
+        plan.sums.push_back(type.property_index(property));
+      }
+    }
+  }
+  return plans;
+}
 
 void ChunkBuilder::open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch,
                         bool gap_confirmed) {
@@ -88,6 +118,35 @@ ChunkBuilder::PartitionState* ChunkBuilder::admit(int topic_index, int32_t parti
   return &s;
 }
 
+void ChunkBuilder::append_key(Chunk& c, const Property& property, const PropertyValue& value) {
+  if (!value.present) {
+    append_key_value(c.arena, nullptr);
+    return;
+  }
+  std::string_view text = value.text;
+  switch (property.type) {
+    case ColumnType::kInt4:
+    case ColumnType::kInt8:
+      key_scratch_ = std::to_string(value.number);
+      text = key_scratch_;
+      break;
+    case ColumnType::kNumeric:
+      key_scratch_ = decimal_text(value.number, property.numeric_scale);
+      text = key_scratch_;
+      break;
+    case ColumnType::kBool:
+      text = value.number != 0 ? "true" : "false";
+      break;
+    case ColumnType::kTimestamptz:
+      key_scratch_ = utc_text(value.number);
+      text = key_scratch_;
+      break;
+    default:  // text, uuid (canonical lower case), inet: the parser's text
+      break;
+  }
+  append_key_value(c.arena, &text);
+}
+
 void ChunkBuilder::add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
                            int64_t kafka_timestamp_ms) {
   RowRef row;
@@ -96,19 +155,23 @@ void ChunkBuilder::add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begi
   row.kafka_offset = offset;
   row.kafka_timestamp_ms = kafka_timestamp_ms;
   row.month = month_of_unix_micros(event.ts_unix_micros);
-  // Bridge until the rollups come from the catalog: the built-in invocation type's costs.
-  if (c.type < kEventTableCount && event_spec(static_cast<EventTable>(c.type)).rolls_up_costs) {
-    const InvocationCost& cost = event.cost;
-    CostItem item;
-    item.tenant_begin = static_cast<uint32_t>(c.arena.size());
-    item.tenant_size = static_cast<uint32_t>(cost.tenant_id.size());
-    c.arena.append(cost.tenant_id);
-    item.unix_day = day_of_unix_micros(cost.ts_unix_micros);
-    item.cost_nanos = cost.cost_nanos;
-    item.prompt_tokens = cost.prompt_tokens;
-    item.completion_tokens = cost.completion_tokens;
-    row.cost_index = static_cast<int32_t>(c.costs.size());
-    c.costs.push_back(item);
+  const std::vector<RollupPlan>& plans = rollup_plans_[static_cast<size_t>(c.type)];
+  if (!plans.empty()) row.rollup_index = static_cast<int32_t>(c.rollups.size());
+  const EventType& type = (*catalog_)[static_cast<size_t>(c.type)];
+  for (size_t r = 0; r < plans.size(); ++r) {
+    RollupItem item;
+    item.rollup = static_cast<uint16_t>(r);
+    item.ts_unix_micros = event.ts_unix_micros;
+    item.unix_day = day_of_unix_micros(event.ts_unix_micros);
+    item.keys_begin = static_cast<uint32_t>(c.arena.size());
+    for (const int p : plans[r].keys) append_key(c, type.properties[p], event.values[p]);
+    item.keys_size = static_cast<uint32_t>(c.arena.size() - item.keys_begin);
+    item.sums_begin = static_cast<uint32_t>(c.rollup_sums.size());
+    for (const int p : plans[r].sums) {
+      // A missing value adds nothing to a sum (as SQL's sum ignores NULL); the count counts it.
+      c.rollup_sums.push_back(event.values[p].present ? event.values[p].number : 0);
+    }
+    c.rollups.push_back(item);
   }
   c.rows.push_back(row);
 }

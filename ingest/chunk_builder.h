@@ -101,11 +101,23 @@ class ChunkBuilder {
   /// The partition's state if a message at `offset` is to be added (not a duplicate, not a
   /// refused start, an assigned partition); counts what it skips.
   PartitionState* admit(int topic_index, int32_t partition, int64_t offset);
-  /// Records a parsed event's row (and its cost, where the type rolls up costs) in `c`.
-  static void add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
-                      int64_t kafka_timestamp_ms);
+  /// Records a parsed event's row, and its item for each rollup of its type, in `c`.
+  void add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
+               int64_t kafka_timestamp_ms);
+  /// Appends the canonical text of one key value to `c.arena` (packed, see append_key_value).
+  void append_key(Chunk& c, const Property& property, const PropertyValue& value);
+
+  /// Where a rollup's keys and sums are among its type's properties (indexes).
+  struct RollupPlan {
+    std::vector<int> keys;
+    std::vector<int> sums;
+  };
+  /// Each rollup's plan, for every type of `catalog`.
+  static std::vector<std::vector<RollupPlan>> plan_rollups(const Catalog& catalog);
 
   std::shared_ptr<const Catalog> catalog_;
+  std::vector<std::vector<RollupPlan>> rollup_plans_;  ///< by type, by rollup
+  std::string key_scratch_;                            ///< one key value's text being made
   std::vector<TopicSpec> topics_;
   size_t chunk_bytes_;
   EventParser parser_;

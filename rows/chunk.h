@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,18 +31,32 @@ struct RowRef {
   int64_t kafka_offset = 0;
   int64_t kafka_timestamp_ms = -1;  ///< producer/broker time, for end-to-end latency
   int32_t month = 0;                ///< UTC month of ts as year*12 + (month-1)
-  int32_t cost_index = -1;          ///< into Chunk::costs, invocations only
+  /// Into Chunk::rollups: the first of the row's items, one per rollup of its type in the type's
+  /// order; -1 when its type has no rollup.
+  int32_t rollup_index = -1;
 };
 
-/// A row's cost, with the tenant copied into Chunk::arena.
-struct CostItem {
-  uint32_t tenant_begin = 0;
-  uint32_t tenant_size = 0;
-  int32_t unix_day = 0;  ///< UTC day of ts, days since 1970-01-01
-  int64_t cost_nanos = 0;
-  int32_t prompt_tokens = 0;
-  int32_t completion_tokens = 0;
+/// What one row adds to one rollup of its type (DESIGN §8): its key values, the UTC day of its
+/// partition_by and its sums. Kept per row, not pre-summed, so that a row PostgreSQL refuses can
+/// be taken out of the rollups exactly.
+struct RollupItem {
+  uint32_t keys_begin = 0;  ///< into Chunk::arena: the key values, packed (append_key_value)
+  uint32_t keys_size = 0;
+  uint32_t sums_begin = 0;     ///< into Chunk::rollup_sums: one value per sum of the rollup
+  uint16_t rollup = 0;         ///< the rollup's index in its type's rollups
+  int32_t unix_day = 0;        ///< UTC day of partition_by, days since 1970-01-01
+  int64_t ts_unix_micros = 0;  ///< partition_by itself: orders rows when a sum would overflow
 };
+
+/// A packed key value's length that marks a missing value (SQL NULL).
+inline constexpr uint32_t kNullKeyValue = 0xFFFFFFFF;
+
+/// Appends one key value to a packed key: its length (4 bytes, host order) then its bytes, or
+/// kNullKeyValue alone for a missing value.
+void append_key_value(std::string& packed, const std::string_view* value);
+
+/// Takes the first value off a packed key into `value` (nullopt: missing); false at its end.
+bool next_key_value(std::string_view& packed, std::optional<std::string_view>& value);
 
 /// Rows of ONE Kafka partition, encoded and ready to COPY, with the offsets they cover.
 ///
@@ -65,8 +80,9 @@ struct Chunk {
   // What it holds.
   std::string tuples;  ///< binary COPY tuples of its type's table, no header or trailer
   std::vector<RowRef> rows;
-  std::string arena;  ///< tenant ids of the costs
-  std::vector<CostItem> costs;
+  std::string arena;  ///< packed key values of the rollup items
+  std::vector<RollupItem> rollups;
+  std::vector<int64_t> rollup_sums;  ///< in each summed property's units (numeric: 10^-scale)
   std::string reject_tuples;  ///< binary COPY tuples for ingest_rejects
   uint32_t reject_count = 0;
   std::array<uint32_t, kRejectReasonCount> rejects_by_reason{};
@@ -75,15 +91,17 @@ struct Chunk {
   /// Bytes held, for the in-flight budget.
   size_t bytes() const {
     return tuples.capacity() + arena.capacity() + reject_tuples.capacity() +
-           rows.capacity() * sizeof(RowRef) + costs.capacity() * sizeof(CostItem) + sizeof(Chunk);
+           rows.capacity() * sizeof(RowRef) + rollups.capacity() * sizeof(RollupItem) +
+           rollup_sums.capacity() * sizeof(int64_t) + sizeof(Chunk);
   }
   /// Bytes of COPY data it adds to a transaction (the batch size limit counts these).
   size_t copy_bytes() const { return tuples.size() + reject_tuples.size(); }
   std::string_view tuple(const RowRef& r) const {
     return std::string_view(tuples).substr(r.tuple_begin, r.tuple_end - r.tuple_begin);
   }
-  std::string_view tenant(const CostItem& c) const {
-    return std::string_view(arena).substr(c.tenant_begin, c.tenant_size);
+  /// The packed key values of a rollup item.
+  std::string_view keys(const RollupItem& item) const {
+    return std::string_view(arena).substr(item.keys_begin, item.keys_size);
   }
 };
 
@@ -99,6 +117,10 @@ inline void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std
                           std::string_view detail, std::string_view payload) {
   encode_reject(out, rejected_at_unix_micros, topic, partition, offset, reason, detail, &payload);
 }
+
+/// The exact decimal text of `units` × 10^-scale: (12345, 4) → "1.2345", (-5, 2) → "-0.05",
+/// (7, 0) → "7". What rollup keys and sums are written as (never through a float).
+std::string decimal_text(__int128 units, int scale);
 
 /// UTC month index (year*12 + month-1) and day number of a Unix-microsecond timestamp.
 int32_t month_of_unix_micros(int64_t unix_micros);
