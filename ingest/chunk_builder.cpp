@@ -2,10 +2,7 @@
 
 #include <simdjson.h>
 
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 namespace sentinel {
@@ -13,16 +10,6 @@ namespace {
 constexpr size_t kInitialChunkBytes = 16 << 10;
 constexpr size_t kInitialArenaBytes = 1 << 10;  // rollup keys only
 
-/// "2026-11-24T13:05:00.123456Z": a timestamptz key's canonical text (UTC, microseconds).
-std::string utc_text(int64_t unix_micros) {
-  const int32_t day = day_of_unix_micros(unix_micros);
-  const int64_t micros_of_day = unix_micros - int64_t{day} * 86'400'000'000;
-  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{day}}};
-  const int64_t seconds = micros_of_day / 1'000'000;
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:06d}Z", int(ymd.year()),
-                     unsigned(ymd.month()), unsigned(ymd.day()), seconds / 3600,
-                     seconds / 60 % 60, seconds % 60, micros_of_day % 1'000'000);
-}
 }  // namespace
 
 ChunkBuilder::ChunkBuilder(std::shared_ptr<const Catalog> catalog, std::vector<TopicSpec> topics,
@@ -33,7 +20,8 @@ ChunkBuilder::ChunkBuilder(std::shared_ptr<const Catalog> catalog, std::vector<T
       chunk_bytes_(chunk_bytes),
       parser_(limits) {}
 
-std::vector<std::vector<ChunkBuilder::RollupPlan>> ChunkBuilder::plan_rollups(const Catalog& catalog) {
+std::vector<std::vector<ChunkBuilder::RollupPlan>> ChunkBuilder::plan_rollups(
+    const Catalog& catalog) {
   std::vector<std::vector<RollupPlan>> plans(catalog.size());
   for (size_t t = 0; t < catalog.size(); ++t) {
     const EventType& type = catalog[t];
@@ -130,19 +118,11 @@ void ChunkBuilder::append_key(Chunk& c, const Property& property, const Property
       key_scratch_ = std::to_string(value.number);
       text = key_scratch_;
       break;
-    case ColumnType::kNumeric:
-      key_scratch_ = decimal_text(value.number, property.numeric_scale);
-      text = key_scratch_;
-      break;
     case ColumnType::kBool:
       text = value.number != 0 ? "true" : "false";
       break;
-    case ColumnType::kTimestamptz:
-      key_scratch_ = utc_text(value.number);
-      text = key_scratch_;
-      break;
-    default:  // text, uuid (canonical lower case), inet: the parser's text
-      break;
+    default:  // text, uuid (canonical lower case), inet: the parser's text. The loader refuses
+      break;  // other key types (numeric, timestamptz, jsonb).
   }
   append_key_value(c.arena, &text);
 }

@@ -47,7 +47,8 @@ bool next_key_value(std::string_view& packed, std::optional<std::string_view>& v
 
 std::string decimal_text(__int128 units, int scale) {
   const bool negative = units < 0;
-  auto v = negative ? -static_cast<unsigned __int128>(units) : static_cast<unsigned __int128>(units);
+  auto v =
+      negative ? -static_cast<unsigned __int128>(units) : static_cast<unsigned __int128>(units);
   std::string digits;
   do {
     digits.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));

@@ -83,7 +83,7 @@ struct Chunk {
   std::string arena;  ///< packed key values of the rollup items
   std::vector<RollupItem> rollups;
   std::vector<int64_t> rollup_sums;  ///< in each summed property's units (numeric: 10^-scale)
-  std::string reject_tuples;  ///< binary COPY tuples for ingest_rejects
+  std::string reject_tuples;         ///< binary COPY tuples for ingest_rejects
   uint32_t reject_count = 0;
   std::array<uint32_t, kRejectReasonCount> rejects_by_reason{};
   uint32_t messages = 0;  ///< Kafka messages consumed into this chunk (rows + rejects)

@@ -85,8 +85,8 @@ size_t keep_chained(std::vector<Chunk*>& chunks) {
 }
 
 BatchWriter::BatchWriter(const std::string& pg_url, std::string consumer_group,
-                         std::vector<std::string> topics,
-                         std::shared_ptr<const Catalog> catalog, PayloadSource* payloads)
+                         std::vector<std::string> topics, std::shared_ptr<const Catalog> catalog,
+                         PayloadSource* payloads)
     : conn_(pg_url),
       payloads_(payloads),
       consumer_group_(std::move(consumer_group)),
@@ -495,7 +495,8 @@ RollupRoom BatchWriter::load_rollup_room(const RollupDeltas& deltas) {
   std::vector<std::string_view> sums;
   for (int i = 0; i < PQntuples(rows.get()); ++i) {
     sums.clear();
-    for (int col = 2; col < PQnfields(rows.get()); ++col) sums.emplace_back(PQgetvalue(rows.get(), i, col));
+    for (int col = 2; col < PQnfields(rows.get()); ++col)
+      sums.emplace_back(PQgetvalue(rows.get(), i, col));
     room.set_stored(std::stoul(PQgetvalue(rows.get(), i, 0)) - 1, PQgetvalue(rows.get(), i, 1),
                     sums);
   }
@@ -528,7 +529,9 @@ std::vector<RolledUpRow> rolled_up_rows_in_time_order(std::span<Chunk* const> ch
       const RowRef& row = c->rows[ri];
       if (row.rollup_index < 0) continue;
       rows.push_back({c->rollups[static_cast<size_t>(row.rollup_index)].ts_unix_micros,
-                      c->partition, row.kafka_offset, {ci, ri}});
+                      c->partition,
+                      row.kafka_offset,
+                      {ci, ri}});
     }
   }
   std::sort(rows.begin(), rows.end(), [](const RolledUpRow& a, const RolledUpRow& b) {

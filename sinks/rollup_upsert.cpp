@@ -121,10 +121,10 @@ void add_line(RollupLine& into, const RollupLine& from) {
 
 /// The lines of one rollup from its per-day sums: days and/or months as its periods say, sorted.
 std::vector<RollupLine> lines_of(const Rollup& rollup, const DayLines& days) {
-  const bool by_day = std::find(rollup.periods.begin(), rollup.periods.end(), "day") !=
-                      rollup.periods.end();
-  const bool by_month = std::find(rollup.periods.begin(), rollup.periods.end(), "month") !=
-                        rollup.periods.end();
+  const bool by_day =
+      std::find(rollup.periods.begin(), rollup.periods.end(), "day") != rollup.periods.end();
+  const bool by_month =
+      std::find(rollup.periods.begin(), rollup.periods.end(), "month") != rollup.periods.end();
   std::vector<RollupLine> lines;
   if (by_day) {
     for (const auto& [k, line] : days) {
@@ -135,7 +135,8 @@ std::vector<RollupLine> lines_of(const Rollup& rollup, const DayLines& days) {
   }
   if (by_month) {
     DayLines months;
-    for (const auto& [k, line] : days) add_line(months[DayKey{k.keys, first_of_month(k.day)}], line);
+    for (const auto& [k, line] : days)
+      add_line(months[DayKey{k.keys, first_of_month(k.day)}], line);
     for (const auto& [k, line] : months) {
       lines.push_back(line);
       lines.back().keys = k.keys;
@@ -201,8 +202,8 @@ std::vector<RollupDeltas> roll_up(const Catalog& catalog, std::span<Chunk* const
       const DayLines& d = days[first[t] + r];
       if (d.empty()) continue;
       const Rollup& rollup = catalog[t].rollups[r];
-      out.push_back({&catalog[t], &rollup, static_cast<int>(t), static_cast<int>(r),
-                     lines_of(rollup, d)});
+      out.push_back(
+          {&catalog[t], &rollup, static_cast<int>(t), static_cast<int>(r), lines_of(rollup, d)});
     }
   }
   std::sort(out.begin(), out.end(), [](const RollupDeltas& a, const RollupDeltas& b) {
@@ -217,7 +218,8 @@ RollupStatement rollup_upsert(const RollupDeltas& d) {
   st.params = key_arrays(d);
   auto [args, aliases] = unnest_keys(d);
   std::string columns;
-  for (const std::string& key : rollup.key) columns += quoted(property_of(*d.type, key).column) + ", ";
+  for (const std::string& key : rollup.key)
+    columns += quoted(property_of(*d.type, key).column) + ", ";
   const std::string conflict = columns + "period, period_start";
   const std::string count = quoted(rollup.count);
   std::string select = aliases + ", n";
@@ -316,8 +318,7 @@ std::vector<RollupRoom::LineKey> RollupRoom::line_keys(const RollupItem& item,
 }
 
 std::string RollupRoom::where(const LineKey& key) const {
-  return fmt::format("{}, {} {}",
-                     describe_key(*deltas_->type, *deltas_->rollup, std::get<0>(key)),
+  return fmt::format("{}, {} {}", describe_key(*deltas_->type, *deltas_->rollup, std::get<0>(key)),
                      std::get<1>(key) ? "month" : "day", date_text(std::get<2>(key)));
 }
 

@@ -93,8 +93,8 @@ class RollupRoom {
   std::vector<int> scales_;  ///< each sum's units
   std::map<LineKey, RollupLine> lines_;
   __int128 max_count_ = -1;
-  std::vector<__int128> max_sums_;           ///< -1: unbounded or unknown
-  std::vector<bool> numeric_sums_;           ///< a numeric column (else an integer one)
+  std::vector<__int128> max_sums_;  ///< -1: unbounded or unknown
+  std::vector<bool> numeric_sums_;  ///< a numeric column (else an integer one)
 };
 
 /// The columns of a rollup table with their SQL type and typmod: (name, type, typmod), where

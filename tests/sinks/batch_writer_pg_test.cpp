@@ -6,6 +6,8 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -41,6 +43,32 @@ std::array<uint8_t, 16> uuid_for(int64_t n, uint8_t kind) {
   for (int i = 0; i < 8; ++i) id[15 - i] = static_cast<uint8_t>(n >> (8 * i));
   id[6] = 0x40;
   return id;
+}
+
+/// Adds a row's item for each rollup of `type` to `c`, as the chunk builder does: the key values
+/// and the summed values (in the property's units) by property name.
+void add_rollup_items(Chunk& c, RowRef& row, const EventType& type, int64_t ts,
+                      const std::map<std::string, std::string>& keys,
+                      const std::map<std::string, int64_t>& values) {
+  row.rollup_index = type.rollups.empty() ? -1 : static_cast<int32_t>(c.rollups.size());
+  for (size_t r = 0; r < type.rollups.size(); ++r) {
+    RollupItem item;
+    item.rollup = static_cast<uint16_t>(r);
+    item.ts_unix_micros = ts;
+    item.unix_day = day_of_unix_micros(ts);
+    item.keys_begin = static_cast<uint32_t>(c.arena.size());
+    for (const std::string& key : type.rollups[r].key) {
+      const std::string_view value = keys.at(key);
+      append_key_value(c.arena, &value);
+    }
+    item.keys_size = static_cast<uint32_t>(c.arena.size() - item.keys_begin);
+    item.sums_begin = static_cast<uint32_t>(c.rollup_sums.size());
+    for (const auto& [column, property] : type.rollups[r].sums) {
+      const auto it = values.find(property);
+      c.rollup_sums.push_back(it == values.end() ? 0 : it->second);
+    }
+    c.rollups.push_back(item);
+  }
 }
 
 /// A chunk of `n` audit rows for partition `partition`, Kafka offsets [first, first+n).
@@ -125,16 +153,8 @@ Chunk invocation_chunk(int32_t partition, int64_t from, const std::vector<Call>&
     row.tuple_end = static_cast<uint32_t>(c.tuples.size());
     row.kafka_offset = offset;
     row.month = month_of_unix_micros(call.ts);
-    CostItem item;
-    item.tenant_begin = static_cast<uint32_t>(c.arena.size());
-    item.tenant_size = static_cast<uint32_t>(call.tenant.size());
-    c.arena += call.tenant;
-    item.unix_day = day_of_unix_micros(call.ts);
-    item.cost_nanos = call.nanos;
-    item.prompt_tokens = 100;
-    item.completion_tokens = 10;
-    row.cost_index = static_cast<int32_t>(c.costs.size());
-    c.costs.push_back(item);
+    add_rollup_items(c, row, *builtin()->find("invocation"), call.ts, {{"tenant_id", call.tenant}},
+                     {{"cost_usd", call.nanos}, {"prompt_tokens", 100}, {"completion_tokens", 10}});
     c.rows.push_back(row);
     ++c.messages;
   }
