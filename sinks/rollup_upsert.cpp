@@ -84,20 +84,27 @@ std::vector<std::string> key_arrays(const RollupDeltas& d) {
   return out;
 }
 
-/// "unnest($1::text[], ..., $n::pg_catalog.date[])" over the key columns, period and
-/// period_start, and the aliases "k0, ..., p, s".
-std::pair<std::string, std::string> unnest_keys(const RollupDeltas& d) {
+/// A statement over the lines' keys, being written: the key arrays as its first parameters, and
+/// the unnest arguments "$1::text[], ..., $n::pg_catalog.date[]" over the key columns, period and
+/// period_start with their aliases "k0, ..., p, s".
+struct KeyedStatement {
+  RollupStatement statement;
   std::string args;
   std::string aliases;
+};
+
+KeyedStatement keyed_statement(const RollupDeltas& d) {
+  KeyedStatement k;
+  k.statement.params = key_arrays(d);
   int n = 0;
   for (const std::string& key : d.rollup->key) {
-    args += fmt::format("${}::{}[], ", n + 1, property_of(*d.type, key).pg_type());
-    aliases += fmt::format("k{}, ", n);
+    k.args += fmt::format("${}::{}[], ", n + 1, property_of(*d.type, key).pg_type());
+    k.aliases += fmt::format("k{}, ", n);
     ++n;
   }
-  args += fmt::format("${}::pg_catalog.text[], ${}::pg_catalog.date[]", n + 1, n + 2);
-  aliases += "p, s";
-  return {args, aliases};
+  k.args += fmt::format("${}::pg_catalog.text[], ${}::pg_catalog.date[]", n + 1, n + 2);
+  k.aliases += "p, s";
+  return k;
 }
 
 /// Sums per (packed key, day) of one rollup: one hash lookup per row.
@@ -214,9 +221,10 @@ std::vector<RollupDeltas> roll_up(const Catalog& catalog, std::span<Chunk* const
 
 RollupStatement rollup_upsert(const RollupDeltas& d) {
   const Rollup& rollup = *d.rollup;
-  RollupStatement st;
-  st.params = key_arrays(d);
-  auto [args, aliases] = unnest_keys(d);
+  KeyedStatement k = keyed_statement(d);
+  RollupStatement& st = k.statement;
+  std::string& args = k.args;
+  std::string& aliases = k.aliases;
   std::string columns;
   for (const std::string& key : rollup.key)
     columns += quoted(property_of(*d.type, key).column) + ", ";
@@ -248,14 +256,15 @@ RollupStatement rollup_upsert(const RollupDeltas& d) {
       "INSERT INTO public.{} AS r ({}, updated_at) SELECT {}, pg_catalog.now() FROM unnest({}) "
       "AS u({}) ORDER BY {} ON CONFLICT ({}) DO UPDATE SET {}, updated_at = EXCLUDED.updated_at",
       quoted(rollup.table), columns, select, args, aliases, order, conflict, set);
-  return st;
+  return std::move(k.statement);
 }
 
 RollupStatement rollup_stored(const RollupDeltas& d) {
   const Rollup& rollup = *d.rollup;
-  RollupStatement st;
-  st.params = key_arrays(d);
-  auto [args, aliases] = unnest_keys(d);
+  KeyedStatement k = keyed_statement(d);
+  RollupStatement& st = k.statement;
+  std::string& args = k.args;
+  std::string& aliases = k.aliases;
   std::string values = "r." + quoted(rollup.count) + "::pg_catalog.text";
   for (const auto& [column, property] : rollup.sums) {
     values += ", r." + quoted(column) + "::pg_catalog.text";
@@ -268,7 +277,7 @@ RollupStatement rollup_stored(const RollupDeltas& d) {
   st.sql = fmt::format(
       "SELECT u.i, {} FROM unnest({}) WITH ORDINALITY AS u({}, i) JOIN public.{} r ON {}", values,
       args, aliases, quoted(rollup.table), join);
-  return st;
+  return std::move(k.statement);
 }
 
 RollupRoom::RollupRoom(const RollupDeltas& deltas)

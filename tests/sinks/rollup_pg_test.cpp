@@ -300,8 +300,9 @@ TEST_F(RollupTest, TwoWritersUpsertingTheSameKeysConcurrentlyDoNotDeadlock) {
     for (int t = 0; t < kTenants; ++t) {
       const int tenant = w == 0 ? t : kTenants - 1 - t;
       for (const char* verdict : {"allow", "block", "redact"}) {
-        per_writer[w].push_back(
-            {"t" + std::to_string(tenant), verdict, kNov24 + tenant, 1'000 + tenant});
+        std::string name = "t";
+        name += std::to_string(tenant);
+        per_writer[w].push_back({name, verdict, kNov24 + tenant, 1'000 + tenant});
       }
     }
     if (w == 1) std::reverse(per_writer[w].begin(), per_writer[w].end());
