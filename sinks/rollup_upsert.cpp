@@ -230,7 +230,9 @@ RollupStatement rollup_upsert(const RollupDeltas& d) {
     columns += quoted(property_of(*d.type, key).column) + ", ";
   const std::string conflict = columns + "period, period_start";
   const std::string count = quoted(rollup.count);
-  std::string select = aliases + ", n";
+  // Grouped again on the server: two spellings of one value (an inet written two ways) are one
+  // row there, and one statement must not touch a row twice.
+  std::string select = aliases + ", pg_catalog.sum(n)";
   std::string set = fmt::format("{0} = r.{0} + EXCLUDED.{0}", count);
   columns += "period, period_start, " + count;
   args += fmt::format(", ${}::pg_catalog.int8[]", st.params.size() + 1);
@@ -246,7 +248,7 @@ RollupStatement rollup_upsert(const RollupDeltas& d) {
     args += fmt::format(", ${}::pg_catalog.{}[]", st.params.size() + 1,
                         p.type == ColumnType::kNumeric ? "numeric" : "int8");
     aliases += fmt::format(", v{}", s);
-    select += fmt::format(", v{}", s);
+    select += fmt::format(", pg_catalog.sum(v{})", s);
     ArrayText sums;
     for (const RollupLine& line : d.lines) sums.raw_value(decimal_text(line.sums[s], sum_scale(p)));
     st.params.push_back(sums.done());
@@ -254,8 +256,9 @@ RollupStatement rollup_upsert(const RollupDeltas& d) {
   std::string order = aliases.substr(0, aliases.find(", n"));
   st.sql = fmt::format(
       "INSERT INTO public.{} AS r ({}, updated_at) SELECT {}, pg_catalog.now() FROM unnest({}) "
-      "AS u({}) ORDER BY {} ON CONFLICT ({}) DO UPDATE SET {}, updated_at = EXCLUDED.updated_at",
-      quoted(rollup.table), columns, select, args, aliases, order, conflict, set);
+      "AS u({}) GROUP BY {} ORDER BY {} ON CONFLICT ({}) DO UPDATE SET {}, "
+      "updated_at = EXCLUDED.updated_at",
+      quoted(rollup.table), columns, select, args, aliases, order, order, conflict, set);
   return std::move(k.statement);
 }
 
