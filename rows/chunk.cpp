@@ -31,20 +31,6 @@ void append_key_value(std::string& packed, const std::string_view* value) {
   if (value != nullptr) packed.append(*value);
 }
 
-bool next_key_value(std::string_view& packed, std::optional<std::string_view>& value) {
-  if (packed.size() < 4) return false;
-  uint32_t size;
-  std::memcpy(&size, packed.data(), 4);
-  packed.remove_prefix(4);
-  if (size == kNullKeyValue) {
-    value.reset();
-  } else {
-    value = packed.substr(0, size);
-    packed.remove_prefix(value->size());
-  }
-  return true;
-}
-
 std::string decimal_text(__int128 units, int scale) {
   const bool negative = units < 0;
   auto v =

@@ -2,8 +2,8 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,8 +55,30 @@ inline constexpr uint32_t kNullKeyValue = 0xFFFFFFFF;
 /// kNullKeyValue alone for a missing value.
 void append_key_value(std::string& packed, const std::string_view* value);
 
-/// Takes the first value off a packed key into `value` (nullopt: missing); false at its end.
-bool next_key_value(std::string_view& packed, std::optional<std::string_view>& value);
+/// One value of a packed key.
+struct KeyValue {
+  std::string_view text;
+  bool missing = false;  ///< SQL NULL
+
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+  /// A missing value first, then by bytes.
+  friend bool operator<(const KeyValue& a, const KeyValue& b) {
+    return a.missing != b.missing ? a.missing : a.text < b.text;
+  }
+};
+
+/// Takes the first value off a packed key into `value`; false at its end. Inline: the writer's
+/// rollup sort compares keys with it.
+inline bool next_key_value(std::string_view& packed, KeyValue& value) {
+  if (packed.size() < 4) return false;
+  uint32_t size;
+  std::memcpy(&size, packed.data(), 4);
+  packed.remove_prefix(4);
+  value.missing = size == kNullKeyValue;
+  value.text = value.missing ? std::string_view() : packed.substr(0, size);
+  packed.remove_prefix(value.text.size());
+  return true;
+}
 
 /// Rows of ONE Kafka partition, encoded and ready to COPY, with the offsets they cover.
 ///

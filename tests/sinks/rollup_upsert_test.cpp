@@ -43,8 +43,8 @@ std::vector<std::string> lines_text(const RollupDeltas& d) {
   for (const RollupLine& line : d.lines) {
     std::string keys;
     std::string_view packed = line.keys;
-    std::optional<std::string_view> v;
-    while (next_key_value(packed, v)) keys += std::string(v.value_or("NULL")) + " ";
+    KeyValue v;
+    while (next_key_value(packed, v)) keys += std::string(v.missing ? "NULL" : v.text) + " ";
     out.push_back(keys + std::string(line.period()) + " " + date_text(line.period_start) + " " +
                   std::to_string(line.count) + " " + decimal_text(line.sums.at(0), 4));
   }
