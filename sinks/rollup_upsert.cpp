@@ -123,6 +123,7 @@ class DaySums {
  public:
   explicit DaySums(size_t width) : width_(width) {}
   bool empty() const { return keys_.empty(); }
+  size_t size() const { return keys_.size(); }
   /// Adds `count` rows whose sums are `values` (width of them) to the line of `key`.
   template <typename T>
   void add(const DayKey& key, int64_t count, const T* values) {
@@ -167,6 +168,7 @@ std::vector<RollupLine> lines_of(const Rollup& rollup, const DaySums& days) {
     return std::find(rollup.periods.begin(), rollup.periods.end(), period) != rollup.periods.end();
   };
   std::vector<RollupLine> lines;
+  lines.reserve(days.size() * 2);
   if (has("day")) days.lines(false, lines);
   if (has("month")) days.months().lines(true, lines);
   std::sort(lines.begin(), lines.end(), [](const RollupLine& a, const RollupLine& b) {
