@@ -68,6 +68,58 @@ TEST(ChunkBuilder, EveryEventTypeIsParsedIntoAChunkOfItsOwnTable) {
   }
 }
 
+/// The values of a packed key, missing ones as "NULL".
+std::vector<std::string> key_values(std::string_view packed) {
+  std::vector<std::string> out;
+  KeyValue v;
+  while (next_key_value(packed, v)) out.emplace_back(v.missing ? "NULL" : v.text);
+  return out;
+}
+
+TEST(ChunkBuilder, EachRowCarriesItsRollupKeysDayAndSumsFromTheCatalog) {
+  // The catalog's third type (DESIGN §8): key (tenant_id, verdict), sum of score numeric(6,4).
+  const std::shared_ptr<const Catalog> catalog = load_catalog(SENTINEL_TEST_DATA_DIR "/catalog");
+  const int guardrail = catalog->index_of("guardrail");
+  const int invocation = catalog->index_of("invocation");
+  ChunkBuilder b(catalog, {{"g", guardrail}, {"i", invocation}}, ParserLimits{}, 256 << 10);
+  b.open(0, 0, Chunk::kNoStoredOffset, 1);
+  b.open(1, 0, Chunk::kNoStoredOffset, 1);
+  b.add(0, 0, 0, -1,
+        R"({"decision_id":"B7D943F8-C429-4BF5-B3CD-554079C71E4F","ts":"2026-09-20T23:59:59.5Z",)"
+        R"("tenant_id":"acme","verdict":"block","score":0.25})",
+        kNow);
+  b.add(0, 0, 1, -1,
+        R"({"decision_id":"b7d943f8-c429-4bf5-b3cd-554079c71e50","ts":"2026-09-21T00:00:00Z",)"
+        R"("tenant_id":"acme","verdict":"allow"})",
+        kNow);
+  b.add(1, 0, 0, -1, kSamples.at("invocation"), kNow);
+  std::vector<ChunkPtr> out;
+  b.flush(out);
+  ASSERT_EQ(out.size(), 2u);
+  const Chunk& g = *out[out[0]->type == guardrail ? 0 : 1];
+  const Chunk& i = *out[out[0]->type == guardrail ? 1 : 0];
+  ASSERT_EQ(g.rows.size(), 2u);
+  ASSERT_EQ(g.rollups.size(), 2u);
+  const RollupItem& first = g.rollups[static_cast<size_t>(g.rows[0].rollup_index)];
+  EXPECT_EQ(key_values(g.keys(first)), (std::vector<std::string>{"acme", "block"}));
+  EXPECT_EQ(first.unix_day, 20'716);  // 2026-09-20, UTC
+  EXPECT_EQ(g.rollup_sums[first.sums_begin], 2'500) << "0.25 at scale 4";
+  const RollupItem& second = g.rollups[static_cast<size_t>(g.rows[1].rollup_index)];
+  EXPECT_EQ(key_values(g.keys(second)), (std::vector<std::string>{"acme", "allow"}));
+  EXPECT_EQ(second.unix_day, 20'717);
+  EXPECT_EQ(g.rollup_sums[second.sums_begin], 0) << "no score adds nothing (still counted)";
+  // The built-in `costs`: key tenant_id; sums cost_usd (nano-dollars), prompt and completion.
+  ASSERT_EQ(i.rollups.size(), 1u);
+  EXPECT_EQ(key_values(i.keys(i.rollups[0])), (std::vector<std::string>{"acme"}));
+  const Rollup& costs = (*catalog)[static_cast<size_t>(invocation)].rollups[0];
+  std::map<std::string, int64_t> sums;
+  for (size_t s = 0; s < costs.sums.size(); ++s) {
+    sums[costs.sums[s].first] = i.rollup_sums[i.rollups[0].sums_begin + s];
+  }
+  EXPECT_EQ(sums, (std::map<std::string, int64_t>{
+                      {"completion_tokens", 5}, {"cost_usd", 500'000'000}, {"prompt_tokens", 10}}));
+}
+
 TEST(ChunkBuilder, APartitionWithNothingStoredThatStartsPastZeroIsReportedOnce) {
   ChunkBuilder b = builder();
   b.open(0, 3, Chunk::kNoStoredOffset, 1);
