@@ -242,9 +242,6 @@ std::vector<RollupDeltas> roll_up(const Catalog& catalog, std::span<Chunk* const
 RollupStatement rollup_upsert(const RollupDeltas& d) {
   const Rollup& rollup = *d.rollup;
   KeyedStatement k = keyed_statement(d);
-  RollupStatement& st = k.statement;
-  std::string& args = k.args;
-  std::string& aliases = k.aliases;
   std::string columns;
   for (const std::string& key : rollup.key)
     columns += quoted(property_of(*d.type, key).column) + ", ";
@@ -252,54 +249,51 @@ RollupStatement rollup_upsert(const RollupDeltas& d) {
   const std::string count = quoted(rollup.count);
   // Grouped again on the server: two spellings of one value (an inet written two ways) are one
   // row there, and one statement must not touch a row twice.
-  std::string select = aliases + ", pg_catalog.sum(n)";
+  std::string select = k.aliases + ", pg_catalog.sum(n)";
   std::string set = fmt::format("{0} = r.{0} + EXCLUDED.{0}", count);
   columns += "period, period_start, " + count;
-  args += fmt::format(", ${}::pg_catalog.int8[]", st.params.size() + 1);
-  aliases += ", n";
+  k.args += fmt::format(", ${}::pg_catalog.int8[]", k.statement.params.size() + 1);
+  k.aliases += ", n";
   ArrayText counts;
   for (const RollupLine& line : d.lines) counts.raw_value(std::to_string(line.count));
-  st.params.push_back(counts.done());
+  k.statement.params.push_back(counts.done());
   for (size_t s = 0; s < rollup.sums.size(); ++s) {
     const Property& p = property_of(*d.type, rollup.sums[s].second);
     const std::string column = quoted(rollup.sums[s].first);
     columns += ", " + column;
     set += fmt::format(", {0} = r.{0} + EXCLUDED.{0}", column);
-    args += fmt::format(", ${}::pg_catalog.{}[]", st.params.size() + 1,
-                        p.type == ColumnType::kNumeric ? "numeric" : "int8");
-    aliases += fmt::format(", v{}", s);
+    k.args += fmt::format(", ${}::pg_catalog.{}[]", k.statement.params.size() + 1,
+                          p.type == ColumnType::kNumeric ? "numeric" : "int8");
+    k.aliases += fmt::format(", v{}", s);
     select += fmt::format(", pg_catalog.sum(v{})", s);
     ArrayText sums;
     for (const RollupLine& line : d.lines) sums.raw_value(decimal_text(line.sums[s], sum_scale(p)));
-    st.params.push_back(sums.done());
+    k.statement.params.push_back(sums.done());
   }
-  std::string order = aliases.substr(0, aliases.find(", n"));
-  st.sql = fmt::format(
+  std::string order = k.aliases.substr(0, k.aliases.find(", n"));
+  k.statement.sql = fmt::format(
       "INSERT INTO public.{} AS r ({}, updated_at) SELECT {}, pg_catalog.now() FROM unnest({}) "
       "AS u({}) GROUP BY {} ORDER BY {} ON CONFLICT ({}) DO UPDATE SET {}, "
       "updated_at = EXCLUDED.updated_at",
-      quoted(rollup.table), columns, select, args, aliases, order, order, conflict, set);
+      quoted(rollup.table), columns, select, k.args, k.aliases, order, order, conflict, set);
   return std::move(k.statement);
 }
 
 RollupStatement rollup_stored(const RollupDeltas& d) {
   const Rollup& rollup = *d.rollup;
   KeyedStatement k = keyed_statement(d);
-  RollupStatement& st = k.statement;
-  std::string& args = k.args;
-  std::string& aliases = k.aliases;
   std::string values = "r." + quoted(rollup.count) + "::pg_catalog.text";
   for (const auto& [column, property] : rollup.sums) {
     values += ", r." + quoted(column) + "::pg_catalog.text";
   }
   std::string join;
-  for (size_t k = 0; k < rollup.key.size(); ++k) {
-    join += fmt::format("r.{} = u.k{} AND ", quoted(property_of(*d.type, rollup.key[k]).column), k);
+  for (size_t i = 0; i < rollup.key.size(); ++i) {
+    join += fmt::format("r.{} = u.k{} AND ", quoted(property_of(*d.type, rollup.key[i]).column), i);
   }
   join += "r.period = u.p AND r.period_start = u.s";
-  st.sql = fmt::format(
+  k.statement.sql = fmt::format(
       "SELECT u.i, {} FROM unnest({}) WITH ORDINALITY AS u({}, i) JOIN public.{} r ON {}", values,
-      args, aliases, quoted(rollup.table), join);
+      k.args, k.aliases, quoted(rollup.table), join);
   return std::move(k.statement);
 }
 

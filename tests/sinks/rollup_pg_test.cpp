@@ -167,6 +167,7 @@ class RollupTest : public ::testing::Test {
       "DECLARE name text := parent || '_' || to_char(month_start, 'YYYY_MM'); BEGIN "
       "IF parent <> 'guardrail_events' THEN "
       "  RETURN sentinel_ensure_builtin(parent, month_start); END IF; "
+      "PERFORM pg_advisory_xact_lock(hashtext(name)); "  // writers race to create it
       "EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF guardrail_events "
       "  FOR VALUES FROM (%L) TO (%L)', name, month_start, month_start + interval '1 month'); "
       "RETURN name; END $$");
