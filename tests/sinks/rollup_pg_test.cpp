@@ -187,6 +187,14 @@ class RollupTest : public ::testing::Test {
         "verdict, period, period_start) || E'\\n', '') FROM guardrail_daily");
   }
 
+  /// guardrail_daily holds exactly the sums of `decisions` but the one at `refused`.
+  void expect_daily_without(std::vector<Decision> decisions, size_t refused) {
+    decisions.erase(decisions.begin() + static_cast<std::ptrdiff_t>(refused));
+    Expected expected;
+    expect_rolled_up(expected, decisions);
+    EXPECT_EQ(daily(), text_of(expected));
+  }
+
   TestDb db_;
 };
 
@@ -254,10 +262,7 @@ TEST_F(RollupTest, ARefusedRowsDeltasAreLeftOutOfEveryRollup) {
   EXPECT_EQ(r.rows[static_cast<size_t>(guardrail_index())], 29u);
   EXPECT_EQ(r.rejects[static_cast<int>(RejectReason::kDbRejected)], 1u);
   EXPECT_EQ(q("SELECT kafka_offset || ' ' || reason FROM ingest_rejects"), "17 db_rejected");
-  decisions.erase(decisions.begin() + 17);
-  Expected expected;
-  expect_rolled_up(expected, decisions);
-  EXPECT_EQ(daily(), text_of(expected));
+  expect_daily_without(decisions, 17);
   EXPECT_EQ(q("SELECT count(*) FROM guardrail_daily WHERE tenant_id = 'probe'"), "0");
 }
 
@@ -280,10 +285,7 @@ TEST_F(RollupTest, ASumPastItsColumnRefusesThatRowAndCommitsTheRest) {
                         "guardrail_daily.score_total holds at most 9.9999)"),
             std::string::npos)
       << detail;
-  decisions.erase(decisions.begin() + 11);
-  Expected expected;
-  expect_rolled_up(expected, decisions);
-  EXPECT_EQ(daily(), text_of(expected));
+  expect_daily_without(decisions, 11);
   EXPECT_EQ(q("SELECT next_offset FROM ingest_offsets"), "13");
 }
 
