@@ -21,7 +21,9 @@
 #include "app/config.h"
 #include "app/metrics_server.h"
 #include "app/pg_health.h"
+#include "catalog/catalog.h"
 #include "rows/month.h"
+#include "sinks/catalog_schema.h"
 #include "sinks/connection_defaults.h"
 #include "sinks/control_connection.h"
 #include "sinks/migrator.h"
@@ -128,6 +130,8 @@ std::optional<int> check_schema_and_premake(const PipelineOptions& p) {
         spdlog::error("{}", status.problem);
         return {2};
       }
+      // The tables must match the event catalog run ingests (CatalogMismatchError otherwise).
+      verify_catalog(p.pg_url, *p.catalog);
       break;
     } catch (const MigrationError& e) {
       spdlog::error("{}", one_line(e.what()));
@@ -205,10 +209,28 @@ int cmd_run(RunArgs args) {
   return code;
 }
 
-int cmd_migrate(const std::string& pg_url) {
+namespace {
+
+/// What migrate changed for the event catalog, one line each.
+void print_catalog_changes(const CatalogPlan& plan) {
+  for (const CatalogChange& c : plan.changes) fmt::print("catalog: {}: {}\n", c.type, c.what);
+  for (const CatalogRecord& r : plan.records) {
+    fmt::print("catalog: {}: recorded ({})\n", r.type, r.why);
+  }
+  for (const std::string& n : plan.notes) fmt::print("catalog: kept: {}\n", n);
+}
+
+}  // namespace
+
+int cmd_migrate(const std::string& pg_url, const std::string& catalog_dir) {
+  const std::shared_ptr<const Catalog> catalog = load_catalog(catalog_dir);  // CatalogError: 2
   std::vector<int> applied;
+  CatalogPlan plan;
   try {
-    applied = apply_migrations(pg_url);
+    applied = apply_migrations(pg_url, *catalog, &plan);
+  } catch (const CatalogRefusedError& e) {
+    fmt::print(stderr, "{}", e.what());  // the plan, with the SQL a DBA would run
+    return 2;
   } catch (const MigrationError&) {
     throw;
   } catch (const ConnectionStringError&) {
@@ -218,11 +240,12 @@ int cmd_migrate(const std::string& pg_url) {
     if (!refused_for_configuration(classified(e))) throw;
     return 2;
   }
-  if (applied.empty()) {
+  if (applied.empty() && plan.nothing_to_do()) {
     fmt::print("schema is up to date; nothing to apply\n");
-  } else {
+  } else if (!applied.empty()) {
     fmt::print("applied {} migration(s): {}\n", applied.size(), fmt::join(applied, ", "));
   }
+  print_catalog_changes(plan);
   return 0;
 }
 

@@ -19,7 +19,10 @@ struct RunArgs {
 };
 int cmd_run(RunArgs args);
 
-int cmd_migrate(const std::string& pg_url);
+/// `migrate`: the numbered migrations, then the event catalog (built-in types plus the files of
+/// `catalog_dir`, "" for none). Exit code 2 when the catalog is refused (the plan with the SQL a
+/// DBA would run goes to stderr); throws CatalogError for an invalid one.
+int cmd_migrate(const std::string& pg_url, const std::string& catalog_dir = {});
 
 struct PublishArgs {
   std::string brokers;

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <iostream>
 #include <map>
 #include <stdexcept>
 #include <utility>
@@ -122,11 +121,5 @@ std::vector<std::string> resolve_topics(const Catalog& catalog, const EventTypeO
   return topics;
 }
 
-void print_catalog_problems(const CatalogError& error) {
-  const auto& problems = error.problems();
-  std::cerr << "sentinel-ingest: the event catalog has " << problems.size() << " problem"
-            << (problems.size() == 1 ? "" : "s") << ":\n";
-  for (const CatalogProblem& p : problems) std::cerr << "  " << p.to_string() << "\n";
-}
 
 }  // namespace sentinel

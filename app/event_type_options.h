@@ -40,7 +40,4 @@ std::shared_ptr<const Catalog> load_catalog_for(const std::string& dir);
 /// ones), two different topics for one type, and two types on one topic.
 std::vector<std::string> resolve_topics(const Catalog& catalog, const EventTypeOptions& options);
 
-/// Prints every problem of a catalog to stderr, one per line, after a line saying how many.
-void print_catalog_problems(const CatalogError& error);
-
 }  // namespace sentinel

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "app/allocator.h"
+#include "app/catalog_command.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/costs_command.h"
@@ -19,6 +20,8 @@
 #include "app/healthcheck_command.h"
 #include "app/logging.h"
 #include "app/partitions_command.h"
+#include "app/rollup_command.h"
+#include "catalog/catalog.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
 #include "sinks/connection_defaults.h"
@@ -174,19 +177,23 @@ Runner add_run_command(CLI::App& app) {
 
 Runner add_migrate_command(CLI::App& app) {
   struct MigrateCli {
-    std::string pg, config;
+    std::string pg, catalog, config;
   };
   auto a = std::make_shared<MigrateCli>();
   CLI::App* cmd = app.add_subcommand(
       "migrate", "Create or update the schema (idempotent; safe to run concurrently)");
   cmd->add_option("--pg", a->pg, "PostgreSQL connection string or URI");
+  cmd->add_option("--catalog", a->catalog,
+                  "Folder of event type files (NAME.schema.json) added to the built-in types: "
+                  "their tables are created or extended; a change migrate cannot make is "
+                  "refused (exit 2) with the SQL a DBA would run");
   cmd->add_option("--config", a->config, "YAML file of option: value");
   sentinel::add_env_names(*cmd);
   return [cmd, a] {
     sentinel::apply_config_file(*cmd, a->config);
     require(a->pg, "--pg");
     sentinel::with_connection_defaults(a->pg);  // a string that can never connect: exit 2
-    return sentinel::cmd_migrate(a->pg);
+    return sentinel::cmd_migrate(a->pg, a->catalog);
   };
 }
 
@@ -297,7 +304,9 @@ std::map<std::string, Runner> add_commands(CLI::App& app) {
   // app/<name>_command.cpp
   runners["partitions"] = sentinel::add_partitions_command(app);
   runners["costs"] = sentinel::add_costs_command(app);
+  runners["rollup"] = sentinel::add_rollup_command(app);
   runners["healthcheck"] = sentinel::add_healthcheck_command(app);
+  runners["catalog"] = sentinel::add_catalog_command(app);
   return runners;
 }
 
@@ -310,7 +319,10 @@ int exit_code_of(const Runner& body) {
     std::cerr << "sentinel-ingest: " << e.what() << "\n";
     return 2;
   } catch (const sentinel::CatalogError& e) {
-    sentinel::print_catalog_problems(e);
+    // Every problem of every file, one per line: file: pointer: what (fix: how).
+    for (const sentinel::CatalogProblem& p : e.problems()) {
+      std::cerr << "sentinel-ingest: catalog: " << p.to_string() << "\n";
+    }
     return 2;
   } catch (const sentinel::ConnectionStringError& e) {
     spdlog::error("{}", sentinel::redact_url(e.what()));  // libpq may quote the whole URI

@@ -19,16 +19,18 @@ struct Json {
   enum class Kind : uint8_t { kScalar, kArray, kObject };
   Kind kind = Kind::kScalar;
   std::string scalar;
-  std::vector<std::pair<std::string, Json>> members;  ///< keys are empty in an array
+  std::vector<std::string> keys;  ///< an object's keys (empty strings in an array)
+  std::vector<Json> values;       ///< its members (std::vector allows the incomplete type)
 
-  static Json object() { return Json{Kind::kObject, {}, {}}; }
-  static Json array() { return Json{Kind::kArray, {}, {}}; }
-  static Json raw(std::string text) { return Json{Kind::kScalar, std::move(text), {}}; }
+  static Json object() { return Json{Kind::kObject, {}, {}, {}}; }
+  static Json array() { return Json{Kind::kArray, {}, {}, {}}; }
+  static Json raw(std::string text) { return Json{Kind::kScalar, std::move(text), {}, {}}; }
   static Json string(std::string_view s);
   static Json strings(const std::vector<std::string>& list);
 
   Json& add(std::string key, Json value) {
-    members.emplace_back(std::move(key), std::move(value));
+    keys.push_back(std::move(key));
+    values.push_back(std::move(value));
     return *this;
   }
   Json& push(Json value) { return add({}, std::move(value)); }
@@ -75,10 +77,10 @@ std::string one_line(const Json& v) {
   if (v.kind == Json::Kind::kScalar) return v.scalar;
   const bool object = v.kind == Json::Kind::kObject;
   std::string out = object ? "{" : "[";
-  for (size_t i = 0; i < v.members.size(); ++i) {
+  for (size_t i = 0; i < v.values.size(); ++i) {
     if (i > 0) out += ", ";
-    if (object) out += quote(v.members[i].first) + ": ";
-    out += one_line(v.members[i].second);
+    if (object) out += quote(v.keys[i]) + ": ";
+    out += one_line(v.values[i]);
   }
   return out + (object ? "}" : "]");
 }
@@ -86,19 +88,19 @@ std::string one_line(const Json& v) {
 /// Appends `v`, whose first line already holds `used` columns, indented by `indent` spaces.
 void pretty(const Json& v, size_t indent, size_t used, std::string& out) {
   std::string line = one_line(v);
-  if (v.kind == Json::Kind::kScalar || v.members.empty() || used + line.size() <= kWidth) {
+  if (v.kind == Json::Kind::kScalar || v.values.empty() || used + line.size() <= kWidth) {
     out += line;
     return;
   }
   const bool object = v.kind == Json::Kind::kObject;
   out += object ? "{\n" : "[\n";
   const std::string pad(indent + 2, ' ');
-  for (size_t i = 0; i < v.members.size(); ++i) {
+  for (size_t i = 0; i < v.values.size(); ++i) {
     out += pad;
-    if (object) out += quote(v.members[i].first) + ": ";
-    const size_t key_width = object ? quote(v.members[i].first).size() + 2 : 0;
-    pretty(v.members[i].second, indent + 2, pad.size() + key_width + 1, out);
-    out += i + 1 < v.members.size() ? ",\n" : "\n";
+    if (object) out += quote(v.keys[i]) + ": ";
+    const size_t key_width = object ? quote(v.keys[i]).size() + 2 : 0;
+    pretty(v.values[i], indent + 2, pad.size() + key_width + 1, out);
+    out += i + 1 < v.values.size() ? ",\n" : "\n";
   }
   out += std::string(indent, ' ') + (object ? "}" : "]");
 }
@@ -116,7 +118,7 @@ Json type_json(uint8_t bits) {
   for (const auto& [bit, name] : kNames) {
     if ((bits & bit) != 0) list.push(Json::string(name));
   }
-  return list.members.size() == 1 ? list.members[0].second : list;
+  return list.values.size() == 1 ? list.values[0] : list;
 }
 
 std::string join_path(const std::vector<std::string>& path) {

@@ -58,7 +58,9 @@ std::vector<fs::path> schema_files(const std::string& dir) {
   std::vector<fs::path> files;
   for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.ends_with(".schema.json") || name.ends_with(".schema.yaml")) {
+    std::error_code type_ec;  // a broken link or a folder named *.schema.json is not a file
+    if ((name.ends_with(".schema.json") || name.ends_with(".schema.yaml")) &&
+        it->is_regular_file(type_ec)) {
       files.push_back(it->path());
     }
   }

@@ -45,7 +45,7 @@ void TypeLoader::read_top(const YAML::Node& root) {
   if (!sentinel_) {
     problems_.add("", "the schema has no x-sentinel object",
                   "add \"x-sentinel\": {\"name\": ..., \"topic\": ..., \"table\": ..., "
-                  "\"partition_by\": ...} (DESIGN §8)");
+                  "\"partition_by\": ...} (schemas/README.md: the event catalog)");
   } else {
     read_sentinel(sentinel_);
   }

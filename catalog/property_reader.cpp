@@ -167,13 +167,14 @@ std::optional<ColumnType> natural_type(YamlReader& reader, Property& p, const st
   const auto subset = [b](uint8_t allowed) { return (b & ~allowed) == 0; };
   if (p.format == "uuid" || p.format == "date-time") {
     const bool uuid = p.format == "uuid";
-    if (uuid ? b == kJsonString : subset(kJsonString | kJsonInteger) && (b & kJsonString) != 0) {
+    // A date-time is RFC 3339 text, epoch milliseconds, or either.
+    if (uuid ? b == kJsonString : subset(kJsonString | kJsonInteger)) {
       return uuid ? ColumnType::kUuid : ColumnType::kTimestamptz;
     }
     reader.problems().add(
         ptr + "/type",
         fmt::format("format {} needs type {}", p.format,
-                    uuid ? "string" : "string or [string, integer]"),
+                    uuid ? "string" : "string, integer or [string, integer]"),
         uuid ? "use \"type\": \"string\"" : "use \"type\": [\"string\", \"integer\"]");
     return std::nullopt;
   }

@@ -11,7 +11,7 @@
 namespace sentinel::catalog_detail {
 
 /// Reads one entry of `properties` (its name, its schema node, its pointer) into a Property:
-/// the JSON types it accepts, its column type (DESIGN §8's mapping), its bounds in column units,
+/// the JSON types it accepts, its column type (the catalog's type mapping, schemas/README.md), its bounds in column units,
 /// its string limits, column and source path. Every keyword outside §8's list and every
 /// contradiction is a problem in `reader`; the returned property is then incomplete. `required`
 /// is left false (the caller knows the `required` list).

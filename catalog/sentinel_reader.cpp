@@ -45,14 +45,13 @@ void TypeLoader::read_sentinel(const YAML::Node& node) {
   for (const std::string_view key : {"name", "topic", "table", "partition_by"}) {
     if (!present.contains(key)) {
       problems_.add(ptr, fmt::format("x-sentinel has no {}", key),
-                    fmt::format("add \"{}\" (DESIGN §8: name, topic, table and partition_by are "
+                    fmt::format("add \"{}\" (schemas/README.md, the event catalog: name, topic, table and partition_by are "
                                 "required)",
                                 key));
     }
   }
 }
 
-// NOLINTNEXTLINE(readability-function-size): one short branch per x-sentinel key, in §8's order
 void TypeLoader::read_sentinel_member(const std::string& key, const YAML::Node& value,
                                       const std::string& ptr) {
   if (key == "name") {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# clang-tidy (the checks in .clang-tidy) over every production .cpp: rows ingest sinks pipeline
+# clang-tidy (the checks in .clang-tidy) over every production .cpp: rows catalog ingest sinks pipeline
 # testkit app. Exits non-zero on any finding. Needs build/release/compile_commands.json: it
 # configures the release preset when it is missing (no build is needed, only the configure).
 #   scripts/tidy.sh                 every production .cpp, $(nproc) in parallel
@@ -13,7 +13,7 @@ command -v clang-tidy >/dev/null || { echo "tidy: clang-tidy is missing (run scr
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  mapfile -t files < <(git ls-files -- 'rows/*.cpp' 'ingest/*.cpp' 'sinks/*.cpp' 'pipeline/*.cpp' \
+  mapfile -t files < <(git ls-files -- 'rows/*.cpp' 'catalog/*.cpp' 'ingest/*.cpp' 'sinks/*.cpp' 'pipeline/*.cpp' \
     'testkit/*.cpp' 'app/*.cpp')
 fi
 
@@ -24,7 +24,7 @@ start=$SECONDS
 status=0
 printf '%s\0' "${files[@]}" |
   xargs -0 -n1 -P"$(nproc)" clang-tidy -p build/release --quiet \
-    --header-filter="^$root/(rows|ingest|sinks|pipeline|testkit|app)/" >"$out" 2>&1 ||
+    --header-filter="^$root/(rows|catalog|ingest|sinks|pipeline|testkit|app)/" >"$out" 2>&1 ||
   status=$?
 findings=$(grep -E '^/.*:[0-9]+:[0-9]+: (warning|error):' "$out" | sort -u || true)
 if [ "$status" -ne 0 ] || [ -n "$findings" ]; then

@@ -8,7 +8,9 @@
 #include <pqxx/pqxx>
 #include <string_view>
 
+#include "catalog/catalog.h"
 #include "schemas/migrations.h"
+#include "sinks/catalog_schema.h"
 #include "sinks/control_connection.h"
 #include "sinks/pg_connection.h"
 
@@ -119,51 +121,93 @@ std::string missing_problem(const std::vector<int>& missing) {
 
 }  // namespace
 
-std::vector<int> apply_migrations(const std::string& url) {
+namespace {
+
+/// The numbered migrations then the catalog's plan, in `tx` (already holding the advisory lock).
+/// Returns the versions applied and fills `plan`; applies the plan only when `apply_plan`.
+std::vector<int> migrate_in(pqxx::work& tx, const Catalog& catalog, CatalogPlan& plan,
+                            bool apply_plan) {
+  // Checked before creating: CREATE TABLE IF NOT EXISTS would need CREATE on the schema even
+  // when the table is there.
+  if (!has_schema_migrations(tx)) {
+    tx.exec0(
+        "CREATE TABLE public.schema_migrations ("
+        " version int PRIMARY KEY,"
+        " name text NOT NULL,"
+        " checksum text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())");
+  }
+  const std::map<int, Recorded> recorded = load_recorded(tx);
+  const std::map<int, std::string> checksums = embedded_checksums(tx);
+  std::vector<int> missing;
+  if (std::string problem = incompatibility(recorded, checksums, missing); !problem.empty()) {
+    throw MigrationError(problem);
+  }
+  std::vector<int> applied;
+  for (const EmbeddedMigration& m : embedded_migrations()) {
+    if (std::find(missing.begin(), missing.end(), m.version) == missing.end()) continue;
+    try {
+      tx.exec(std::string(m.sql));
+    } catch (const pqxx::sql_error& e) {
+      throw MigrationError(fmt::format("migration {} (schemas/{}.sql) failed, nothing applied: {}",
+                                       m.version, m.name, e.what()));
+    }
+    tx.exec_params0(
+        "INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+        m.version, std::string(m.name), checksums.at(m.version));
+    applied.push_back(m.version);
+  }
+  plan = plan_catalog(tx, catalog);
+  if (apply_plan) {
+    try {
+      apply_catalog_plan(tx, plan);
+    } catch (const pqxx::sql_error& e) {
+      throw MigrationError(
+          fmt::format("the event catalog could not be applied, nothing applied: {}", e.what()));
+    }
+  }
+  return applied;
+}
+
+/// One migration transaction on a connection of its own, under the advisory lock: commits when
+/// `commit` (migrate), rolls back otherwise (catalog plan). `command` names it in errors.
+std::vector<int> migrate_locked(const std::string& url, const Catalog& catalog, CatalogPlan& plan,
+                                bool commit, std::string_view command) {
   pqxx::connection conn = connect_control(url);
   LogNotices notices(conn);
-  std::vector<int> applied;
   try {
     pqxx::work tx(conn);
     tx.exec0("SET LOCAL search_path = public");
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-    // Checked before creating: CREATE TABLE IF NOT EXISTS would need CREATE on the schema even
-    // when the table is there.
-    if (!has_schema_migrations(tx)) {
-      tx.exec0(
-          "CREATE TABLE public.schema_migrations ("
-          " version int PRIMARY KEY,"
-          " name text NOT NULL,"
-          " checksum text NOT NULL,"
-          " applied_at timestamptz NOT NULL DEFAULT now())");
-    }
-    const std::map<int, Recorded> recorded = load_recorded(tx);
-    const std::map<int, std::string> checksums = embedded_checksums(tx);
-    std::vector<int> missing;
-    if (std::string problem = incompatibility(recorded, checksums, missing); !problem.empty()) {
-      throw MigrationError(problem);
-    }
-    for (const EmbeddedMigration& m : embedded_migrations()) {
-      if (std::find(missing.begin(), missing.end(), m.version) == missing.end()) continue;
-      try {
-        tx.exec(std::string(m.sql));
-      } catch (const pqxx::sql_error& e) {
-        throw MigrationError(
-            fmt::format("migration {} (schemas/{}.sql) failed, nothing applied: {}", m.version,
-                        m.name, e.what()));
-      }
-      tx.exec_params0(
-          "INSERT INTO public.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-          m.version, std::string(m.name), checksums.at(m.version));
-      applied.push_back(m.version);
-    }
-    tx.commit();
+    std::vector<int> versions = migrate_in(tx, catalog, plan, commit);
+    if (commit) tx.commit();
+    return versions;  // not committed: rolled back when tx goes
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const pqxx::sql_error& e) {
-    throw MigrationError(fmt::format("migrate: {}", e.what()));
+    throw MigrationError(fmt::format("{}: {}", command, e.what()));
   }
+}
+
+}  // namespace
+
+std::vector<int> apply_migrations(const std::string& url, const Catalog& catalog,
+                                  CatalogPlan* catalog_changes) {
+  CatalogPlan plan;
+  std::vector<int> applied = migrate_locked(url, catalog, plan, true, "migrate");
+  if (catalog_changes != nullptr) *catalog_changes = std::move(plan);
   return applied;
+}
+
+std::vector<int> apply_migrations(const std::string& url) {
+  return apply_migrations(url, *load_catalog());
+}
+
+CatalogPlan preview_migrations(const std::string& url, const Catalog& catalog,
+                               std::vector<int>& pending) {
+  CatalogPlan plan;
+  pending = migrate_locked(url, catalog, plan, false, "catalog plan");
+  return plan;
 }
 
 MigrationStatus check_migrations(const std::string& url) {

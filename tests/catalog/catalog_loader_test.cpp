@@ -1,4 +1,4 @@
-// The catalog loader (DESIGN §8): the built-in types describe exactly the tables of §3, and a
+// The catalog loader : the built-in types describe exactly the tables of §3, and a
 // third type from a file loads into the model every layer reads.
 #include <gtest/gtest.h>
 
@@ -159,6 +159,96 @@ TEST(CatalogLoader, TheEffectiveSchemaLoadsBackToTheSameTypeAndChecksum) {
     EXPECT_EQ(again.checksum, t.checksum);
     EXPECT_EQ(again.copy_columns(), t.copy_columns());
   }
+}
+
+/// A type `probe` with the given properties (JSON members), ts required and partitioning.
+EventType probe(std::string_view properties) {
+  return load_event_type(R"j({
+  "type": "object",
+  "x-sentinel": {"name": "probe", "topic": "probe", "table": "probe_events", "partition_by": "ts"},
+  "required": ["ts"],
+  "properties": {"ts": {"type": "string", "format": "date-time"}, )j" +
+                             std::string(properties) + "}}",
+                         "probe.schema.json");
+}
+
+TEST(CatalogLoader, AnIntegerWhoseBoundsLeaveInt4IsBigint) {
+  const EventType t = probe(R"j("a": {"type": "integer", "maximum": 2147483648},
+    "b": {"type": "integer", "minimum": -2147483649},
+    "c": {"type": "integer", "x-pg-type": "bigint"},
+    "d": {"type": "integer", "x-pg-type": "int8", "maximum": 9223372036854775807},
+    "e": {"type": "integer", "maximum": 2147483647, "minimum": -2147483648})j");
+  EXPECT_EQ(property(t, "a").type, ColumnType::kInt8);
+  EXPECT_EQ(property(t, "a").maximum, 2147483648);
+  EXPECT_EQ(property(t, "b").type, ColumnType::kInt8);
+  EXPECT_EQ(property(t, "c").type, ColumnType::kInt8);
+  EXPECT_EQ(property(t, "d").maximum, INT64_MAX);
+  EXPECT_EQ(property(t, "e").type, ColumnType::kInt4);
+}
+
+TEST(CatalogLoader, AnXPgTypeNamingTheNaturalColumnIsAccepted) {
+  const EventType t = probe(R"j("a": {"type": "string", "x-pg-type": "text"},
+    "b": {"type": "string", "format": "uuid", "x-pg-type": "uuid"},
+    "c": {"type": ["string", "integer"], "format": "date-time", "x-pg-type": "timestamptz"},
+    "d": {"type": "boolean", "x-pg-type": "boolean"},
+    "e": {"type": "integer", "x-pg-type": "int4"},
+    "f": {"type": "object", "x-pg-type": "jsonb"},
+    "g": {"type": ["object", "array"]},
+    "h": {"type": "integer", "format": "date-time"})j");
+  const std::vector<ColumnType> want = {
+      ColumnType::kText, ColumnType::kUuid,  ColumnType::kTimestamptz, ColumnType::kBool,
+      ColumnType::kInt4, ColumnType::kJsonb, ColumnType::kJsonb,       ColumnType::kTimestamptz};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(t.properties[i + 1].type, want[i]) << t.properties[i + 1].name;
+  }
+}
+
+TEST(CatalogLoader, NullInATypeListOnlyMeansTheValueMayBeAbsent) {
+  const EventType t = probe(R"j("a": {"type": ["string", "null"]},
+    "b": {"type": ["null", "number"], "x-pg-type": "numeric(10,0)", "minimum": -1e3})j");
+  EXPECT_EQ(property(t, "a").json_types, kJsonString);
+  EXPECT_EQ(property(t, "a").type, ColumnType::kText);
+  EXPECT_EQ(property(t, "b").json_types, kJsonNumber);
+  EXPECT_EQ(property(t, "b").minimum, -1000);
+}
+
+TEST(CatalogLoader, BoundsAreReadExactlyInColumnUnits) {
+  const EventType t = probe(R"j("a": {"type": "number", "x-pg-type": "numeric(18,9)",
+      "minimum": -0.000000001, "maximum": 123456789.123456789},
+    "b": {"type": "number", "x-pg-type": "numeric(6,4)", "maximum": 0.5E1})j");
+  EXPECT_EQ(property(t, "a").minimum, -1);
+  EXPECT_EQ(property(t, "a").maximum, 123456789123456789);
+  EXPECT_EQ(property(t, "b").maximum, 50000);
+}
+
+TEST(CatalogLoader, XColumnAndXSourceNameTheColumnAndThePath) {
+  const EventType t = probe(R"j("userId": {"type": "string", "x-column": "user_id",
+      "x-source": "actor.id"})j");
+  EXPECT_EQ(property(t, "userId").column, "user_id");
+  EXPECT_EQ(property(t, "userId").path, (std::vector<std::string>{"actor", "id"}));
+  EXPECT_EQ(property(t, "userId").pointer, "/properties/userId");
+  EXPECT_EQ(t.copy_columns(), "ts, user_id, extra, kafka_partition, kafka_offset");
+}
+
+TEST(CatalogLoader, TwoSpellingsOfOneTypeHaveOneChecksum) {
+  // Defaults written out or left to the loader, keys in another order, a comment: one document.
+  const EventType terse = probe(R"j("a": {"type": "integer"})j");
+  const EventType spelled = load_event_type(R"j({
+  "$comment": "the same type",
+  "properties": {"ts": {"format": "date-time", "type": "string", "x-column": "ts"},
+                 "a": {"type": ["integer", "null"], "x-pg-type": "integer", "x-source": "a"}},
+  "required": ["ts"],
+  "x-sentinel": {"partition_by": "ts", "table": "probe_events", "topic": "probe",
+                 "name": "probe", "unknown_fields": "keep", "max_age_days": 400,
+                 "max_future_days": 1, "indexes": [], "rollups": []},
+  "title": "probe",
+  "type": "object"
+})j",
+                                            "spelled.schema.json");
+  EXPECT_EQ(spelled.document, terse.document);
+  EXPECT_EQ(spelled.checksum, terse.checksum);
+  const EventType other = probe(R"j("a": {"type": "integer", "maximum": 5})j");
+  EXPECT_NE(other.checksum, terse.checksum);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Every bad catalog file is a clear error (DESIGN §8): each problem names the file, the JSON
+// Every bad catalog file is a clear error : each problem names the file, the JSON
 // pointer of the value at fault and a fix, and all of them are reported at once.
 #include <gtest/gtest.h>
 
@@ -151,6 +151,9 @@ const Case kCases[] = {
      "/properties/price/x-pg-type", "out of range"},
     {"UnknownFormat", schema(R"j(, "mail": {"type": "string", "format": "email"})j"),
      "/properties/mail/format", "unknown format \"email\""},
+    {"DateTimeFormatOnABoolean",
+     schema(R"j(, "seen": {"type": "boolean", "format": "date-time"})j"), "/properties/seen/type",
+     "format date-time needs type string, integer or [string, integer]"},
     {"UuidFormatOnAnInteger", schema(R"j(, "ref": {"type": "integer", "format": "uuid"})j"),
      "/properties/ref/type", "format uuid needs type string"},
     // Partitioning.

@@ -11,12 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "catalog/catalog.h"
-#include "sinks/migrator.h"
 #include "testkit/event_generator.h"
 #include "testkit/mock_cluster.h"
 #include "testkit/publisher.h"
-#include "tests/support/catalog_tables.h"
 #include "tests/support/process.h"
 #include "tests/support/test_db.h"
 
@@ -56,11 +53,9 @@ std::string guardrail_event(int i) {
 
 TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics) {
   TestDb db;
-  apply_migrations(db.direct_url());
-  const auto catalog = load_catalog(kCatalogDir);
-  const EventType* guardrail = catalog->find("guardrail");
-  ASSERT_NE(guardrail, nullptr);
-  testing::create_catalog_tables_by_hand(db, *catalog);
+  const auto [migrated, migrate_out] = testing::run_command(
+      {SENTINEL_BINARY, "migrate", "--pg", db.direct_url(), "--catalog", kCatalogDir}, seconds(60));
+  ASSERT_EQ(migrated, 0) << migrate_out;
 
   // Not the default topics: the guardrail type by --topic, audit by its old alias.
   MockCluster mock(1, {"other.audit", "sentinel.invocations", "other.guardrails"}, 2);
@@ -149,6 +144,23 @@ TEST(CatalogRun, AThirdTypeIsReadFromItsOwnTopicIntoItsTableAndLabelledInMetrics
   EXPECT_NE(out.find("event type guardrail: topic other.guardrails → table guardrail_events"),
             std::string::npos)
       << out;
+}
+
+// The catalog `run` is given is the one the database is checked against: a database migrated for
+// the built-in types only is refused (exit 2, naming the type and the fix), nothing consumed.
+TEST(CatalogRun, ACatalogTheDatabaseWasNotMigratedForExits2NamingTheFix) {
+  TestDb db;
+  const auto [migrated, migrate_out] =
+      testing::run_command({SENTINEL_BINARY, "migrate", "--pg", db.direct_url()}, seconds(60));
+  ASSERT_EQ(migrated, 0) << migrate_out;
+  const auto [code, out] =
+      testing::run_command({SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers",
+                            "127.0.0.1:1", "--catalog", kCatalogDir},
+                           seconds(60));
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("guardrail"), std::string::npos) << out;
+  EXPECT_NE(out.find("sentinel-ingest migrate"), std::string::npos) << out;
+  EXPECT_EQ(db.query("SELECT count(*) FROM ingest_offsets"), "0");
 }
 
 }  // namespace

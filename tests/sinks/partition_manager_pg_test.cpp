@@ -9,7 +9,6 @@
 #include "rows/month.h"
 #include "sinks/migrator.h"
 #include "sinks/partition_manager.h"
-#include "tests/support/catalog_tables.h"
 #include "tests/support/pg_helpers.h"
 #include "tests/support/test_db.h"
 
@@ -198,7 +197,7 @@ TEST_F(PartitionsPg, ACatalogTypesTableIsPremadeListedAndDroppedLikeTheBuiltInOn
   const auto catalog = load_catalog(SENTINEL_SOURCE_DIR "/tests/data/catalog");
   const EventType* guardrail = catalog->find("guardrail");
   ASSERT_NE(guardrail, nullptr);
-  testing::create_type_tables_by_hand(db_, *guardrail);
+  apply_migrations(db_.direct_url(), *catalog);  // its tables, and the partition function's
 
   const auto made = partitions::premake(db_.direct_url(), *catalog, make_month(2026, 1), 2);
   EXPECT_EQ(made, (std::vector<std::string>{"audit_logs_2026_01", "invocations_2026_01",

@@ -87,7 +87,7 @@ TEST(Schema, TablesIndexesAndConstraintsAreAsDesigned) {
                      "FROM pg_class WHERE relnamespace = 'public'::regnamespace "
                      "AND relkind IN ('r', 'p')"),
             "audit_logs:p,costs:r,ingest_offsets:r,ingest_rejects:r,invocations:p,"
-            "schema_migrations:r");
+            "schema_migrations:r,sentinel_catalog:r");
   EXPECT_EQ(db.query("SELECT pg_get_partkeydef('audit_logs'::regclass)"), "RANGE (ts)");
   EXPECT_EQ(db.query("SELECT pg_get_partkeydef('invocations'::regclass)"), "RANGE (ts)");
   EXPECT_EQ(db.query("SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY 1) "
@@ -104,7 +104,7 @@ TEST(Schema, TablesIndexesAndConstraintsAreAsDesigned) {
             "event_id uuid, ts timestamp with time zone, tenant_id text, actor_id text, "
             "actor_type text, action text, resource text, outcome text, source_ip inet, "
             "user_agent text, session_id uuid, metadata jsonb, kafka_partition integer, "
-            "kafka_offset bigint");
+            "kafka_offset bigint, extra jsonb");
   EXPECT_EQ(db.query("SELECT attidentity FROM pg_attribute "
                      "WHERE attrelid = 'ingest_rejects'::regclass AND attname = 'id'"),
             "a");
