@@ -121,5 +121,4 @@ std::vector<std::string> resolve_topics(const Catalog& catalog, const EventTypeO
   return topics;
 }
 
-
 }  // namespace sentinel
