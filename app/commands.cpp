@@ -262,13 +262,6 @@ std::string each_event_table(const Catalog& catalog, std::string_view pattern,
   return out;
 }
 
-/// The topic of each type of `catalog`, by index: its own.
-std::vector<std::string> own_topics(const Catalog& catalog) {
-  std::vector<std::string> topics;
-  for (const EventType& t : catalog.types()) topics.push_back(t.topic);
-  return topics;
-}
-
 /// Sleeps so that `sent` events take `sent / rate` seconds since `start`.
 void pace(double rate, uint64_t sent, Clock::time_point start) {
   if (rate <= 0) return;

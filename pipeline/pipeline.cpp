@@ -67,11 +67,16 @@ std::string topics_problem(const Catalog& catalog, const std::vector<std::string
   return {};
 }
 
+std::vector<std::string> own_topics(const Catalog& catalog) {
+  std::vector<std::string> topics;
+  topics.reserve(catalog.size());
+  for (const EventType& t : catalog.types()) topics.push_back(t.topic);
+  return topics;
+}
+
 void resolve_types(PipelineOptions& options) {
   if (!options.catalog) options.catalog = load_catalog();
-  if (options.topics.empty()) {
-    for (const EventType& t : options.catalog->types()) options.topics.push_back(t.topic);
-  }
+  if (options.topics.empty()) options.topics = own_topics(*options.catalog);
   const std::string problem = topics_problem(*options.catalog, options.topics);
   if (!problem.empty()) throw std::invalid_argument(problem);
 }

@@ -48,6 +48,9 @@ struct PipelineOptions {
   std::chrono::milliseconds max_backoff{10000};
 };
 
+/// Each type's own `topic`, by catalog index: what is consumed unless configured otherwise.
+std::vector<std::string> own_topics(const Catalog& catalog);
+
 /// Why `topics` (by catalog index) cannot be consumed for `catalog`, or "": one non-empty topic
 /// per type, no topic read by two types (a message's topic says its type).
 std::string topics_problem(const Catalog& catalog, const std::vector<std::string>& topics);
