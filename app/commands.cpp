@@ -131,7 +131,7 @@ std::optional<int> check_schema_and_premake(const PipelineOptions& p) {
         return {2};
       }
       // The tables must match the event catalog run ingests (CatalogMismatchError otherwise).
-      verify_catalog(p.pg_url, *load_catalog());
+      verify_catalog(p.pg_url, *p.catalog);
       break;
     } catch (const MigrationError& e) {
       spdlog::error("{}", one_line(e.what()));
@@ -151,7 +151,7 @@ std::optional<int> check_schema_and_premake(const PipelineOptions& p) {
 
   // Current and next month ready before the first batch; later ones are made on demand.
   try {
-    partitions::premake(p.pg_url, current_month(std::chrono::system_clock::now()), 2);
+    partitions::premake(p.pg_url, *p.catalog, current_month(std::chrono::system_clock::now()), 2);
   } catch (const std::exception& e) {
     spdlog::warn("premaking month partitions: {} (they will be created on demand)",
                  redact_secrets(one_line(e.what())));
@@ -172,8 +172,13 @@ void install_signal_handlers() {
 
 int cmd_run(RunArgs args) {
   PipelineOptions& p = args.pipeline;
+  resolve_types(p);
   spdlog::info("sentinel-ingest starting: PostgreSQL {}, Kafka {}",
                redact_secrets(p.pg_url, p.pg_url), p.brokers);
+  for (size_t i = 0; i < p.catalog->size(); ++i) {
+    const EventType& t = (*p.catalog)[i];
+    spdlog::info("event type {}: topic {} → table {} ({})", t.name, p.topics[i], t.table, t.source);
+  }
 
   // Everything before the pipeline may wait on a hung PostgreSQL without a bound: SIGTERM ends
   // it at once (startup_unless_stopped).
@@ -246,12 +251,13 @@ int cmd_migrate(const std::string& pg_url, const std::string& catalog_dir) {
 
 namespace {
 
-/// `pattern` once per event table ({0}: the table, {1}: its id column), joined by `separator`.
-std::string each_event_table(std::string_view pattern, std::string_view separator) {
+/// `pattern` once per event table of `catalog` ({0}: the table), joined by `separator`.
+std::string each_event_table(const Catalog& catalog, std::string_view pattern,
+                             std::string_view separator) {
   std::string out;
-  for (const EventSpec& s : kEventSpecs) {
+  for (const EventType& t : catalog.types()) {
     if (!out.empty()) out += separator;
-    out += fmt::format(fmt::runtime(pattern), s.name, column_at(s.columns, 0));
+    out += fmt::format(fmt::runtime(pattern), t.table);
   }
   return out;
 }
@@ -320,7 +326,8 @@ int cmd_publish(const PublishArgs& args) {
     g.invalid_ratio = args.invalid_ratio;
     g.days_back = args.days_back;
     EventGenerator gen(g);
-    const auto& topics = args.topics;
+    const std::vector<std::string> topics =
+        args.topics.empty() ? own_topics(*load_catalog()) : args.topics;
     while (sent < args.count && !g_stop.load()) {
       const GeneratedEvent e = gen.next();
       publisher.produce(topics[e.topic_index], e.key, e.payload);
@@ -357,8 +364,9 @@ int cmd_demo(const DemoArgs& args) {
   const auto applied = apply_migrations(pg.url());
   fmt::print("   applied {}\n", fmt::join(applied, ", "));
 
-  const auto defaults = default_topics();
-  const std::vector<std::string> topics(defaults.begin(), defaults.end());
+  // The built-in types: the demo's generator makes their events.
+  const std::shared_ptr<const Catalog> catalog = load_catalog();
+  const std::vector<std::string> topics = own_topics(*catalog);
   MockCluster mock(1, topics, 8);
   // The ingestor starts first and the events are published while it consumes, as in
   // production: the mock keeps only a few MB per partition, so a large backlog would be trimmed.
@@ -368,6 +376,8 @@ int cmd_demo(const DemoArgs& args) {
   p.pg_url = pg.url();
   p.brokers = mock.bootstraps();
   p.writers = args.writers;
+  p.catalog = catalog;
+  p.topics = topics;
   p.status_interval = std::chrono::seconds(3600);
   Metrics metrics;
   std::atomic<bool> stop{false};
@@ -380,7 +390,8 @@ int cmd_demo(const DemoArgs& args) {
     runner.join();
     spdlog::set_level(spdlog::level::info);
   };
-  while (metrics.assigned_partitions.load() < 16 && code == 0 && !g_stop.load()) {
+  while (metrics.assigned_partitions.load() < static_cast<int>(8 * topics.size()) && code == 0 &&
+         !g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 
@@ -388,7 +399,8 @@ int cmd_demo(const DemoArgs& args) {
              args.invalid_ratio * 100);
   const auto started = Clock::now();
   auto stored_now = [&] {
-    uint64_t n = metrics.rows_written[0] + metrics.rows_written[1];
+    uint64_t n = 0;
+    for (auto& r : metrics.rows_written) n += r;
     for (auto& r : metrics.rejects) n += r;
     return n;
   };
@@ -465,11 +477,12 @@ int cmd_demo(const DemoArgs& args) {
     }
     fmt::print("\n");
   };
-  print_query("Rows per table and month partition:",
-              each_event_table("SELECT tableoid::regclass::text, count(*) FROM {0} GROUP BY 1",
-                               " UNION ALL ") +
-                  " ORDER BY 1",
-              {"partition", "rows"});
+  print_query(
+      "Rows per table and month partition:",
+      each_event_table(*catalog, "SELECT tableoid::regclass::text, count(*) FROM {0} GROUP BY 1",
+                       " UNION ALL ") +
+          " ORDER BY 1",
+      {"partition", "rows"});
   print_query(
       "Rejects per reason (each one kept with its payload in ingest_rejects):",
       "SELECT reason, count(*), min(detail) FROM ingest_rejects GROUP BY 1 ORDER BY 2 DESC, 1",
@@ -482,9 +495,12 @@ int cmd_demo(const DemoArgs& args) {
               {"tenant", "cost_usd", "invocations", "tokens"});
   print_query(
       "Exactly once:",
-      "SELECT " + each_event_table("(SELECT count(*) FROM {0})", " + ") +
+      "SELECT " + each_event_table(*catalog, "(SELECT count(*) FROM {0})", " + ") +
           " + (SELECT count(*) FROM ingest_rejects), " +
-          each_event_table("(SELECT count(DISTINCT {1}) FROM {0})", " + ") +
+          // One topic per table: its Kafka coordinates identify a message.
+          each_event_table(*catalog,
+                           "(SELECT count(DISTINCT (kafka_partition, kafka_offset)) FROM {0})",
+                           " + ") +
           " + (SELECT count(DISTINCT (topic, kafka_partition, kafka_offset)) FROM ingest_rejects), "
           "(SELECT sum(next_offset) FROM ingest_offsets)",
       {"rows + rejects", "distinct", "stored next offsets (sum)"});

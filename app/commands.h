@@ -34,8 +34,9 @@ struct PublishArgs {
   int days_back = 42;
   std::string from_file;  ///< JSONL to replay instead of generating
   std::string topic;      ///< with from_file
-  /// The topic of each event type, by EventTable.
-  std::array<std::string, kEventTableCount> topics = default_topics();
+  /// The topic of each built-in event type, by catalog index (audit, invocation: the generator's
+  /// topic_index); empty: each type's own topic.
+  std::vector<std::string> topics;
   std::vector<std::pair<std::string, std::string>> kafka_properties;
 };
 int cmd_publish(const PublishArgs& args);

@@ -6,8 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <array>
-#include <cctype>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -18,6 +16,7 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/costs_command.h"
+#include "app/event_type_options.h"
 #include "app/healthcheck_command.h"
 #include "app/logging.h"
 #include "app/partitions_command.h"
@@ -25,7 +24,6 @@
 #include "catalog/catalog.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
-#include "rows/tables.h"
 #include "sinks/connection_defaults.h"
 #include "sinks/migrator.h"
 #include "sinks/pg_connection.h"
@@ -36,25 +34,6 @@ using sentinel::UsageError;
 
 /// What to run once its sub-command was parsed; returns the exit code.
 using Runner = std::function<int()>;
-using Topics = std::array<std::string, sentinel::kEventTableCount>;
-
-enum class TopicHelp { kConsumed, kCreated };
-
-/// One --<type>-topic option per event type of the specs (--audit-topic, --invocations-topic),
-/// bound to the type's entry of `topics`.
-void add_topic_options(CLI::App& cmd, Topics& topics, TopicHelp help) {
-  for (const sentinel::EventSpec& s : sentinel::kEventSpecs) {
-    const std::string_view type = s.topic_flag.substr(0, s.topic_flag.rfind("-topic"));
-    const std::string text =
-        help == TopicHelp::kConsumed
-            ? fmt::format("Topic of {} events", s.noun)
-            : fmt::format("{}{} topic to create", static_cast<char>(std::toupper(type[0])),
-                          type.substr(1));
-    cmd.add_option(fmt::format("--{}", s.topic_flag), topics[static_cast<size_t>(s.table)], text)
-        ->capture_default_str();
-  }
-}
-
 void require(const std::string& value, const std::string& flag) {
   if (value.empty()) {
     throw UsageError("missing " + flag + " (or " + sentinel::env_name_for(flag.substr(2)) +
@@ -98,6 +77,7 @@ void add_global_options(CLI::App& app, LogOptions& log) {
 /// `run`'s flags; the sizes and durations in the flags' units, converted once parsed.
 struct RunCli {
   sentinel::RunArgs run;
+  sentinel::EventTypeOptions types;
   std::string config;
   std::vector<std::string> props;
   int linger_ms = static_cast<int>(run.pipeline.linger.count());
@@ -108,14 +88,16 @@ struct RunCli {
   std::string max_cost_usd = sentinel::format_decimal_nanos(run.pipeline.limits.max_cost_nanos);
 };
 
-/// --pg, --brokers, the group, the topics, --writers, --config, --metrics-listen, --kafka-prop.
+/// --pg, --brokers, the group, the catalog and topics, --writers, --config, --metrics-listen,
+/// --kafka-prop.
 void add_run_connection_options(CLI::App& cmd, RunCli& a) {
   auto& p = a.run.pipeline;
   cmd.add_option("--pg", p.pg_url, "PostgreSQL connection string or URI (TLS via sslmode=...)");
   cmd.add_option("--brokers", p.brokers, "Kafka bootstrap servers, host:port[,host:port...]");
   cmd.add_option("--group", p.group, "Kafka consumer group; also the key of stored offsets")
       ->capture_default_str();
-  add_topic_options(cmd, p.topics, TopicHelp::kConsumed);
+  sentinel::add_catalog_option(cmd, a.types.catalog_dir);
+  sentinel::add_topic_options(cmd, a.types, sentinel::TopicHelp::kConsumed);
   cmd.add_option("--writers", p.writers, "Writer threads, one PostgreSQL connection each")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -168,6 +150,8 @@ int run_run(CLI::App& cmd, RunCli& a) {
   require(p.pg_url, "--pg");
   sentinel::with_connection_defaults(p.pg_url);  // a string that can never connect: exit 2
   require(p.brokers, "--brokers");
+  p.catalog = sentinel::load_catalog_for(a.types.catalog_dir);
+  p.topics = sentinel::resolve_topics(*p.catalog, a.types);
   const auto props = parse_kafka_props(a.props);
   p.kafka_properties.insert(p.kafka_properties.end(), props.begin(), props.end());
   p.linger = std::chrono::milliseconds(a.linger_ms);
@@ -182,7 +166,9 @@ int run_run(CLI::App& cmd, RunCli& a) {
 Runner add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunCli>();
   CLI::App* cmd =
-      app.add_subcommand("run", "Consume both topics and write to PostgreSQL until SIGTERM/SIGINT");
+      app.add_subcommand("run",
+                         "Consume the topic of every event type of the catalog and write to "
+                         "PostgreSQL until SIGTERM/SIGINT");
   add_run_connection_options(*cmd, *a);
   add_run_tuning_options(*cmd, *a);
   sentinel::add_env_names(*cmd);
@@ -213,6 +199,7 @@ Runner add_migrate_command(CLI::App& app) {
 
 struct PublishCli {
   sentinel::PublishArgs pub;
+  sentinel::EventTypeOptions types;
   std::string config;
   std::vector<std::string> props;
 };
@@ -241,6 +228,7 @@ int run_publish(CLI::App& cmd, PublishCli& a) {
   require(a.pub.brokers, "--brokers");
   if (!a.pub.from_file.empty() && a.pub.topic.empty()) throw UsageError("--from needs --topic");
   if (a.pub.from_file.empty() && !a.pub.topic.empty()) throw UsageError("--topic goes with --from");
+  a.pub.topics = sentinel::resolve_topics(*sentinel::load_catalog_for({}), a.types);
   const auto props = parse_kafka_props(a.props);
   a.pub.kafka_properties.insert(a.pub.kafka_properties.end(), props.begin(), props.end());
   return sentinel::cmd_publish(a.pub);
@@ -256,7 +244,7 @@ Runner add_publish_command(CLI::App& app) {
   cmd->add_option("--from", pub.from_file,
                   "Replay this JSONL file (one message per line) instead of generating");
   cmd->add_option("--topic", pub.topic, "Topic for --from");
-  add_topic_options(*cmd, pub.topics, TopicHelp::kConsumed);
+  sentinel::add_topic_options(*cmd, a->types, sentinel::TopicHelp::kPublished, false);
   cmd->add_option("--kafka-prop", a->props,
                   "Extra librdkafka producer property KEY=VALUE (repeatable)");
   cmd->add_option("--config", a->config, "YAML file of option: value");
@@ -267,7 +255,7 @@ Runner add_publish_command(CLI::App& app) {
 Runner add_kafka_mock_command(CLI::App& app) {
   struct MockCli {
     int partitions = 8, brokers = 3;
-    Topics topics = sentinel::default_topics();
+    sentinel::EventTypeOptions types;
   };
   auto a = std::make_shared<MockCli>();
   CLI::App* cmd = app.add_subcommand("kafka-mock",
@@ -280,10 +268,12 @@ Runner add_kafka_mock_command(CLI::App& app) {
   cmd->add_option("--broker-count", a->brokers, "Mock brokers")
       ->capture_default_str()
       ->check(CLI::Range(1, 9));
-  add_topic_options(*cmd, a->topics, TopicHelp::kCreated);
+  sentinel::add_catalog_option(*cmd, a->types.catalog_dir);
+  sentinel::add_topic_options(*cmd, a->types, sentinel::TopicHelp::kCreated);
   return [a] {
+    const auto catalog = sentinel::load_catalog_for(a->types.catalog_dir);
     return sentinel::cmd_kafka_mock(a->partitions, a->brokers,
-                                    {a->topics.begin(), a->topics.end()});
+                                    sentinel::resolve_topics(*catalog, a->types));
   };
 }
 

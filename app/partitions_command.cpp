@@ -9,6 +9,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "app/event_type_options.h"
 #include "app/report_format.h"
 #include "rows/month.h"
 #include "sinks/connection_defaults.h"
@@ -20,6 +21,7 @@ namespace {
 
 struct PartitionsArgs {
   std::string pg_url;
+  std::string catalog_dir;
   std::string config;
   int premake = 0;
   std::string drop_older_than;
@@ -47,10 +49,10 @@ void print_partitions(const std::vector<partitions::PartitionInfo>& parts,
   }
 }
 
-int run_partitions(const PartitionsArgs& a) {
+int run_partitions(const PartitionsArgs& a, const Catalog& catalog) {
   const int32_t now = current_month();
   if (a.premake > 0) {
-    const auto names = partitions::premake(a.pg_url, now, a.premake);
+    const auto names = partitions::premake(a.pg_url, catalog, now, a.premake);
     spdlog::info("premade {} month(s) from {}: {} partition(s) present", a.premake, month_text(now),
                  names.size());
   }
@@ -62,7 +64,7 @@ int run_partitions(const PartitionsArgs& a) {
       throw UsageError("--drop-older-than " + a.drop_older_than +
                        " is in the future: it would drop this month's partition");
     }
-    const auto dropped = partitions::drop_older_than(a.pg_url, *keep, a.dry_run);
+    const auto dropped = partitions::drop_older_than(a.pg_url, catalog, *keep, a.dry_run);
     for (const auto& p : dropped) {
       spdlog::info(
           "{} {} ({}, {})", a.dry_run ? "would detach and drop" : "detached and dropped", p.name,
@@ -72,7 +74,7 @@ int run_partitions(const PartitionsArgs& a) {
     spdlog::info("{} {} partition(s) older than {}", a.dry_run ? "dry run: would drop" : "dropped",
                  dropped.size(), month_text(*keep));
   }
-  print_partitions(partitions::list(a.pg_url), a.format);
+  print_partitions(partitions::list(a.pg_url, catalog), a.format);
   return 0;
 }
 
@@ -82,10 +84,12 @@ std::function<int()> add_partitions_command(CLI::App& app) {
   auto a = std::make_shared<PartitionsArgs>();
   CLI::App* cmd = app.add_subcommand(
       "partitions",
-      "List the month partitions (estimated rows, size); premake months ahead; drop old ones");
+      "List the month partitions of every event table of the catalog (estimated rows, size); "
+      "premake months ahead; drop old ones");
   cmd->add_option("--pg", a->pg_url,
                   "PostgreSQL connection string or URI; dropping needs the tables' owner "
                   "(sentinel_owner or a member)");
+  add_catalog_option(*cmd, a->catalog_dir);
   cmd->add_option("--premake", a->premake,
                   "Create the partitions of this many months, starting with the current one")
       ->check(CLI::Range(0, 120));
@@ -106,8 +110,9 @@ std::function<int()> add_partitions_command(CLI::App& app) {
       throw UsageError("--dry-run goes with --drop-older-than");
     }
     with_connection_defaults(a->pg_url);  // a string that can never connect: exit 2 at once
+    const std::shared_ptr<const Catalog> catalog = load_catalog_for(a->catalog_dir);
     try {
-      return run_partitions(*a);
+      return run_partitions(*a, *catalog);
     } catch (const UsageError&) {
       throw;
     } catch (const ConnectionStringError&) {

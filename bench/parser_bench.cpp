@@ -66,9 +66,11 @@ BENCHMARK(BM_ParseInvocation);
 void BM_ChunkBuilderAdd(benchmark::State& state) {
   const Samples audit = load("audit_sample.jsonl");
   const Samples inv = load("invocations_sample.jsonl");
-  ChunkBuilder builder(
-      {{"sentinel.audit", EventTable::kAudit}, {"sentinel.invocations", EventTable::kInvocations}},
-      ParserLimits{}, 256 << 10);
+  const std::shared_ptr<const Catalog> catalog = load_catalog();
+  ChunkBuilder builder(catalog,
+                       {{"sentinel.audit", catalog->index_of("audit")},
+                        {"sentinel.invocations", catalog->index_of("invocation")}},
+                       ParserLimits{}, 256 << 10);
   builder.open(0, 0, Chunk::kNoStoredOffset, 1);
   builder.open(1, 0, Chunk::kNoStoredOffset, 1);
   const int64_t now = now_micros();

@@ -8,11 +8,33 @@
 namespace sentinel {
 namespace {
 constexpr size_t kInitialChunkBytes = 16 << 10;
-constexpr size_t kInitialArenaBytes = 1 << 10;  // tenant ids only
+constexpr size_t kInitialArenaBytes = 1 << 10;  // rollup keys only
+
 }  // namespace
 
-ChunkBuilder::ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes)
-    : topics_(std::move(topics)), chunk_bytes_(chunk_bytes), parser_(limits) {}
+ChunkBuilder::ChunkBuilder(std::shared_ptr<const Catalog> catalog, std::vector<TopicSpec> topics,
+                           ParserLimits limits, size_t chunk_bytes)
+    : catalog_(std::move(catalog)),
+      rollup_plans_(plan_rollups(*catalog_)),
+      topics_(std::move(topics)),
+      chunk_bytes_(chunk_bytes),
+      parser_(catalog_, limits) {}
+
+std::vector<std::vector<ChunkBuilder::RollupPlan>> ChunkBuilder::plan_rollups(
+    const Catalog& catalog) {
+  std::vector<std::vector<RollupPlan>> plans(catalog.size());
+  for (size_t t = 0; t < catalog.size(); ++t) {
+    const EventType& type = catalog[t];
+    for (const Rollup& rollup : type.rollups) {
+      RollupPlan& plan = plans[t].emplace_back();
+      for (const std::string& key : rollup.key) plan.keys.push_back(type.property_index(key));
+      for (const auto& [column, property] : rollup.sums) {
+        plan.sums.push_back(type.property_index(property));
+      }
+    }
+  }
+  return plans;
+}
 
 void ChunkBuilder::open(int topic_index, int32_t partition, int64_t from_offset, uint64_t epoch,
                         bool gap_confirmed) {
@@ -36,7 +58,7 @@ bool ChunkBuilder::is_open(int topic_index, int32_t partition) const {
 ChunkPtr ChunkBuilder::new_chunk(int topic_index, int32_t partition, PartitionState& state) {
   auto c = std::make_unique<Chunk>();
   c->topic_index = topic_index;
-  c->table = topics_[topic_index].table;
+  c->type = topics_[topic_index].type;
   c->partition = partition;
   c->epoch = state.epoch;
   c->from_offset = state.next_offset;
@@ -84,6 +106,27 @@ ChunkBuilder::PartitionState* ChunkBuilder::admit(int topic_index, int32_t parti
   return &s;
 }
 
+void ChunkBuilder::append_key(Chunk& c, const Property& property, const PropertyValue& value) {
+  if (!value.present) {
+    append_key_value(c.arena, nullptr);
+    return;
+  }
+  std::string_view text = value.text;
+  switch (property.type) {
+    case ColumnType::kInt4:
+    case ColumnType::kInt8:
+      key_scratch_ = std::to_string(value.number);
+      text = key_scratch_;
+      break;
+    case ColumnType::kBool:
+      text = value.number != 0 ? "true" : "false";
+      break;
+    default:  // text, uuid (canonical lower case), inet: the parser's text. The loader refuses
+      break;  // other key types (numeric, timestamptz, jsonb).
+  }
+  append_key_value(c.arena, &text);
+}
+
 void ChunkBuilder::add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
                            int64_t kafka_timestamp_ms) {
   RowRef row;
@@ -92,18 +135,23 @@ void ChunkBuilder::add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begi
   row.kafka_offset = offset;
   row.kafka_timestamp_ms = kafka_timestamp_ms;
   row.month = month_of_unix_micros(event.ts_unix_micros);
-  if (event_spec(c.table).rolls_up_costs) {
-    const InvocationCost& cost = event.cost;
-    CostItem item;
-    item.tenant_begin = static_cast<uint32_t>(c.arena.size());
-    item.tenant_size = static_cast<uint32_t>(cost.tenant_id.size());
-    c.arena.append(cost.tenant_id);
-    item.unix_day = day_of_unix_micros(cost.ts_unix_micros);
-    item.cost_nanos = cost.cost_nanos;
-    item.prompt_tokens = cost.prompt_tokens;
-    item.completion_tokens = cost.completion_tokens;
-    row.cost_index = static_cast<int32_t>(c.costs.size());
-    c.costs.push_back(item);
+  const std::vector<RollupPlan>& plans = rollup_plans_[static_cast<size_t>(c.type)];
+  if (!plans.empty()) row.rollup_index = static_cast<int32_t>(c.rollups.size());
+  const EventType& type = (*catalog_)[static_cast<size_t>(c.type)];
+  for (size_t r = 0; r < plans.size(); ++r) {
+    RollupItem item;
+    item.rollup = static_cast<uint16_t>(r);
+    item.ts_unix_micros = event.ts_unix_micros;
+    item.unix_day = day_of_unix_micros(event.ts_unix_micros);
+    item.keys_begin = static_cast<uint32_t>(c.arena.size());
+    for (const int p : plans[r].keys) append_key(c, type.properties[p], event.values[p]);
+    item.keys_size = static_cast<uint32_t>(c.arena.size() - item.keys_begin);
+    item.sums_begin = static_cast<uint32_t>(c.rollup_sums.size());
+    for (const int p : plans[r].sums) {
+      // A missing value adds nothing to a sum (as SQL's sum ignores NULL); the count counts it.
+      c.rollup_sums.push_back(event.values[p].present ? event.values[p].number : 0);
+    }
+    c.rollups.push_back(item);
   }
   c.rows.push_back(row);
 }
@@ -133,7 +181,7 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   const size_t tuple_begin = c.tuples.size();
   ParsedEvent event;
   const std::optional<Rejection> rejection =
-      parser_.parse(c.table, json, payload.size(), ctx, c.tuples, event);
+      parser_.parse(c.type, json, payload.size(), ctx, c.tuples, event);
 
   if (rejection) {
     encode_reject(c.reject_tuples, now_unix_micros, topics_[topic_index].name, partition, offset,

@@ -2,20 +2,22 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "ingest/event_parser.h"
 #include "rows/chunk.h"
 
 namespace sentinel {
 
-/// A subscribed topic and the table its events go to.
+/// A subscribed topic and the event type of its messages.
 struct TopicSpec {
   std::string name;
-  EventTable table;
+  int type = 0;  ///< the type's index in the catalog
 };
 
 /// Turns Kafka messages into chunks, one open chunk per assigned partition.
@@ -25,7 +27,9 @@ struct TopicSpec {
 /// thread-safe.
 class ChunkBuilder {
  public:
-  ChunkBuilder(std::vector<TopicSpec> topics, ParserLimits limits, size_t chunk_bytes);
+  /// Parses the messages of each topic as the type of `catalog` the topic names.
+  ChunkBuilder(std::shared_ptr<const Catalog> catalog, std::vector<TopicSpec> topics,
+               ParserLimits limits, size_t chunk_bytes);
 
   /// Starts (or restarts) a partition: its next chunk begins at `from_offset`, the stored
   /// next_offset (Chunk::kNoStoredOffset if none). Any open chunk of the partition is dropped.
@@ -97,10 +101,23 @@ class ChunkBuilder {
   /// The partition's state if a message at `offset` is to be added (not a duplicate, not a
   /// refused start, an assigned partition); counts what it skips.
   PartitionState* admit(int topic_index, int32_t partition, int64_t offset);
-  /// Records a parsed event's row (and its cost, where the type rolls up costs) in `c`.
-  static void add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
-                      int64_t kafka_timestamp_ms);
+  /// Records a parsed event's row, and its item for each rollup of its type, in `c`.
+  void add_row(Chunk& c, const ParsedEvent& event, size_t tuple_begin, int64_t offset,
+               int64_t kafka_timestamp_ms);
+  /// Appends the canonical text of one key value to `c.arena` (packed, see append_key_value).
+  void append_key(Chunk& c, const Property& property, const PropertyValue& value);
 
+  /// Where a rollup's keys and sums are among its type's properties (indexes).
+  struct RollupPlan {
+    std::vector<int> keys;
+    std::vector<int> sums;
+  };
+  /// Each rollup's plan, for every type of `catalog`.
+  static std::vector<std::vector<RollupPlan>> plan_rollups(const Catalog& catalog);
+
+  std::shared_ptr<const Catalog> catalog_;
+  std::vector<std::vector<RollupPlan>> rollup_plans_;  ///< by type, by rollup
+  std::string key_scratch_;                            ///< one key value's text being made
   std::vector<TopicSpec> topics_;
   size_t chunk_bytes_;
   EventParser parser_;

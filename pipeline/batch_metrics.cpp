@@ -29,8 +29,10 @@ void record_batch(Metrics& metrics, const BatchResult& r, const std::vector<Chun
   metrics.bisections += r.bisections;
   metrics.partitions_ensured += r.partitions_ensured;
   uint64_t rows = 0;
-  for (int t = 0; t < kEventTableCount; ++t) {
-    metrics.rows_written[t] += r.rows[t];
+  // By catalog type index; at(): a Metrics whose streams were not set is a bug, not a count to
+  // drop.
+  for (size_t t = 0; t < r.rows.size(); ++t) {
+    metrics.rows_written.at(t) += r.rows[t];
     rows += r.rows[t];
   }
   for (int i = 0; i < kRejectReasonCount; ++i) metrics.rejects[i] += r.rejects[i];

@@ -374,10 +374,10 @@ void ConsumerLoop::log_status() {
   const auto share = [&](Clock::duration d) {
     return 100.0 * std::chrono::duration<double>(d).count() / seconds;
   };
-  std::string rows;  // "audit_logs N invocations M": every event table
-  for (const EventSpec& s : kEventSpecs) {
-    fmt::format_to(std::back_inserter(rows), "{}{} {}", rows.empty() ? "" : " ", s.name,
-                   metrics_.rows_written[static_cast<size_t>(s.table)].load());
+  std::string rows;  // "audit_logs N invocations M ...": every event table of the catalog
+  for (size_t t = 0; t < metrics_.tables.size(); ++t) {
+    fmt::format_to(std::back_inserter(rows), "{}{} {}", rows.empty() ? "" : " ", metrics_.tables[t],
+                   metrics_.rows_written[t].load());
   }
   spdlog::info(
       "status: {:.0f} msg/s, consumed {}, rows {}, rejects {}, "

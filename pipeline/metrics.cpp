@@ -79,6 +79,15 @@ Metrics::Metrics()
       ingest_latency_seconds(latency_buckets()),
       batch_rows({1, 10, 100, 1000, 5000, 10000, 25000, 50000, 100000}) {}
 
+void Metrics::set_streams(std::vector<std::string> topic_names,
+                          std::vector<std::string> table_names) {
+  std::lock_guard lock(streams_mutex);
+  messages_consumed = std::vector<std::atomic<uint64_t>>(topic_names.size());
+  rows_written = std::vector<std::atomic<uint64_t>>(table_names.size());
+  topics = std::move(topic_names);
+  tables = std::move(table_names);
+}
+
 // Longer than the house's ~60 lines on purpose: one flat list of every exported metric in
 // exposition order, so that the names (a contract, architecture.md §7) are reviewed in one place.
 // NOLINTNEXTLINE(readability-function-size)
@@ -92,15 +101,16 @@ std::string Metrics::render() {
     out += fmt::format("# HELP sentinel_ingest_{} {}\n# TYPE sentinel_ingest_{} gauge\n", name,
                        help, name);
   };
+  std::lock_guard streams_lock(streams_mutex);
   counter("messages_consumed_total", "Kafka messages consumed, by topic.");
   for (size_t t = 0; t < topics.size(); ++t) {
     out += fmt::format("sentinel_ingest_messages_consumed_total{{topic=\"{}\"}} {}\n", topics[t],
                        messages_consumed[t].load());
   }
   counter("rows_written_total", "Rows committed to PostgreSQL, by table.");
-  for (int t = 0; t < kEventTableCount; ++t) {
-    out += fmt::format("sentinel_ingest_rows_written_total{{table=\"{}\"}} {}\n",
-                       table_name(static_cast<EventTable>(t)), rows_written[t].load());
+  for (size_t t = 0; t < tables.size(); ++t) {
+    out += fmt::format("sentinel_ingest_rows_written_total{{table=\"{}\"}} {}\n", tables[t],
+                       rows_written[t].load());
   }
   counter("rejects_total", "Messages stored as rejects, by reason.");
   for (int r = 0; r < kRejectReasonCount; ++r) {

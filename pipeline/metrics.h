@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "rows/reject_reason.h"
-#include "rows/tables.h"
 
 namespace sentinel {
 
@@ -56,9 +55,15 @@ class Histogram {
 struct Metrics {
   Metrics();
 
-  std::vector<std::string> topics;  ///< by topic index, set before threads start
-  std::array<std::atomic<uint64_t>, 8> messages_consumed{};  ///< by topic index
-  std::array<std::atomic<uint64_t>, kEventTableCount> rows_written{};
+  /// Names the streams: the topics (by topic index) and the event tables (by catalog type
+  /// index) that messages_consumed and rows_written count, all from zero. Call it before the
+  /// threads that count start (render() may run meanwhile: it takes the same lock).
+  void set_streams(std::vector<std::string> topic_names, std::vector<std::string> table_names);
+
+  std::vector<std::string> topics;                       ///< by topic index (set_streams)
+  std::vector<std::string> tables;                       ///< by catalog type index (set_streams)
+  std::vector<std::atomic<uint64_t>> messages_consumed;  ///< by topic index
+  std::vector<std::atomic<uint64_t>> rows_written;       ///< by catalog type index
   std::array<std::atomic<uint64_t>, kRejectReasonCount> rejects{};
   Histogram batch_commit_seconds;
   Histogram end_to_end_latency_seconds;
@@ -82,6 +87,9 @@ struct Metrics {
   /// Microseconds the consumer was held back because the writers were over the in-flight budget.
   std::atomic<uint64_t> throttled_micros{0};
   std::atomic<uint64_t> rebalances{0};
+
+  /// Guards the stream names and counters against set_streams() while render() runs.
+  std::mutex streams_mutex;
 
   /// (topic index, partition) → lag in messages; guarded by lag_mutex.
   std::mutex lag_mutex;

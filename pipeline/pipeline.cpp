@@ -1,10 +1,12 @@
 #include "pipeline/pipeline.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,23 +20,73 @@ using Clock = std::chrono::steady_clock;
 /// a margin for the process's own exit.
 constexpr auto kStopBudget = std::chrono::milliseconds(9500);
 
-/// The chunk builder's topic of each event type: every spec'd type is consumed.
-std::vector<TopicSpec> topic_specs(const std::array<std::string, kEventTableCount>& topics) {
+/// The chunk builder's topic of each event type: every type of the catalog is consumed, type i
+/// from topics[i].
+std::vector<TopicSpec> topic_specs(const std::vector<std::string>& topics) {
   std::vector<TopicSpec> specs;
-  specs.reserve(kEventSpecs.size());
-  for (const EventSpec& s : kEventSpecs) {
-    specs.push_back({topics[static_cast<size_t>(s.table)], s.table});
-  }
+  specs.reserve(topics.size());
+  for (size_t i = 0; i < topics.size(); ++i) specs.push_back({topics[i], static_cast<int>(i)});
   return specs;
+}
+
+/// `options` with its defaults filled (resolve_types).
+PipelineOptions resolved(PipelineOptions options) {
+  resolve_types(options);
+  return options;
+}
+
+/// The event table of each type, by catalog index: what rows_written{table} is labelled with.
+std::vector<std::string> tables_of(const Catalog& catalog) {
+  std::vector<std::string> tables;
+  tables.reserve(catalog.size());
+  for (const EventType& t : catalog.types()) tables.push_back(t.table);
+  return tables;
 }
 
 }  // namespace
 
+std::string topics_problem(const Catalog& catalog, const std::vector<std::string>& topics) {
+  if (topics.size() != catalog.size()) {
+    return fmt::format("{} topics for {} event types: give one topic per type", topics.size(),
+                       catalog.size());
+  }
+  for (size_t i = 0; i < topics.size(); ++i) {
+    if (topics[i].empty()) {
+      return fmt::format("event type '{}' has an empty topic: name one with --topic {}=TOPIC",
+                         catalog[i].name, catalog[i].name);
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (topics[j] == topics[i]) {
+        return fmt::format(
+            "event types '{}' and '{}' would both read topic '{}': a topic carries one type; "
+            "give each its own with --topic NAME=TOPIC",
+            catalog[j].name, catalog[i].name, topics[i]);
+      }
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> own_topics(const Catalog& catalog) {
+  std::vector<std::string> topics;
+  topics.reserve(catalog.size());
+  for (const EventType& t : catalog.types()) topics.push_back(t.topic);
+  return topics;
+}
+
+void resolve_types(PipelineOptions& options) {
+  if (!options.catalog) options.catalog = load_catalog();
+  if (options.topics.empty()) options.topics = own_topics(*options.catalog);
+  const std::string problem = topics_problem(*options.catalog, options.topics);
+  if (!problem.empty()) throw std::invalid_argument(problem);
+}
+
 Pipeline::Pipeline(PipelineOptions options, Metrics& metrics)
-    : options_(std::move(options)),
+    : options_(resolved(std::move(options))),
       metrics_(metrics),
       topics_(options_.topics.begin(), options_.topics.end()),
-      builder_(topic_specs(options_.topics), options_.limits, options_.chunk_bytes),
+      builder_(options_.catalog, topic_specs(options_.topics), options_.limits,
+               options_.chunk_bytes),
       offsets_([this](const PartitionKey& key) { builder_.close(key.first, key.second); }),
       budget_(options_.inflight_budget_bytes, options_.writers, options_.pause_after),
       stored_(options_.pg_url, options_.group, topics_, options_.max_backoff, metrics_, failure_),
@@ -42,7 +94,7 @@ Pipeline::Pipeline(PipelineOptions options, Metrics& metrics)
                {offsets_, budget_, failure_, stored_.connection_lost()}),
       loop_(options_, topics_, metrics_,
             {builder_, offsets_, budget_, writers_, stored_, failure_}) {
-  metrics_.topics = topics_;
+  metrics_.set_streams(topics_, tables_of(*options_.catalog));
 }
 
 Pipeline::~Pipeline() = default;
@@ -50,8 +102,8 @@ Pipeline::~Pipeline() = default;
 int Pipeline::run(const std::atomic<bool>& stop) {
   loop_.open(stop);
   writers_.start();
-  spdlog::info("consuming {} and {} as group {} with {} writers", topics_[0], topics_[1],
-               options_.group, options_.writers);
+  spdlog::info("consuming {} as group {} with {} writers", fmt::join(topics_, ", "), options_.group,
+               options_.writers);
   loop_.run();
 
   // Graceful stop: nothing new is built; wait for the writers to commit what is in flight,

@@ -1,12 +1,13 @@
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "ingest/event_parser.h"
 
 namespace sentinel {
@@ -16,8 +17,11 @@ struct PipelineOptions {
   std::string pg_url;
   std::string brokers;
   std::string group = "sentinel-ingest";
-  /// The topic of each event type, by EventTable (--audit-topic, --invocations-topic, ...).
-  std::array<std::string, kEventTableCount> topics = default_topics();
+  /// The event types to ingest (`--catalog DIR`); null: the built-in ones (resolve_types).
+  std::shared_ptr<const Catalog> catalog;
+  /// The topic of each type, by catalog index (`--topic NAME=TOPIC`); empty: each type's own
+  /// `topic` (resolve_types).
+  std::vector<std::string> topics;
   int writers = 2;
   size_t chunk_bytes = 256 << 10;
   size_t batch_rows = 50'000;
@@ -43,5 +47,18 @@ struct PipelineOptions {
   /// Longest wait between reconnection attempts to PostgreSQL.
   std::chrono::milliseconds max_backoff{10000};
 };
+
+/// Each type's own `topic`, by catalog index: what is consumed unless configured otherwise.
+std::vector<std::string> own_topics(const Catalog& catalog);
+
+/// Why `topics` (by catalog index) cannot be consumed for `catalog`, or "": one non-empty topic
+/// per type, no topic read by two types (a message's topic says its type).
+std::string topics_problem(const Catalog& catalog, const std::vector<std::string>& topics);
+
+/// Fills what `options` left to the defaults: the built-in catalog when none was given, each
+/// type's own topic when no topics were. Throws std::invalid_argument when the topics are not one
+/// per type or two types would read one topic (a configuration error, exit 2), CatalogError from
+/// loading the built-in catalog.
+void resolve_types(PipelineOptions& options);
 
 }  // namespace sentinel

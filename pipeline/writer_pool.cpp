@@ -76,7 +76,7 @@ void WriterPool::writer_loop(int w) {
     ~Done() { ++n; }
   } done{done_};
   KafkaPayloadSource payloads(options_.brokers, options_.group, topics_, options_.kafka_properties);
-  BatchWriter bw(options_.pg_url, options_.group, topics_, &payloads);
+  BatchWriter bw(options_.pg_url, options_.group, topics_, options_.catalog, &payloads);
   ChunkQueue& queue = *queues_[w];
   std::vector<ChunkPtr> batch;
   while (!parts_.failure.failed()) {

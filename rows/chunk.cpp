@@ -1,6 +1,7 @@
 #include "rows/chunk.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "rows/copy_encoder.h"
 
@@ -22,6 +23,30 @@ void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std::strin
   } else {
     e.null();
   }
+}
+
+void append_key_value(std::string& packed, const std::string_view* value) {
+  const uint32_t size = value == nullptr ? kNullKeyValue : static_cast<uint32_t>(value->size());
+  packed.append(reinterpret_cast<const char*>(&size), 4);
+  if (value != nullptr) packed.append(*value);
+}
+
+std::string decimal_text(__int128 units, int scale) {
+  const bool negative = units < 0;
+  auto v =
+      negative ? -static_cast<unsigned __int128>(units) : static_cast<unsigned __int128>(units);
+  std::string digits;
+  do {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v > 0);
+  while (static_cast<int>(digits.size()) <= scale) digits.push_back('0');
+  std::string out = negative ? "-" : "";
+  for (size_t i = digits.size(); i-- > 0;) {
+    out.push_back(digits[i]);
+    if (i == static_cast<size_t>(scale) && scale > 0) out.push_back('.');
+  }
+  return out;
 }
 
 int32_t day_of_unix_micros(int64_t unix_micros) {

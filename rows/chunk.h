@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,18 +31,54 @@ struct RowRef {
   int64_t kafka_offset = 0;
   int64_t kafka_timestamp_ms = -1;  ///< producer/broker time, for end-to-end latency
   int32_t month = 0;                ///< UTC month of ts as year*12 + (month-1)
-  int32_t cost_index = -1;          ///< into Chunk::costs, invocations only
+  /// Into Chunk::rollups: the first of the row's items, one per rollup of its type in the type's
+  /// order; -1 when its type has no rollup.
+  int32_t rollup_index = -1;
 };
 
-/// A row's cost, with the tenant copied into Chunk::arena.
-struct CostItem {
-  uint32_t tenant_begin = 0;
-  uint32_t tenant_size = 0;
-  int32_t unix_day = 0;  ///< UTC day of ts, days since 1970-01-01
-  int64_t cost_nanos = 0;
-  int32_t prompt_tokens = 0;
-  int32_t completion_tokens = 0;
+/// What one row adds to one rollup of its type (DESIGN §8): its key values, the UTC day of its
+/// partition_by and its sums. Kept per row, not pre-summed, so that a row PostgreSQL refuses can
+/// be taken out of the rollups exactly.
+struct RollupItem {
+  uint32_t keys_begin = 0;  ///< into Chunk::arena: the key values, packed (append_key_value)
+  uint32_t keys_size = 0;
+  uint32_t sums_begin = 0;     ///< into Chunk::rollup_sums: one value per sum of the rollup
+  uint16_t rollup = 0;         ///< the rollup's index in its type's rollups
+  int32_t unix_day = 0;        ///< UTC day of partition_by, days since 1970-01-01
+  int64_t ts_unix_micros = 0;  ///< partition_by itself: orders rows when a sum would overflow
 };
+
+/// A packed key value's length that marks a missing value (SQL NULL).
+inline constexpr uint32_t kNullKeyValue = 0xFFFFFFFF;
+
+/// Appends one key value to a packed key: its length (4 bytes, host order) then its bytes, or
+/// kNullKeyValue alone for a missing value.
+void append_key_value(std::string& packed, const std::string_view* value);
+
+/// One value of a packed key.
+struct KeyValue {
+  std::string_view text;
+  bool missing = false;  ///< SQL NULL
+
+  friend bool operator==(const KeyValue&, const KeyValue&) = default;
+  /// A missing value first, then by bytes.
+  friend bool operator<(const KeyValue& a, const KeyValue& b) {
+    return a.missing != b.missing ? a.missing : a.text < b.text;
+  }
+};
+
+/// Takes the first value off a packed key into `value`; false at its end. Inline: the writer's
+/// rollup sort compares keys with it.
+inline bool next_key_value(std::string_view& packed, KeyValue& value) {
+  if (packed.size() < 4) return false;
+  uint32_t size;
+  std::memcpy(&size, packed.data(), 4);
+  packed.remove_prefix(4);
+  value.missing = size == kNullKeyValue;
+  value.text = value.missing ? std::string_view() : packed.substr(0, size);
+  packed.remove_prefix(value.text.size());
+  return true;
+}
 
 /// Rows of ONE Kafka partition, encoded and ready to COPY, with the offsets they cover.
 ///
@@ -55,7 +92,7 @@ struct Chunk {
 
   // Where it came from.
   int topic_index = 0;  ///< index into the pipeline's topic list
-  EventTable table = EventTable::kAudit;
+  int type = 0;         ///< its event type: the index in the catalog (Catalog::types())
   int32_t partition = 0;
   uint64_t epoch = 0;  ///< the partition's assignment epoch when the chunk was built
   int64_t from_offset = kNoStoredOffset;
@@ -63,11 +100,12 @@ struct Chunk {
   int64_t received_unix_micros = 0;  ///< when its first message came out of the consumer
 
   // What it holds.
-  std::string tuples;  ///< binary COPY tuples for `table`, no header or trailer
+  std::string tuples;  ///< binary COPY tuples of its type's table, no header or trailer
   std::vector<RowRef> rows;
-  std::string arena;  ///< tenant ids of the costs
-  std::vector<CostItem> costs;
-  std::string reject_tuples;  ///< binary COPY tuples for ingest_rejects
+  std::string arena;  ///< packed key values of the rollup items
+  std::vector<RollupItem> rollups;
+  std::vector<int64_t> rollup_sums;  ///< in each summed property's units (numeric: 10^-scale)
+  std::string reject_tuples;         ///< binary COPY tuples for ingest_rejects
   uint32_t reject_count = 0;
   std::array<uint32_t, kRejectReasonCount> rejects_by_reason{};
   uint32_t messages = 0;  ///< Kafka messages consumed into this chunk (rows + rejects)
@@ -75,15 +113,17 @@ struct Chunk {
   /// Bytes held, for the in-flight budget.
   size_t bytes() const {
     return tuples.capacity() + arena.capacity() + reject_tuples.capacity() +
-           rows.capacity() * sizeof(RowRef) + costs.capacity() * sizeof(CostItem) + sizeof(Chunk);
+           rows.capacity() * sizeof(RowRef) + rollups.capacity() * sizeof(RollupItem) +
+           rollup_sums.capacity() * sizeof(int64_t) + sizeof(Chunk);
   }
   /// Bytes of COPY data it adds to a transaction (the batch size limit counts these).
   size_t copy_bytes() const { return tuples.size() + reject_tuples.size(); }
   std::string_view tuple(const RowRef& r) const {
     return std::string_view(tuples).substr(r.tuple_begin, r.tuple_end - r.tuple_begin);
   }
-  std::string_view tenant(const CostItem& c) const {
-    return std::string_view(arena).substr(c.tenant_begin, c.tenant_size);
+  /// The packed key values of a rollup item.
+  std::string_view keys(const RollupItem& item) const {
+    return std::string_view(arena).substr(item.keys_begin, item.keys_size);
   }
 };
 
@@ -99,6 +139,10 @@ inline void encode_reject(std::string& out, int64_t rejected_at_unix_micros, std
                           std::string_view detail, std::string_view payload) {
   encode_reject(out, rejected_at_unix_micros, topic, partition, offset, reason, detail, &payload);
 }
+
+/// The exact decimal text of `units` × 10^-scale: (12345, 4) → "1.2345", (-5, 2) → "-0.05",
+/// (7, 0) → "7". What rollup keys and sums are written as (never through a float).
+std::string decimal_text(__int128 units, int scale);
 
 /// UTC month index (year*12 + month-1) and day number of a Unix-microsecond timestamp.
 int32_t month_of_unix_micros(int64_t unix_micros);

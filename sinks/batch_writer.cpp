@@ -41,43 +41,6 @@ std::string refusal_detail(const PgError& e) {
   return out;
 }
 
-// Largest value, in nano-units, of a numeric column with this typmod; -1: unbounded.
-__int128 numeric_max_nanos(int typmod) {
-  if (typmod < 4) return -1;
-  const int precision = ((typmod - 4) >> 16) & 0xffff;
-  const int scale = (typmod - 4) & 0xffff;
-  if (scale > 9 || precision - scale + 9 > 38) return -1;
-  __int128 whole = 1;
-  for (int i = 0; i < precision - scale + 9; ++i) whole *= 10;
-  __int128 step = 1;
-  for (int i = 0; i < 9 - scale; ++i) step *= 10;
-  return whole - step;
-}
-
-// A numeric's text (as PostgreSQL prints numeric: [-]digits[.digits]) in nano-units; digits past
-// the 9th fraction digit are dropped.
-__int128 parse_nanos(std::string_view text) {
-  bool negative = false;
-  if (!text.empty() && text.front() == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  __int128 v = 0;
-  int fraction_digits = -1;
-  for (char c : text) {
-    if (c == '.') {
-      fraction_digits = 0;
-      continue;
-    }
-    if (c < '0' || c > '9') break;
-    if (fraction_digits >= 9) continue;
-    v = v * 10 + (c - '0');
-    if (fraction_digits >= 0) ++fraction_digits;
-  }
-  for (int i = std::max(fraction_digits, 0); i < 9; ++i) v *= 10;
-  return negative ? -v : v;
-}
-
 void append_array_text(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
@@ -85,40 +48,6 @@ void append_array_text(std::string& out, std::string_view s) {
     out.push_back(c);
   }
   out.push_back('"');
-}
-
-std::string nanos_text(__int128 nanos) {
-  const bool negative = nanos < 0;
-  unsigned __int128 v = negative ? -static_cast<unsigned __int128>(nanos) : nanos;
-  const auto fraction = static_cast<uint64_t>(v % 1'000'000'000u);
-  v /= 1'000'000'000u;
-  std::string integer;
-  do {
-    integer.push_back(static_cast<char>('0' + static_cast<int>(v % 10)));
-    v /= 10;
-  } while (v > 0);
-  std::reverse(integer.begin(), integer.end());
-  return fmt::format("{}{}.{:09d}", negative ? "-" : "", integer, fraction);
-}
-
-std::string date_text(int32_t unix_day) {
-  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{unix_day}}};
-  return fmt::format("{:04d}-{:02d}-{:02d}", int(ymd.year()), unsigned(ymd.month()),
-                     unsigned(ymd.day()));
-}
-
-int32_t first_of_month(int32_t unix_day) {
-  const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{unix_day}}};
-  const std::chrono::sys_days first{ymd.year() / ymd.month() / 1};
-  return static_cast<int32_t>(first.time_since_epoch().count());
-}
-
-// The shortest exact decimal of a count of nano-units: 9200000000.000000000 → "9200000000".
-std::string short_nanos_text(__int128 nanos) {
-  std::string s = nanos_text(nanos);
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  return s;
 }
 
 int64_t now_unix_micros() {
@@ -156,14 +85,16 @@ size_t keep_chained(std::vector<Chunk*>& chunks) {
 }
 
 BatchWriter::BatchWriter(const std::string& pg_url, std::string consumer_group,
-                         std::vector<std::string> topics, PayloadSource* payloads)
+                         std::vector<std::string> topics, std::shared_ptr<const Catalog> catalog,
+                         PayloadSource* payloads)
     : conn_(pg_url),
       payloads_(payloads),
       consumer_group_(std::move(consumer_group)),
-      topics_(std::move(topics)) {
-  for (const EventSpec& spec : kEventSpecs) {
-    copy_sql_[static_cast<size_t>(spec.table)] =
-        fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", spec.name, spec.columns);
+      topics_(std::move(topics)),
+      catalog_(std::move(catalog)) {
+  for (const EventType& type : catalog_->types()) {
+    copy_sql_.push_back(fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", type.table,
+                                    type.copy_columns()));
   }
   rejects_copy_sql_ =
       fmt::format("COPY public.{} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
@@ -185,19 +116,19 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
   if (pending_ && pending_commit_landed()) recovered = take_pending(live);
   std::vector<std::pair<int, int32_t>> fenced;
   bool bisect = false;
-  bool isolate_costs = false;
+  bool isolate_rollups = false;
   int partition_retries = 0;
   int overflow_retries = 0;
-  BatchResult result;
+  BatchResult result = empty_result();
   ensure_partitions(live, result);
   for (;;) {
     const uint32_t ensured = result.partitions_ensured;
-    result = BatchResult{};
+    result = empty_result();
     result.partitions_ensured = ensured;
     failure_ = Failure::kOther;
     try {
       if (live.empty()) break;
-      if (attempt(live, bisect, isolate_costs, result)) {
+      if (attempt(live, bisect, isolate_rollups, result)) {
         // Stored without a fence: an earlier COMMIT with an unknown outcome did not land (it
         // would have moved these offsets).
         pending_.reset();
@@ -215,10 +146,10 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
         pending_ = std::move(pending);
         throw;
       }
-      // A sum that does not fit in costs: find the invocations that overflow and refuse them
+      // A sum that does not fit in a rollup table: find the rows that overflow and refuse them
       // (a few tries: another writer may be adding to the same rows meanwhile).
-      if (failure_ == Failure::kCostOverflow && ++overflow_retries <= 3) {
-        isolate_costs = true;
+      if (failure_ == Failure::kRollupOverflow && ++overflow_retries <= 3) {
+        isolate_rollups = true;
         continue;
       }
       if (e.missing_partition() && ++partition_retries <= 3) {
@@ -253,8 +184,15 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
   return result;
 }
 
+BatchResult BatchWriter::empty_result() const {
+  BatchResult r;
+  r.rows.assign(catalog_->size(), 0);
+  return r;
+}
+
 void BatchWriter::merge_into(BatchResult& into, const BatchResult& from) {
-  for (int t = 0; t < kEventTableCount; ++t) into.rows[t] += from.rows[t];
+  if (into.rows.size() < from.rows.size()) into.rows.resize(from.rows.size());
+  for (size_t t = 0; t < from.rows.size(); ++t) into.rows[t] += from.rows[t];
   for (int r = 0; r < kRejectReasonCount; ++r) into.rejects[r] += from.rejects[r];
   into.messages += from.messages;
   into.bisections += from.bisections;
@@ -295,10 +233,10 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
     for (const RowRef& r : c->rows) {
       if (r.month == last) continue;
       last = r.month;
-      const auto key = std::make_pair(c->table, r.month);
+      const auto key = std::make_pair(c->type, r.month);
       if (known_partitions_.contains(key)) continue;
       const std::string start = month_start_text(r.month);
-      const std::string table(table_name(c->table));
+      const std::string& table = (*catalog_)[static_cast<size_t>(c->type)].table;
       // Its own short transaction, read-write whatever defaults a pooled session holds.
       conn_.exec("BEGIN READ WRITE");
       try {
@@ -320,7 +258,7 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
   }
 }
 
-bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_costs,
+bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_rollups,
                           BatchResult& result) {
   // Bounded on the server: if this process stalls or the network parts mid-transaction, the
   // server ends the session after 60 s idle and releases its row locks (ingest_offsets, costs)
@@ -334,18 +272,18 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
       "SET LOCAL idle_in_transaction_session_timeout = '60s'");
   try {
     std::vector<Refused> refused;
-    if (isolate_costs) refuse_overflowing_costs(chunks, refused);
+    if (isolate_rollups) refuse_overflowing_rollups(chunks, refused);
     // Every event table, from the one list: the offsets below cover every chunk, so a table
     // left out here would lose its rows without a trace.
-    for (const EventSpec& spec : kEventSpecs) {
-      copy_table(chunks, spec.table, bisect, refused, result);
+    for (int type = 0; type < static_cast<int>(catalog_->size()); ++type) {
+      copy_table(chunks, type, bisect, refused, result);
     }
     read_payloads(chunks, refused);
     copy_rejects(chunks, refused);
     try {
-      upsert_costs(chunks, refused);
+      upsert_rollups(chunks, refused);
     } catch (const PgError& e) {
-      if (e.data_exception()) failure_ = Failure::kCostOverflow;
+      if (e.data_exception()) failure_ = Failure::kRollupOverflow;
       throw;
     }
     token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
@@ -358,12 +296,12 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     // What the transaction stores, counted before COMMIT: if its reply is lost, this is what
     // the next call returns once it finds the commit landed.
     for (const Chunk* c : chunks) {
-      result.rows[static_cast<int>(c->table)] += c->rows.size();
+      result.rows[static_cast<size_t>(c->type)] += c->rows.size();
       for (int r = 0; r < kRejectReasonCount; ++r) result.rejects[r] += c->rejects_by_reason[r];
       result.messages += c->messages;
     }
     for (const Refused& r : refused) {
-      --result.rows[static_cast<int>(chunks[r.pos.chunk]->table)];
+      --result.rows[static_cast<size_t>(chunks[r.pos.chunk]->type)];
       ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
     }
     failure_ = Failure::kCommitUnknown;
@@ -426,11 +364,11 @@ void BatchWriter::read_payloads(std::span<Chunk* const> chunks, std::vector<Refu
   for (size_t i = 0; i < refused.size(); ++i) refused[i].payload = std::move(got[i]);
 }
 
-void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect_rows,
+void BatchWriter::copy_table(std::span<Chunk* const> chunks, int type, bool bisect_rows,
                              std::vector<Refused>& refused, BatchResult& result) {
-  const std::vector<RowPos>* ordered = &index_order(chunks, table);
+  const std::vector<RowPos>* ordered = &index_order(chunks, type);
   if (!refused.empty()) {
-    // Rows already refused (costs that cannot be added) are left out.
+    // Rows already refused (rollup deltas that cannot be added) are left out.
     std::set<std::pair<uint32_t, uint32_t>> skip;
     for (const Refused& r : refused) skip.insert({r.pos.chunk, r.pos.row});
     kept_rows_.clear();
@@ -442,14 +380,13 @@ void BatchWriter::copy_table(std::span<Chunk* const> chunks, EventTable table, b
   const std::vector<RowPos>& rows = *ordered;
   if (rows.empty()) return;
   if (!bisect_rows) {
-    copy_rows(chunks, table, rows);
+    copy_rows(chunks, type, rows);
     return;
   }
-  bisect(chunks, table, rows, refused, result);
+  bisect(chunks, type, rows, refused, result);
 }
 
-const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks,
-                                                    EventTable table) {
+const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chunks, int type) {
   // A batch holds the rows of many partitions, each in Kafka order: COPYing them so would make
   // consecutive index insertions land all over the (tenant_id, ts) index. Sorted, each
   // insertion lands next to the one before it (docs/decisions.md D15).
@@ -458,7 +395,7 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
   tenant_numbers_.clear();
   for (uint32_t i = 0; i < chunks.size(); ++i) {
     const Chunk* c = chunks[i];
-    if (c->table != table) continue;
+    if (c->type != type) continue;
     for (uint32_t r = 0; r < c->rows.size(); ++r) {
       const EventTupleKey key = event_tuple_key(c->tuple(c->rows[r]));
       const auto [it, added] =
@@ -481,13 +418,13 @@ const std::vector<RowPos>& BatchWriter::index_order(std::span<Chunk* const> chun
   return ordered_rows_;
 }
 
-void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
+void BatchWriter::copy_rows(std::span<Chunk* const> chunks, int type,
                             std::span<const RowPos> rows) {
   // Rows come one by one in index order: gather them into pieces of ~256 KiB (a call into libpq
   // per row would cost more than the copy), prefetching each row's memory ahead of its copy.
   constexpr size_t kPiece = size_t{256} * 1024;
   constexpr size_t kPrefetchAhead = 8;
-  conn_.begin_copy(copy_sql_[static_cast<int>(table)].c_str());
+  conn_.begin_copy(copy_sql_[static_cast<size_t>(type)].c_str());
   send_buffer_.clear();
   gather_tuples(chunks, rows, kPrefetchAhead, kPiece, send_buffer_,
                 [&](std::string_view piece) { conn_.put_copy_data(piece); });
@@ -496,13 +433,12 @@ void BatchWriter::copy_rows(std::span<Chunk* const> chunks, EventTable table,
   if (send_buffer_.capacity() > 2 * kPiece) std::string().swap(send_buffer_);
 }
 
-void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
-                         std::span<const RowPos> rows, std::vector<Refused>& refused,
-                         BatchResult& result) {
+void BatchWriter::bisect(std::span<Chunk* const> chunks, int type, std::span<const RowPos> rows,
+                         std::vector<Refused>& refused, BatchResult& result) {
   if (rows.empty()) return;
   conn_.exec("SAVEPOINT sentinel_bisect");
   try {
-    copy_rows(chunks, table, rows);
+    copy_rows(chunks, type, rows);
     conn_.exec("RELEASE SAVEPOINT sentinel_bisect");
     return;
   } catch (const PgError& e) {
@@ -516,8 +452,8 @@ void BatchWriter::bisect(std::span<Chunk* const> chunks, EventTable table,
     }
   }
   const size_t half = rows.size() / 2;
-  bisect(chunks, table, rows.first(half), refused, result);
-  bisect(chunks, table, rows.subspan(half), refused, result);
+  bisect(chunks, type, rows.first(half), refused, result);
+  bisect(chunks, type, rows.subspan(half), refused, result);
 }
 
 void BatchWriter::copy_rejects(std::span<Chunk* const> chunks,
@@ -552,212 +488,99 @@ void BatchWriter::copy_rejects(std::span<Chunk* const> chunks,
   conn_.end_copy();
 }
 
-CostRollup roll_up_costs(std::span<Chunk* const> chunks,
-                         const std::set<std::pair<uint32_t, uint32_t>>& refused_rows) {
-  // Sum per (tenant, day) in a hash map, then fold the days into months: one lookup per row
-  // instead of two ordered-map descents with string compares (the writer's hottest loop).
-  struct DayKey {
-    std::string_view tenant;
-    int32_t day;
-    bool operator==(const DayKey&) const = default;
-  };
-  struct DayHash {
-    size_t operator()(const DayKey& k) const {
-      return std::hash<std::string_view>{}(k.tenant) * 31 + static_cast<size_t>(k.day);
-    }
-  };
-  std::unordered_map<DayKey, CostSums, DayHash> days;
-  for (uint32_t ci = 0; ci < chunks.size(); ++ci) {
-    const Chunk* c = chunks[ci];
-    if (c->costs.empty()) continue;
-    for (uint32_t ri = 0; ri < c->rows.size(); ++ri) {
-      const RowRef& row = c->rows[ri];
-      if (row.cost_index < 0) continue;
-      if (!refused_rows.empty() && refused_rows.contains({ci, ri})) continue;
-      const CostItem& item = c->costs[row.cost_index];
-      CostSums& s = days[DayKey{c->tenant(item), item.unix_day}];
-      s.nanos += item.cost_nanos;
-      s.invocations += 1;
-      s.prompt += item.prompt_tokens;
-      s.completion += item.completion_tokens;
-    }
+RollupRoom BatchWriter::load_rollup_room(const RollupDeltas& deltas) {
+  RollupRoom room(deltas);
+  const RollupStatement stored = rollup_stored(deltas);
+  PgResult rows = conn_.exec_params(stored.sql.c_str(), stored.param_pointers());
+  std::vector<std::string_view> sums;
+  for (int i = 0; i < PQntuples(rows.get()); ++i) {
+    sums.clear();
+    for (int col = 2; col < PQnfields(rows.get()); ++col)
+      sums.emplace_back(PQgetvalue(rows.get(), i, col));
+    room.set_stored(std::stoul(PQgetvalue(rows.get(), i, 0)) - 1, PQgetvalue(rows.get(), i, 1),
+                    sums);
   }
-  std::unordered_map<DayKey, CostSums, DayHash> months;
-  for (const auto& [k, d] : days) {
-    CostSums& m = months[DayKey{k.tenant, first_of_month(k.day)}];
-    m.nanos += d.nanos;
-    m.invocations += d.invocations;
-    m.prompt += d.prompt;
-    m.completion += d.completion;
-  }
-  CostRollup sums;
-  sums.reserve(days.size() + months.size());
-  for (const auto& [k, d] : days) sums.emplace_back(CostKey{k.tenant, "day", k.day}, d);
-  for (const auto& [k, m] : months) sums.emplace_back(CostKey{k.tenant, "month", k.day}, m);
-  std::sort(sums.begin(), sums.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  return sums;
-}
-
-BatchWriter::CostRoom BatchWriter::load_cost_room(const CostRollup& sums) {
-  CostRoom room;
-  // What the batch's cost rows hold now, and how much costs.cost_usd can hold at all.
-  std::string tenants = "{", periods = "{", starts = "{";
-  for (size_t i = 0; i < sums.size(); ++i) {
-    if (i > 0) {
-      for (std::string* a : {&tenants, &periods, &starts}) a->push_back(',');
-    }
-    append_array_text(tenants, std::get<0>(sums[i].first));
-    periods += std::get<1>(sums[i].first);
-    starts += date_text(std::get<2>(sums[i].first));
-  }
-  for (std::string* a : {&tenants, &periods, &starts}) a->push_back('}');
-  PgResult stored = conn_.exec_params(
-      "SELECT u.i, c.cost_usd::pg_catalog.text, c.invocations, c.prompt_tokens, "
-      "c.completion_tokens "
-      "FROM unnest($1::pg_catalog.text[], $2::pg_catalog.text[], $3::pg_catalog.date[]) "
-      "WITH ORDINALITY AS u(t, p, s, i) "
-      "JOIN public.costs c ON c.tenant_id = u.t AND c.period = u.p AND c.period_start = u.s",
-      {tenants.c_str(), periods.c_str(), starts.c_str()});
-  PgResult typmod = conn_.exec(
-      "SELECT atttypmod FROM pg_catalog.pg_attribute "
-      "WHERE attrelid = 'public.costs'::pg_catalog.regclass AND attname = 'cost_usd'");
-  room.max_nanos = PQntuples(typmod.get()) == 1
-                       ? numeric_max_nanos(std::atoi(PQgetvalue(typmod.get(), 0, 0)))
-                       : -1;
-  for (const auto& [key, _] : sums) room.sums[key] = CostSums{};
-  for (int i = 0; i < PQntuples(stored.get()); ++i) {
-    const size_t at = std::stoul(PQgetvalue(stored.get(), i, 0)) - 1;
-    CostSums& s = room.sums[sums.at(at).first];
-    s.nanos = parse_nanos(PQgetvalue(stored.get(), i, 1));
-    s.invocations = std::stoll(PQgetvalue(stored.get(), i, 2));
-    s.prompt = std::stoll(PQgetvalue(stored.get(), i, 3));
-    s.completion = std::stoll(PQgetvalue(stored.get(), i, 4));
+  const std::string table = "public.\"" + deltas.rollup->table + "\"";
+  PgResult columns = conn_.exec_params(kRollupColumnsSql.data(), {table.c_str()});
+  for (int i = 0; i < PQntuples(columns.get()); ++i) {
+    room.set_column(PQgetvalue(columns.get(), i, 0), PQgetvalue(columns.get(), i, 1),
+                    std::atoi(PQgetvalue(columns.get(), i, 2)));
   }
   return room;
 }
 
 namespace {
 
-/// An invocation of a batch with what orders it: tenant, ts, then where it is in Kafka.
-struct CostedRow {
-  EventTupleKey key;
+/// A row with rollup deltas, with what orders it: partition_by, then where it is in Kafka.
+struct RolledUpRow {
+  int64_t ts;
   int32_t partition;
   int64_t offset;
   RowPos pos;
 };
 
-/// The rows of `chunks` that carry a cost, per tenant in time order.
-std::vector<CostedRow> costed_rows_in_time_order(std::span<Chunk* const> chunks) {
-  std::vector<CostedRow> items;
+/// The rows of `chunks` that have rollup deltas, in time order.
+std::vector<RolledUpRow> rolled_up_rows_in_time_order(std::span<Chunk* const> chunks) {
+  std::vector<RolledUpRow> rows;
   for (uint32_t ci = 0; ci < chunks.size(); ++ci) {
     const Chunk* c = chunks[ci];
-    if (c->costs.empty()) continue;
+    if (c->rollups.empty()) continue;
     for (uint32_t ri = 0; ri < c->rows.size(); ++ri) {
-      if (c->rows[ri].cost_index < 0) continue;
-      items.push_back({event_tuple_key(c->tuple(c->rows[ri])),
-                       c->partition,
-                       c->rows[ri].kafka_offset,
-                       {ci, ri}});
+      const RowRef& row = c->rows[ri];
+      if (row.rollup_index < 0) continue;
+      rows.push_back({c->rollups[static_cast<size_t>(row.rollup_index)].ts_unix_micros,
+                      c->partition,
+                      row.kafka_offset,
+                      {ci, ri}});
     }
   }
-  std::sort(items.begin(), items.end(), [](const CostedRow& a, const CostedRow& b) {
-    return std::tie(a.key.tenant, a.key.ts, a.partition, a.offset) <
-           std::tie(b.key.tenant, b.key.ts, b.partition, b.offset);
+  std::sort(rows.begin(), rows.end(), [](const RolledUpRow& a, const RolledUpRow& b) {
+    return std::tie(a.ts, a.partition, a.offset) < std::tie(b.ts, b.partition, b.offset);
   });
-  return items;
+  return rows;
 }
 
 }  // namespace
 
-void BatchWriter::refuse_overflowing_costs(std::span<Chunk* const> chunks,
-                                           std::vector<Refused>& refused) {
-  const CostRollup sums = roll_up_costs(chunks, {});
-  if (sums.empty()) return;
-  CostRoom room = load_cost_room(sums);
-  auto& running = room.sums;
-  const __int128 max_nanos = room.max_nanos;
-  // Walk the invocations in time order per tenant, adding each to its day and month; one that
-  // would take either past what the columns hold is refused (and not added).
-  constexpr int64_t kBigintMax = std::numeric_limits<int64_t>::max();
-  for (const CostedRow& item : costed_rows_in_time_order(chunks)) {
-    const Chunk* c = chunks[item.pos.chunk];
-    const CostItem& cost = c->costs[c->rows[item.pos.row].cost_index];
-    const std::string_view tenant = c->tenant(cost);
-    const CostKey keys[2] = {{tenant, "month", first_of_month(cost.unix_day)},
-                             {tenant, "day", cost.unix_day}};
+void BatchWriter::refuse_overflowing_rollups(std::span<Chunk* const> chunks,
+                                             std::vector<Refused>& refused) {
+  const std::vector<RollupDeltas> all = roll_up(*catalog_, chunks, {});
+  if (all.empty()) return;
+  std::map<std::pair<int, int>, RollupRoom> rooms;  // by (type, rollup)
+  for (const RollupDeltas& d : all) {
+    rooms.emplace(std::make_pair(d.type_index, d.rollup_index), load_rollup_room(d));
+  }
+  // Walk the rows in time order, adding each to its rollup rows; one that would take any of them
+  // past what its columns hold is refused (and none of its deltas added).
+  for (const RolledUpRow& r : rolled_up_rows_in_time_order(chunks)) {
+    const Chunk* c = chunks[r.pos.chunk];
+    const size_t first = static_cast<size_t>(c->rows[r.pos.row].rollup_index);
+    const size_t n = (*catalog_)[static_cast<size_t>(c->type)].rollups.size();
     std::string problem;
-    for (const CostKey& key : keys) {
-      const CostSums& s = running[key];
-      const std::string where =
-          fmt::format("tenant {}, {} {}", tenant, std::get<1>(key), date_text(std::get<2>(key)));
-      if (max_nanos >= 0 && s.nanos + cost.cost_nanos > max_nanos) {
-        problem = fmt::format(
-            "cost_usd {} cannot be added to costs ({}): numeric field overflow (the sum would be "
-            "{}; costs.cost_usd holds at most {})",
-            short_nanos_text(cost.cost_nanos), where, short_nanos_text(s.nanos + cost.cost_nanos),
-            short_nanos_text(max_nanos));
-      } else if (s.invocations == kBigintMax || s.prompt > kBigintMax - cost.prompt_tokens ||
-                 s.completion > kBigintMax - cost.completion_tokens) {
-        problem = fmt::format("invocation cannot be added to costs ({}): bigint overflow", where);
-      }
-      if (!problem.empty()) break;
+    for (size_t i = 0; i < n && problem.empty(); ++i) {
+      const RollupItem& item = c->rollups[first + i];
+      problem = rooms.at({c->type, item.rollup}).problem(*c, item);
     }
     if (!problem.empty()) {
-      refused.push_back({item.pos, std::move(problem), std::nullopt});
+      refused.push_back({r.pos, std::move(problem), std::nullopt});
       continue;
     }
-    for (const CostKey& key : keys) {
-      CostSums& s = running[key];
-      s.nanos += cost.cost_nanos;
-      s.invocations += 1;
-      s.prompt += cost.prompt_tokens;
-      s.completion += cost.completion_tokens;
+    for (size_t i = 0; i < n; ++i) {
+      const RollupItem& item = c->rollups[first + i];
+      rooms.at({c->type, item.rollup}).add(*c, item);
     }
   }
 }
 
-void BatchWriter::upsert_costs(std::span<Chunk* const> chunks,
-                               const std::vector<Refused>& refused) {
+void BatchWriter::upsert_rollups(std::span<Chunk* const> chunks,
+                                 const std::vector<Refused>& refused) {
   std::set<std::pair<uint32_t, uint32_t>> refused_rows;
   for (const Refused& r : refused) refused_rows.insert({r.pos.chunk, r.pos.row});
-  const CostRollup sums = roll_up_costs(chunks, refused_rows);
-  if (sums.empty()) return;
-  std::string tenants = "{", periods = "{", starts = "{", costs = "{", counts = "{", prompts = "{",
-              completions = "{";
-  bool first = true;
-  for (const auto& [key, s] : sums) {
-    if (!first) {
-      for (std::string* a :
-           {&tenants, &periods, &starts, &costs, &counts, &prompts, &completions}) {
-        a->push_back(',');
-      }
-    }
-    first = false;
-    append_array_text(tenants, std::get<0>(key));
-    periods += std::get<1>(key);
-    starts += date_text(std::get<2>(key));
-    costs += nanos_text(s.nanos);
-    counts += std::to_string(s.invocations);
-    prompts += std::to_string(s.prompt);
-    completions += std::to_string(s.completion);
+  // Tables in name order, keys ascending in each: every writer locks rollup rows in one order.
+  for (const RollupDeltas& d : roll_up(*catalog_, chunks, refused_rows)) {
+    const RollupStatement upsert = rollup_upsert(d);
+    conn_.exec_params(upsert.sql.c_str(), upsert.param_pointers());
   }
-  for (std::string* a : {&tenants, &periods, &starts, &costs, &counts, &prompts, &completions}) {
-    a->push_back('}');
-  }
-  static constexpr const char* kSql =
-      "INSERT INTO public.costs AS c (tenant_id, period, period_start, cost_usd, invocations, "
-      "prompt_tokens, completion_tokens, updated_at) "
-      "SELECT t, p, s, v, n, pt, ct, now() FROM unnest($1::text[], $2::text[], $3::date[], "
-      "$4::numeric[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(t, p, s, v, n, pt, ct) "
-      "ORDER BY t, p, s "
-      "ON CONFLICT (tenant_id, period, period_start) DO UPDATE SET "
-      "cost_usd = c.cost_usd + EXCLUDED.cost_usd, invocations = c.invocations + "
-      "EXCLUDED.invocations, prompt_tokens = c.prompt_tokens + EXCLUDED.prompt_tokens, "
-      "completion_tokens = c.completion_tokens + EXCLUDED.completion_tokens, "
-      "updated_at = EXCLUDED.updated_at";
-  conn_.exec_params(kSql, {tenants.c_str(), periods.c_str(), starts.c_str(), costs.c_str(),
-                           counts.c_str(), prompts.c_str(), completions.c_str()});
 }
 
 std::vector<std::pair<int, int32_t>> BatchWriter::store_offsets(std::span<Chunk* const> chunks,

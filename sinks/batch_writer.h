@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -14,17 +15,19 @@
 #include <utility>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "rows/chunk.h"
 #include "rows/copy_encoder.h"
 #include "rows/gather.h"
 #include "rows/payload_source.h"
 #include "sinks/pg_connection.h"
+#include "sinks/rollup_upsert.h"
 
 namespace sentinel {
 
 /// What one committed batch stored.
 struct BatchResult {
-  std::array<uint64_t, kEventTableCount> rows{};  ///< by EventTable
+  std::vector<uint64_t> rows;  ///< by event type (catalog index); sized by the catalog
   std::array<uint64_t, kRejectReasonCount> rejects{};
   uint64_t messages = 0;            ///< Kafka messages covered by the committed offsets
   uint32_t bisections = 0;          ///< COPY attempts made to isolate refused rows
@@ -45,32 +48,16 @@ struct BatchResult {
   std::vector<Offset> offsets;
 };
 
-/// One (tenant, period, period_start) line of the cost upsert: exact sums of committed rows.
-struct CostSums {
-  __int128 nanos = 0;
-  int64_t invocations = 0;
-  int64_t prompt = 0;
-  int64_t completion = 0;
-};
-/// (tenant, "day" | "month", period_start as days since 1970-01-01).
-using CostKey = std::tuple<std::string_view, std::string_view, int32_t>;
-/// Distinct keys sorted ascending, so that every writer locks cost rows in the same order.
-/// Tenant views point into the chunks' arenas.
-using CostRollup = std::vector<std::pair<CostKey, CostSums>>;
-
-/// Sums the costs of the invocation rows of `chunks`, leaving out the (chunk, row) pairs in
-/// `refused_rows` (rows PostgreSQL refused). Each row counts once per day and once per month.
-CostRollup roll_up_costs(std::span<Chunk* const> chunks,
-                         const std::set<std::pair<uint32_t, uint32_t>>& refused_rows);
-
 /// Stores batches of chunks in PostgreSQL, one transaction per batch (architecture.md §1, §4, §5):
-/// binary COPY of each event table and of the rejects, the cost upsert, and the compare-and-set
+/// binary COPY of each event table and of the rejects, the rollup upserts (sinks/rollup_upsert.h:
+/// `costs` and every other rollup table of the catalog's types), and the compare-and-set
 /// of the offsets, then COMMIT.
 ///
 /// Rows PostgreSQL refuses (SQLSTATE classes 22, 23) are isolated by bisection under savepoints
 /// and stored as `db_rejected` rejects, their payloads read again from Kafka; missing month
 /// partitions are created through sentinel_ensure_month_partition outside the data transaction.
-/// An invocation whose cost cannot be added to its `costs` rows (numeric overflow) is isolated
+/// A row whose deltas cannot be added to its rollup rows (a sum or count past what its column
+/// holds, e.g. an invocation's cost in `costs`) is isolated
 /// the same way: it becomes a `db_rejected` reject and the rest of the batch commits.
 ///
 /// A call either commits or throws a PgError; because offsets are compared-and-set, calling
@@ -83,10 +70,12 @@ CostRollup roll_up_costs(std::span<Chunk* const> chunks,
 /// One BatchWriter per writer thread: it owns its connection. Not thread-safe.
 class BatchWriter {
  public:
-  /// `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do not keep them);
-  /// without one, such a reject's payload is NULL. It must outlive the writer.
+  /// `catalog` says each chunk's type: its table and COPY columns. `topics` names each topic
+  /// index of the chunks. `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do
+  /// not keep them); without one, such a reject's payload is NULL. It must outlive the writer.
   BatchWriter(const std::string& pg_url, std::string consumer_group,
-              std::vector<std::string> topics, PayloadSource* payloads = nullptr);
+              std::vector<std::string> topics, std::shared_ptr<const Catalog> catalog,
+              PayloadSource* payloads = nullptr);
 
   /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError,
   /// or PayloadUnavailable when refused rows' payloads cannot be read (nothing is committed).
@@ -108,7 +97,7 @@ class BatchWriter {
   };
 
   /// How the last attempt failed, when that matters to write().
-  enum class Failure { kOther, kCostOverflow, kCommitUnknown };
+  enum class Failure { kOther, kRollupOverflow, kCommitUnknown };
   /// An attempt whose COMMIT was sent but whose outcome is unknown.
   struct PendingCommit {
     std::string token;
@@ -124,31 +113,30 @@ class BatchWriter {
   BatchResult take_pending(std::vector<Chunk*>& live);
   static void merge_into(BatchResult& into, const BatchResult& from);
   /// One attempt at the whole transaction. Returns false when some partitions were fenced (they
-  /// are added to result.fenced and the transaction rolled back). `isolate_costs`: first find
-  /// the invocations whose cost cannot be added to `costs` and refuse them.
-  bool attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_costs,
+  /// are added to result.fenced and the transaction rolled back). `isolate_rollups`: first find
+  /// the rows whose deltas cannot be added to their rollup tables and refuse them.
+  bool attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_rollups,
                BatchResult& result);
   void commit();
-  /// Adds to `refused` the invocations whose cost (or counts) would overflow a `costs` row: per
-  /// (tenant, period) key, rows in (ts, partition, offset) order are added to the stored sums
-  /// until one cannot be; that one is refused, the next ones are tried.
-  void refuse_overflowing_costs(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
-  /// What the cost rows of `sums` hold now, and the most costs.cost_usd can hold (-1: unknown).
-  struct CostRoom {
-    std::map<CostKey, CostSums> sums;
-    __int128 max_nanos = -1;
-  };
-  CostRoom load_cost_room(const CostRollup& sums);
-  void copy_table(std::span<Chunk* const> chunks, EventTable table, bool bisect,
+  /// Adds to `refused` the rows whose deltas would take a rollup row past what its columns hold:
+  /// rows in (partition_by, partition, offset) order are added to the stored rollup rows until
+  /// one cannot be; that one is refused (none of its deltas added), the next ones are tried.
+  void refuse_overflowing_rollups(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
+  /// What the rollup rows of `deltas` hold now, and the most their columns can hold.
+  RollupRoom load_rollup_room(const RollupDeltas& deltas);
+  void copy_table(std::span<Chunk* const> chunks, int type, bool bisect,
                   std::vector<Refused>& refused, BatchResult& result);
-  /// The table's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
-  const std::vector<RowPos>& index_order(std::span<Chunk* const> chunks, EventTable table);
-  void copy_rows(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows);
-  void bisect(std::span<Chunk* const> chunks, EventTable table, std::span<const RowPos> rows,
+  /// The type's rows of the batch, sorted by (tenant_id, ts). Valid until the next call.
+  const std::vector<RowPos>& index_order(std::span<Chunk* const> chunks, int type);
+  void copy_rows(std::span<Chunk* const> chunks, int type, std::span<const RowPos> rows);
+  void bisect(std::span<Chunk* const> chunks, int type, std::span<const RowPos> rows,
               std::vector<Refused>& refused, BatchResult& result);
+  /// An empty result, its per-type counts sized by the catalog.
+  BatchResult empty_result() const;
   void read_payloads(std::span<Chunk* const> chunks, std::vector<Refused>& refused);
   void copy_rejects(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
-  void upsert_costs(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
+  /// Upserts every rollup table of the batch's types, in table-name order, refused rows left out.
+  void upsert_rollups(std::span<Chunk* const> chunks, const std::vector<Refused>& refused);
   /// Returns the (topic, partition) pairs whose compare-and-set failed.
   std::vector<std::pair<int, int32_t>> store_offsets(std::span<Chunk* const> chunks,
                                                      const std::string& token, BatchResult& result);
@@ -157,8 +145,9 @@ class BatchWriter {
   PayloadSource* payloads_;
   std::string consumer_group_;
   std::vector<std::string> topics_;
-  std::set<std::pair<EventTable, int32_t>> known_partitions_;  ///< (table, month) that exist
-  std::array<std::string, kEventTableCount> copy_sql_;
+  std::shared_ptr<const Catalog> catalog_;
+  std::set<std::pair<int, int32_t>> known_partitions_;  ///< (type, month) that exist
+  std::vector<std::string> copy_sql_;                   ///< by type
   std::string rejects_copy_sql_;
   uint64_t token_prefix_;  ///< random, per writer
   uint64_t attempts_ = 0;  ///< numbers this writer's attempts

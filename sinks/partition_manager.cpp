@@ -10,12 +10,13 @@
 namespace sentinel::partitions {
 namespace {
 
-// The event tables as a PostgreSQL array literal, for "= ANY($1::text[])".
-std::string event_tables_array() {
+// The event tables of `catalog` as a PostgreSQL array literal, for "= ANY($1::text[])". Table
+// names are plain identifiers (the catalog loader checks them): nothing to quote.
+std::string event_tables_array(const Catalog& catalog) {
   std::string out = "{";
-  for (const EventSpec& spec : kEventSpecs) {
+  for (const EventType& type : catalog.types()) {
     if (out.size() > 1) out += ',';
-    out += spec.name;
+    out += type.table;
   }
   return out + "}";
 }
@@ -33,22 +34,23 @@ std::optional<int32_t> month_from_name(std::string_view table, std::string_view 
 
 }  // namespace
 
-std::vector<std::string> premake(const std::string& url, int32_t from_month, int count) {
+std::vector<std::string> premake(const std::string& url, const Catalog& catalog, int32_t from_month,
+                                 int count) {
   pqxx::connection conn = connect_control(url);
   std::vector<std::string> names;
   for (int32_t m = from_month; m < from_month + count; ++m) {
-    for (const EventSpec& spec : kEventSpecs) {
+    for (const EventType& type : catalog.types()) {
       // One short transaction per partition: creating one locks its parent table.
       pqxx::nontransaction tx(conn);
-      const pqxx::row r = tx.exec_params1(std::string(kEnsurePartitionSql), std::string(spec.name),
-                                          month_start_text(m));
+      const pqxx::row r =
+          tx.exec_params1(std::string(kEnsurePartitionSql), type.table, month_start_text(m));
       names.push_back(r[0].as<std::string>());
     }
   }
   return names;
 }
 
-std::vector<PartitionInfo> list(const std::string& url) {
+std::vector<PartitionInfo> list(const std::string& url, const Catalog& catalog) {
   pqxx::connection conn = connect_control(url);
   pqxx::read_transaction tx(conn);
   const pqxx::result r = tx.exec_params(
@@ -59,7 +61,7 @@ std::vector<PartitionInfo> list(const std::string& url) {
       "WHERE p.relnamespace = 'public'::regnamespace "
       "  AND p.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p') "
       "ORDER BY p.relname, c.relname",
-      event_tables_array());
+      event_tables_array(catalog));
   std::vector<PartitionInfo> out;
   out.reserve(r.size());
   for (const pqxx::row& row : r) {
@@ -74,10 +76,10 @@ std::vector<PartitionInfo> list(const std::string& url) {
   return out;
 }
 
-std::vector<PartitionInfo> drop_older_than(const std::string& url, int32_t keep_from_month,
-                                           bool dry_run) {
+std::vector<PartitionInfo> drop_older_than(const std::string& url, const Catalog& catalog,
+                                           int32_t keep_from_month, bool dry_run) {
   std::vector<PartitionInfo> old;
-  for (PartitionInfo& p : list(url)) {
+  for (PartitionInfo& p : list(url, catalog)) {
     if (p.month && *p.month < keep_from_month) old.push_back(std::move(p));
   }
   if (dry_run || old.empty()) return old;

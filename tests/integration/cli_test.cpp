@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -300,11 +301,89 @@ TEST(Cli, StartsWithItsAllocatorSettingsUnlessTheOperatorSetsTheirOwn) {
 TEST(Cli, HelpListsEveryRunFlagWithItsEnvironmentVariable) {
   const auto [code, out] = run_command({SENTINEL_BINARY, "run", "--help"}, seconds(10));
   EXPECT_EQ(code, 0);
-  for (const char* s : {"--pg", "--brokers", "--group", "--audit-topic", "--invocations-topic",
-                        "--writers", "--config", "--metrics-listen", "--kafka-prop",
-                        "SENTINEL_PG_URL", "SENTINEL_KAFKA_BROKERS", "SENTINEL_WRITERS"}) {
+  for (const char* s :
+       {"--pg", "--brokers", "--group", "--audit-topic", "--invocations-topic", "--catalog",
+        "--topic", "--writers", "--config", "--metrics-listen", "--kafka-prop", "SENTINEL_PG_URL",
+        "SENTINEL_KAFKA_BROKERS", "SENTINEL_WRITERS", "SENTINEL_CATALOG",
+        "Alias of --topic audit=TOPIC", "Alias of --topic invocation=TOPIC"}) {
     EXPECT_NE(out.find(s), std::string::npos) << s;
   }
+}
+
+/// `run` with a PostgreSQL and a Kafka that are never reached: what is checked before them.
+std::pair<int, std::string> run_with(const std::vector<std::string>& more) {
+  std::vector<std::string> argv = {SENTINEL_BINARY,         "run",       "--pg",
+                                   "host=127.0.0.1 port=1", "--brokers", "127.0.0.1:1"};
+  argv.insert(argv.end(), more.begin(), more.end());
+  return run_command(argv, seconds(20));
+}
+
+// Issue 18: --topic NAME=TOPIC names a type of the catalog; a name that is none is a usage error
+// that lists the types there are, before anything connects.
+TEST(Cli, TopicOfAnUnknownTypeExits2NamingTheKnownTypes) {
+  const auto [code, out] = run_with({"--topic", "nosuch=x"});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("nosuch"), std::string::npos) << out;
+  EXPECT_NE(out.find("known types: audit, invocation"), std::string::npos) << out;
+  const auto [bad_code, bad] = run_with({"--topic", "audit"});
+  EXPECT_EQ(bad_code, 2) << bad;
+  EXPECT_NE(bad.find("NAME=TOPIC"), std::string::npos) << bad;
+}
+
+// The old flags stay, as aliases of --topic: the same type, so two different topics for it, or
+// one topic for two types, are refused (exit 2, naming the flags or the types).
+TEST(Cli, TopicAliasesAreTheBuiltInTypesTopics) {
+  const auto [twice_code, twice] =
+      run_with({"--audit-topic", "a.audit", "--topic", "audit=b.audit"});
+  EXPECT_EQ(twice_code, 2) << twice;
+  EXPECT_NE(twice.find("--audit-topic"), std::string::npos) << twice;
+  EXPECT_NE(twice.find("two topics"), std::string::npos) << twice;
+  const auto [shared_code, shared] = run_with({"--invocations-topic", "sentinel.audit"});
+  EXPECT_EQ(shared_code, 2) << shared;
+  EXPECT_NE(shared.find("'audit' and 'invocation' would both read topic 'sentinel.audit'"),
+            std::string::npos)
+      << shared;
+}
+
+// A catalog folder with broken files: exit 2 before connecting, every problem of every file
+// listed (file and what is wrong), not only the first.
+TEST(Cli, ABrokenCatalogExits2ListingEveryProblem) {
+  const std::string dir = ::testing::TempDir() + "broken-catalog";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/patterned.schema.json") << R"({
+  "type": "object",
+  "x-sentinel": {"name": "patterned", "topic": "t.patterned", "table": "patterned_events",
+                 "partition_by": "ts"},
+  "required": ["ts"],
+  "properties": {
+    "ts": {"type": "string", "format": "date-time"},
+    "code": {"type": "string", "pattern": "^[A-Z]+$"}
+  }
+})";
+  std::ofstream(dir + "/truncated.schema.json") << R"({"type": "object", "x-sentinel": {)";
+  const auto [code, out] = run_with({"--catalog", dir});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("patterned.schema.json"), std::string::npos) << out;
+  EXPECT_NE(out.find("pattern"), std::string::npos) << out;
+  EXPECT_NE(out.find("truncated.schema.json"), std::string::npos) << out;
+  EXPECT_EQ(out.find("retrying"), std::string::npos) << out;
+
+  // The same through the environment and the config file.
+  setenv("SENTINEL_CATALOG", dir.c_str(), 1);
+  const auto [env_code, env_out] = run_with({});
+  unsetenv("SENTINEL_CATALOG");
+  EXPECT_EQ(env_code, 2) << env_out;
+  EXPECT_NE(env_out.find("patterned.schema.json"), std::string::npos) << env_out;
+  const std::string config = ::testing::TempDir() + "catalog-config.yaml";
+  std::ofstream(config) << "catalog: \"" << dir << "\"\n";
+  const auto [file_code, file_out] = run_with({"--config", config});
+  EXPECT_EQ(file_code, 2) << file_out;
+  EXPECT_NE(file_out.find("truncated.schema.json"), std::string::npos) << file_out;
+
+  const auto [missing_code, missing] = run_with({"--catalog", dir + "/no-such-folder"});
+  EXPECT_EQ(missing_code, 2) << missing;
+  EXPECT_NE(missing.find("--catalog"), std::string::npos) << missing;
 }
 
 TEST(Cli, MaxCostUsdIsAFlagAnEnvironmentVariableAndCheckedAtOnce) {

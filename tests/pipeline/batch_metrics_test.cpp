@@ -20,15 +20,16 @@ Chunk chunk_with_rows(int32_t partition, size_t rows, size_t tuple_bytes) {
 
 TEST(BatchMetrics, AFencedPartitionsRowsAreNotCountedAsStored) {
   Metrics metrics;
+  metrics.set_streams({"sentinel.audit", "sentinel.invocations"}, {"audit_logs", "invocations"});
   Chunk stored = chunk_with_rows(1, 3, 30);
   Chunk fenced = chunk_with_rows(2, 2, 50);
   BatchResult r;
-  r.rows[static_cast<int>(EventTable::kAudit)] = 3;
+  r.rows = {3, 0};  // by type: audit, invocation
   r.fenced = {{0, 2}};
   record_batch(metrics, r, {&stored, &fenced}, 0.25);
 
   EXPECT_EQ(metrics.batches.load(), 1u);
-  EXPECT_EQ(metrics.rows_written[static_cast<int>(EventTable::kAudit)].load(), 3u);
+  EXPECT_EQ(metrics.rows_written[0].load(), 3u) << "audit_logs";
   EXPECT_EQ(metrics.batch_bytes.load(), 30u) << "the fenced chunk's bytes were not stored";
   EXPECT_EQ(metrics.end_to_end_latency_seconds.count(), 3u) << "one sample per stored row";
   EXPECT_EQ(metrics.ingest_latency_seconds.count(), 3u);

@@ -32,5 +32,33 @@ TEST(Histogram, ATallyAddsUpToTheSameAsObservingEachValue) {
   EXPECT_NE(b.find("x_bucket{le=\"0.5\"} 12"), std::string::npos) << b;
 }
 
+// Issue 18: rows_written{table} and messages_consumed{topic} are labelled by what the catalog and
+// the topics say, for any number of types, not by a compiled-in list.
+TEST(Metrics, StreamsAreLabelledByTheCatalogsTablesAndTheTopics) {
+  Metrics metrics;
+  metrics.set_streams({"sentinel.audit", "sentinel.invocations", "other.guardrails"},
+                      {"audit_logs", "invocations", "guardrail_events"});
+  metrics.rows_written[2] += 7;
+  metrics.messages_consumed[2] += 9;
+  const std::string text = metrics.render();
+  EXPECT_NE(text.find("sentinel_ingest_rows_written_total{table=\"guardrail_events\"} 7\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sentinel_ingest_rows_written_total{table=\"audit_logs\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("sentinel_ingest_messages_consumed_total{topic=\"other.guardrails\"} 9\n"),
+            std::string::npos)
+      << text;
+
+  // Named again (a new pipeline): counted from zero under the new names.
+  metrics.set_streams({"t"}, {"only_table"});
+  const std::string again = metrics.render();
+  EXPECT_EQ(again.find("guardrail_events"), std::string::npos) << again;
+  EXPECT_NE(again.find("sentinel_ingest_rows_written_total{table=\"only_table\"} 0\n"),
+            std::string::npos)
+      << again;
+}
+
 }  // namespace
 }  // namespace sentinel

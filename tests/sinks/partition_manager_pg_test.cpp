@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "rows/month.h"
 #include "sinks/migrator.h"
 #include "sinks/partition_manager.h"
@@ -37,6 +38,7 @@ class PartitionsPg : public ::testing::Test {
   }
 
   TestDb db_;
+  std::shared_ptr<const Catalog> catalog_ = load_catalog();  ///< the built-in types
 };
 
 TEST_F(PartitionsPg, EnsureCreatesUtcMonthBoundsWhateverTheSessionTimeZone) {
@@ -131,15 +133,15 @@ TEST_F(PartitionsPg, EnsureRefusesATableOfThatNameThatIsNotAPartition) {
 
 TEST_F(PartitionsPg, PremakeListAndDropOlderThan) {
   const std::vector<std::string> made =
-      partitions::premake(db_.direct_url(), make_month(2026, 1), 3);
+      partitions::premake(db_.direct_url(), *catalog_, make_month(2026, 1), 3);
   EXPECT_EQ(made, (std::vector<std::string>{"audit_logs_2026_01", "invocations_2026_01",
                                             "audit_logs_2026_02", "invocations_2026_02",
                                             "audit_logs_2026_03", "invocations_2026_03"}));
   // Again: nothing new, same answer.
-  EXPECT_EQ(partitions::premake(db_.direct_url(), make_month(2026, 1), 3), made);
+  EXPECT_EQ(partitions::premake(db_.direct_url(), *catalog_, make_month(2026, 1), 3), made);
   landing_partition("2026-01-15T12:00:00Z");
 
-  const std::vector<partitions::PartitionInfo> all = partitions::list(db_.direct_url());
+  const std::vector<partitions::PartitionInfo> all = partitions::list(db_.direct_url(), *catalog_);
   ASSERT_EQ(all.size(), 6u);
   EXPECT_EQ(all[0].table, "audit_logs");
   EXPECT_EQ(all[0].name, "audit_logs_2026_01");
@@ -150,21 +152,23 @@ TEST_F(PartitionsPg, PremakeListAndDropOlderThan) {
   EXPECT_EQ(all[5].month, make_month(2026, 3));
 
   db_.query("ANALYZE audit_logs_2026_01");
-  EXPECT_EQ(partitions::list(db_.direct_url())[0].estimated_rows, 1);
+  EXPECT_EQ(partitions::list(db_.direct_url(), *catalog_)[0].estimated_rows, 1);
 
   // Dry run: says what would go, changes nothing.
-  const auto would = partitions::drop_older_than(db_.direct_url(), make_month(2026, 3), true);
+  const auto would =
+      partitions::drop_older_than(db_.direct_url(), *catalog_, make_month(2026, 3), true);
   ASSERT_EQ(would.size(), 4u);
-  EXPECT_EQ(partitions::list(db_.direct_url()).size(), 6u);
+  EXPECT_EQ(partitions::list(db_.direct_url(), *catalog_).size(), 6u);
 
   // For real, although January holds a row (the append-only triggers do not stop DROP).
-  const auto dropped = partitions::drop_older_than(db_.direct_url(), make_month(2026, 3), false);
+  const auto dropped =
+      partitions::drop_older_than(db_.direct_url(), *catalog_, make_month(2026, 3), false);
   std::vector<std::string> dropped_names;
   for (const auto& p : dropped) dropped_names.push_back(p.name);
   EXPECT_EQ(dropped_names,
             (std::vector<std::string>{"audit_logs_2026_01", "audit_logs_2026_02",
                                       "invocations_2026_01", "invocations_2026_02"}));
-  const auto left = partitions::list(db_.direct_url());
+  const auto left = partitions::list(db_.direct_url(), *catalog_);
   ASSERT_EQ(left.size(), 2u);
   EXPECT_EQ(left[0].name, "audit_logs_2026_03");
   EXPECT_EQ(left[1].name, "invocations_2026_03");
@@ -176,20 +180,51 @@ TEST_F(PartitionsPg, DropOlderThanLeavesPartitionsWithoutAMonthName) {
   db_.query(
       "CREATE TABLE audit_logs_archive PARTITION OF audit_logs FOR VALUES FROM "
       "('1990-01-01Z') TO ('1991-01-01Z')");
-  partitions::premake(db_.direct_url(), make_month(2026, 1), 1);
-  const auto all = partitions::list(db_.direct_url());
+  partitions::premake(db_.direct_url(), *catalog_, make_month(2026, 1), 1);
+  const auto all = partitions::list(db_.direct_url(), *catalog_);
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[1].name, "audit_logs_archive");
   EXPECT_EQ(all[1].month, std::nullopt);
-  const auto dropped = partitions::drop_older_than(db_.direct_url(), make_month(2027, 1), false);
+  const auto dropped =
+      partitions::drop_older_than(db_.direct_url(), *catalog_, make_month(2027, 1), false);
   EXPECT_EQ(dropped.size(), 2u);
   EXPECT_EQ(db_.query("SELECT to_regclass('audit_logs_archive') IS NOT NULL"), "t");
 }
 
+// Issue 18: a type of the catalog (DESIGN §8's guardrail) has its month partitions premade,
+// listed and dropped by retention like the built-in ones; a catalog without it leaves them alone.
+TEST_F(PartitionsPg, ACatalogTypesTableIsPremadeListedAndDroppedLikeTheBuiltInOnes) {
+  const auto catalog = load_catalog(SENTINEL_SOURCE_DIR "/tests/data/catalog");
+  const EventType* guardrail = catalog->find("guardrail");
+  ASSERT_NE(guardrail, nullptr);
+  apply_migrations(db_.direct_url(), *catalog);  // its tables, and the partition function's
+
+  const auto made = partitions::premake(db_.direct_url(), *catalog, make_month(2026, 1), 2);
+  EXPECT_EQ(made, (std::vector<std::string>{"audit_logs_2026_01", "invocations_2026_01",
+                                            "guardrail_events_2026_01", "audit_logs_2026_02",
+                                            "invocations_2026_02", "guardrail_events_2026_02"}));
+  const auto all = partitions::list(db_.direct_url(), *catalog);
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(all[2].table, "guardrail_events");
+  EXPECT_EQ(all[2].name, "guardrail_events_2026_01");
+  EXPECT_EQ(all[2].month, make_month(2026, 1));
+  EXPECT_EQ(partitions::list(db_.direct_url(), *catalog_).size(), 4u)
+      << "the built-in catalog lists only its own tables";
+
+  const auto dropped =
+      partitions::drop_older_than(db_.direct_url(), *catalog, make_month(2026, 2), false);
+  std::vector<std::string> names;
+  for (const auto& p : dropped) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"audit_logs_2026_01", "guardrail_events_2026_01",
+                                             "invocations_2026_01"}));
+  EXPECT_EQ(db_.query("SELECT to_regclass('guardrail_events_2026_01') IS NULL"), "t");
+  EXPECT_EQ(db_.query("SELECT to_regclass('guardrail_events_2026_02') IS NOT NULL"), "t");
+}
+
 TEST_F(PartitionsPg, PremakeWorksThroughPgBouncer) {
-  const auto made = partitions::premake(db_.bouncer_url(), kNov2026, 2);
+  const auto made = partitions::premake(db_.bouncer_url(), *catalog_, kNov2026, 2);
   EXPECT_EQ(made.size(), 4u);
-  EXPECT_EQ(partitions::list(db_.bouncer_url()).size(), 4u);
+  EXPECT_EQ(partitions::list(db_.bouncer_url(), *catalog_).size(), 4u);
 }
 
 }  // namespace
