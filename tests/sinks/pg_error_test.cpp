@@ -41,14 +41,18 @@ TEST(PgErrorClassifier, EveryCategoryBySqlstate) {
   }
 }
 
-TEST(PgErrorClassifier, A23514NamingNoConstraintOnAnEventTableIsAMissingPartition) {
+// The classifier knew only the two built-in tables: a catalog type's table missing its month
+// partition had its rows bisected into db_rejected rejects instead of the partition being made.
+TEST(PgErrorClassifier, A23514NamingNoConstraintIsAMissingPartitionOfAnyTableACatalogAdds) {
   // PostgreSQL 15 names only the partitioned parent; older servers name nothing.
   EXPECT_EQ(classify_pg_error("23514", naming("audit_logs")), C::kMissingPartition);
   EXPECT_EQ(classify_pg_error("23514", naming("invocations")), C::kMissingPartition);
+  EXPECT_EQ(classify_pg_error("23514", naming("guardrail_events")), C::kMissingPartition);
   EXPECT_EQ(classify_pg_error("23514", {}), C::kMissingPartition);
   // A CHECK violation names its constraint: the row's fault.
   EXPECT_EQ(classify_pg_error("23514", naming("invocations", "invocations_check")), C::kRowRefused);
-  EXPECT_EQ(classify_pg_error("23514", naming("someone_elses")), C::kRowRefused);
+  EXPECT_EQ(classify_pg_error("23514", naming("guardrail_events", "score_check")),
+            C::kRowRefused);
 }
 
 TEST(PgErrorClassifier, EveryCategoryHasAName) {
