@@ -818,6 +818,7 @@ std::optional<Rejection> EventParser::Impl::check_jsonb(const PropertyPlan& p,
             p.name, fmt::format("expected an IPv4 or IPv6 address, got {}", quoted(s.text)));
       }
       d.inet = *parsed;
+      v.text = s.text;  // a rollup key: the server's cast makes equal addresses one key
       return std::nullopt;
     }
     case ColumnType::kJsonb:

@@ -42,8 +42,8 @@ struct PropertyValue {
   bool present = false;  ///< false: absent or null (then `number` and `text` mean nothing)
   /// Integers; kNumeric in units of 10^-scale; kBool 0/1; kTimestamptz Unix microseconds.
   int64_t number = 0;
-  /// kText: the unescaped string; kUuid: its canonical lower-case 36-character form; empty for
-  /// other types. Valid until the next parse.
+  /// kText: the unescaped string; kUuid: its canonical lower-case 36-character form; kInet: the
+  /// address as written; empty for other types. Valid until the next parse.
   std::string_view text;
 };
 
