@@ -9,12 +9,6 @@
 namespace sentinel {
 namespace {
 
-// Malformed kinds a message can have by itself (db_rejected needs the database).
-constexpr std::array<RejectReason, 7> kInvalidKinds = {
-    RejectReason::kInvalidJson, RejectReason::kNotAnObject,  RejectReason::kMissingField,
-    RejectReason::kWrongType,   RejectReason::kInvalidValue, RejectReason::kTsOutOfRange,
-    RejectReason::kTooLarge};
-
 std::string nanos_decimal(int64_t nanos) {
   return fmt::format("{}.{:09d}", nanos / 1'000'000'000, nanos % 1'000'000'000);
 }
@@ -107,7 +101,8 @@ GeneratedEvent EventGenerator::invocation() {
 }
 
 void EventGenerator::make_invalid(GeneratedEvent& e) {
-  const RejectReason kind = kInvalidKinds[invalid_count_++ % kInvalidKinds.size()];
+  const RejectReason kind =
+      message_reject_reasons()[invalid_count_++ % message_reject_reasons().size()];
   e.valid = false;
   e.expected_reason = kind;
   const std::string id_field(

@@ -38,8 +38,14 @@ constexpr std::array<const char*, 5> kAgents = {
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36",
     "sentinel-sdk-python/2.4.1", "sentinel-sdk-node/1.9.0", "curl/8.5.0"};
 
+constexpr std::array<RejectReason, 7> kMessageRejectReasons = {
+    RejectReason::kInvalidJson, RejectReason::kNotAnObject,  RejectReason::kMissingField,
+    RejectReason::kWrongType,   RejectReason::kInvalidValue, RejectReason::kTsOutOfRange,
+    RejectReason::kTooLarge};
+
 }  // namespace
 
+std::span<const RejectReason> message_reject_reasons() { return kMessageRejectReasons; }
 std::span<const ModelPrice> model_prices() { return kModels; }
 std::span<const char* const> audit_actions() { return kActions; }
 std::span<const char* const> user_agents() { return kAgents; }

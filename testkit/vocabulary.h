@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "rows/reject_reason.h"
+
 namespace sentinel {
 
 // What the event generators draw realistic values from: tenants with a skewed popularity, LLM
@@ -40,6 +42,10 @@ class TenantPool {
   std::vector<std::string> tenants_;
   std::discrete_distribution<int> popularity_;
 };
+
+/// The reject reasons a message can earn by itself (db_rejected needs the database), in the order
+/// the generators make malformed events: each in turn, so a few events cover all of them.
+std::span<const RejectReason> message_reject_reasons();
 
 /// A random version-4 uuid, lower-case, canonical 36-character form.
 std::string random_uuid_v4(std::mt19937_64& rng);
