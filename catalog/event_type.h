@@ -41,9 +41,9 @@ enum JsonTypeBit : uint8_t {
 
 /// One property: one column, read from one place in the event.
 struct Property {
-  std::string name;               ///< its key under `properties`
-  std::string column;             ///< `x-column`, or `name`
-  std::vector<std::string> path;  ///< `x-source` split on '.', or {name}; never empty
+  std::string name;                     ///< its key under `properties`
+  std::string column;                   ///< `x-column`, or `name`
+  std::vector<std::string> path;        ///< `x-source` split on '.', or {name}; never empty
   ColumnType type = ColumnType::kText;  ///< x-pg-type jsonb on an array/object is the default
   int numeric_precision = 0;  ///< kNumeric: p of numeric(p,s), 1..38 (values must fit int64 units)
   int numeric_scale = 0;      ///< kNumeric: s, 0..min(p, 18)

@@ -1,0 +1,119 @@
+// load_event_type: one schema file (JSON or YAML) into an EventType, every problem collected.
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "catalog/canonical_document.h"
+#include "catalog/catalog.h"
+#include "catalog/property_reader.h"
+#include "catalog/type_loader.h"
+
+namespace sentinel::catalog_detail {
+
+EventType TypeLoader::load(std::string_view text) {
+  type_.source = problems_.file();
+  if (const std::optional<YAML::Node> root = parse(text)) read_top(*root);
+  if (!problems_.empty()) throw CatalogError(std::move(problems_.problems()));
+  if (type_.title.empty()) type_.title = type_.name;
+  type_.document = canonical_document(type_);
+  type_.checksum = sha256_hex(type_.document);
+  return std::move(type_);
+}
+
+std::optional<YAML::Node> TypeLoader::parse(std::string_view text) {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    problems_.add("",
+                  fmt::format("malformed JSON/YAML at line {}, column {}: {}", e.mark.line + 1,
+                              e.mark.column + 1, e.msg),
+                  "correct the syntax there");
+    return std::nullopt;
+  }
+}
+
+void TypeLoader::read_top(const YAML::Node& root) {
+  const auto members = reader_.members(root, "", "write the schema as one JSON object");
+  if (!members) return;
+  for (const auto& [key, value] : *members) read_top_member(key, value);
+  if (!properties_) {
+    problems_.add("", "the schema has no properties",
+                  "add \"properties\": one entry per field of the event");
+  } else {
+    read_properties(properties_);
+  }
+  if (required_) read_required(required_);
+  if (!sentinel_) {
+    problems_.add("", "the schema has no x-sentinel object",
+                  "add \"x-sentinel\": {\"name\": ..., \"topic\": ..., \"table\": ..., "
+                  "\"partition_by\": ...} (DESIGN §8)");
+  } else {
+    read_sentinel(sentinel_);
+  }
+  if (!type_.properties.empty()) check_columns();
+}
+
+void TypeLoader::read_top_member(const std::string& key, const YAML::Node& value) {
+  const std::string ptr = child_pointer("", key);
+  if (!kTopKeywords.contains(key)) {
+    problems_.add(ptr, fmt::format("unsupported keyword \"{}\"", key),
+                  key == "additionalProperties"
+                      ? "remove it: unknown fields are governed by x-sentinel.unknown_fields "
+                        "(keep, ignore or reject)"
+                      : unsupported_keyword_fix(key));
+  } else if (key == "title") {
+    type_.title = reader_.string(value, ptr, "write the title as a string").value_or("");
+  } else if (key == "description") {
+    type_.description = reader_.string(value, ptr, "write it as a string").value_or("");
+  } else if (key == "$schema" || key == "$id") {
+    reader_.string(value, ptr, "write it as a string");
+  } else if (key == "type") {
+    if (reader_.string(value, ptr, "write \"type\": \"object\"").value_or("object") != "object") {
+      problems_.add(ptr, "an event schema describes an object", "write \"type\": \"object\"");
+    }
+  } else if (key == "properties") {
+    properties_ = value;
+  } else if (key == "required") {
+    required_ = value;
+  } else if (key == "x-sentinel") {
+    sentinel_ = value;
+  }
+}
+
+void TypeLoader::read_properties(const YAML::Node& node) {
+  const auto members =
+      reader_.members(node, "/properties", "write properties as an object: name → schema");
+  if (!members) return;
+  if (members->empty()) {
+    problems_.add("/properties", "the schema has no properties",
+                  "add one entry per field of the event");
+  }
+  for (const auto& [name, schema] : *members) {
+    type_.properties.push_back(
+        read_property(reader_, name, schema, child_pointer("/properties", name)));
+  }
+}
+
+void TypeLoader::read_required(const YAML::Node& node) {
+  const auto names = reader_.strings(node, "/required", "list property names");
+  if (!names) return;
+  for (size_t i = 0; i < names->size(); ++i) {
+    const int index = type_.property_index((*names)[i]);
+    if (index < 0) {
+      problems_.add(child_pointer("/required", i),
+                    fmt::format("\"{}\" is not a property", (*names)[i]),
+                    "add it under properties, or remove it from required");
+    } else {
+      type_.properties[static_cast<size_t>(index)].required = true;
+    }
+  }
+}
+
+}  // namespace sentinel::catalog_detail
+
+namespace sentinel {
+
+EventType load_event_type(std::string_view text, const std::string& file) {
+  return catalog_detail::TypeLoader(file).load(text);
+}
+
+}  // namespace sentinel
