@@ -272,7 +272,8 @@ int run_publish(CLI::App& cmd, PublishCli& a) {
     a.pub.catalog = publish_catalog(a.catalog);
     a.pub.types = publish_types(*a.pub.catalog, a.types);
     if (!a.pub.topic.empty() && a.pub.types.size() > 1) {
-      throw UsageError("--topic goes with one --type (without it, each type goes to its own topic)");
+      throw UsageError(
+          "--topic goes with one --type (without it, each type goes to its own topic)");
     }
   } else {
     if (!a.pub.from_file.empty() && a.pub.topic.empty()) throw UsageError("--from needs --topic");

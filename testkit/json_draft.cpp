@@ -157,8 +157,7 @@ int64_t code_points(std::string_view utf8) {
                        [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
 }
 
-std::string fit_length(std::string s, int64_t min_length, int64_t max_length,
-                       std::mt19937_64& rng) {
+std::string fit_length(std::string s, int64_t min_length, int64_t max_length) {
   if (max_length >= 0 && code_points(s) > max_length) {
     size_t i = 0;
     for (int64_t kept = 0; kept < max_length; ++kept) decode(s, i);
@@ -169,7 +168,7 @@ std::string fit_length(std::string s, int64_t min_length, int64_t max_length,
     s += '-';
     ++n;
   }
-  for (; n < min_length; ++n) s += static_cast<char>('a' + rng() % 26);
+  for (int64_t k = 0; n < min_length; ++n, ++k) s += static_cast<char>('a' + k % 26);
   return s;
 }
 
@@ -186,7 +185,8 @@ int64_t log_uniform(std::mt19937_64& rng, int64_t lo, int64_t hi) {
 
 int64_t saturating_scale(int64_t value, int scale) {
   for (int i = 0; i < scale; ++i) {
-    if (value > std::numeric_limits<int64_t>::max() / 10) return std::numeric_limits<int64_t>::max();
+    if (value > std::numeric_limits<int64_t>::max() / 10)
+      return std::numeric_limits<int64_t>::max();
     value *= 10;
   }
   return value;

@@ -34,7 +34,7 @@ class JsonDraft {
  private:
   struct Member {
     std::string key;
-    std::string raw;                  ///< when child is null
+    std::string raw;                   ///< when child is null
     std::unique_ptr<JsonDraft> child;  ///< a nested object
   };
   Member* find(std::string_view key);
@@ -52,9 +52,9 @@ std::string json_string(std::string_view utf8, bool escape_non_ascii);
 int64_t code_points(std::string_view utf8);
 
 /// `s` made `min_length`..`max_length` code points long (max_length < 0: no upper bound):
-/// padded with '-' and random letters, or cut at a character boundary.
-std::string fit_length(std::string s, int64_t min_length, int64_t max_length,
-                       std::mt19937_64& rng);
+/// padded with '-' and the alphabet, or cut at a character boundary. The same `s` always becomes
+/// the same text (a tenant stays one tenant).
+std::string fit_length(std::string s, int64_t min_length, int64_t max_length);
 
 /// A value in [lo, hi] with a uniformly random number of digits above lo: small magnitudes as
 /// often as large ones, as amounts and counts are in real traffic.

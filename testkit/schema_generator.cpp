@@ -18,20 +18,23 @@ constexpr int64_t kMicrosPerDay = 86'400'000'000;
 constexpr int64_t kInt4Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt4Min = std::numeric_limits<int32_t>::min();
 
-constexpr std::array<const char*, 6> kErrorCodes = {"upstream_timeout", "rate_limited",
+constexpr std::array<const char*, 6> kErrorCodes = {"upstream_timeout",        "rate_limited",
                                                     "context_length_exceeded", "invalid_api_key",
-                                                    "content_filtered", "upstream_503"};
-constexpr std::array<const char*, 6> kRegions = {"eu-west-1",      "us-east-1", "us-west-2",
+                                                    "content_filtered",        "upstream_503"};
+constexpr std::array<const char*, 6> kRegions = {"eu-west-1",      "us-east-1",    "us-west-2",
                                                  "ap-southeast-1", "eu-central-1", "sa-east-1"};
 constexpr std::array<const char*, 7> kCategories = {
     "pii", "toxicity", "jailbreak", "prompt_injection", "self_harm", "violence", "secrets"};
 // Free text, some of it beyond ASCII and some needing JSON escapes.
-constexpr std::array<const char*, 8> kPhrases = {
-    "prompt contains an API key",        "user asked to \"ignore previous instructions\"",
-    "café menu translation",             "résumé screening for a Zürich office",
-    "日本語の要約を作成",                "launch plan 🚀 for Q3",
-    "path C:\\Users\\finance\\q3.xlsx", "routine summarisation request"};
-constexpr std::array<const char*, 10> kWords = {"alpha", "bravo",  "charlie", "delta", "echo",
+constexpr std::array<const char*, 8> kPhrases = {"prompt contains an API key",
+                                                 "user asked to \"ignore previous instructions\"",
+                                                 "café menu translation",
+                                                 "résumé screening for a Zürich office",
+                                                 "日本語の要約を作成",
+                                                 "launch plan 🚀 for Q3",
+                                                 "path C:\\Users\\finance\\q3.xlsx",
+                                                 "routine summarisation request"};
+constexpr std::array<const char*, 10> kWords = {"alpha", "bravo",   "charlie", "delta",  "echo",
                                                 "fjord", "glacier", "harbor",  "island", "zürich"};
 
 bool contains(std::string_view s, std::string_view part) {
@@ -82,7 +85,9 @@ class ValueSource {
   Drawn boolean(const Property& p);
   Drawn inet();
   Drawn jsonb(const Property& p);
-  std::string plausible_text(const Property& p);
+  /// Text plausible for the property's name; `free_text` tells whether it is free text (not a
+  /// tenant, model, action... whose identity matters).
+  std::string plausible_text(const Property& p, bool& free_text);
   std::string enum_pick(const Property& p);
   bool summed(const Property& p) const;
 
@@ -128,8 +133,9 @@ std::string ValueSource::enum_pick(const Property& p) {
   return p.enum_values[pick(rng_)];
 }
 
-std::string ValueSource::plausible_text(const Property& p) {
+std::string ValueSource::plausible_text(const Property& p, bool& free_text) {
   const std::string_view n = p.name;
+  free_text = false;
   auto one_of = [&](auto list) { return std::string(list[rng_() % list.size()]); };
   if (contains(n, "tenant")) return tenants_.pick(rng_);
   if (ends_with(n, "provider")) return call_.model->provider;
@@ -145,6 +151,7 @@ std::string ValueSource::plausible_text(const Property& p) {
     return fmt::format("/v1/{}/{}", one_of(std::array{"keys", "models", "policies", "users"}),
                        rng_() % 1000);
   }
+  free_text = true;
   if (ends_with(n, "_id") || n == "id") {
     const std::string_view stem = n == "id" ? "id" : n.substr(0, n.size() - 3);
     return fmt::format("{}-{}", stem, rng_() % 5000);
@@ -157,13 +164,13 @@ std::string ValueSource::plausible_text(const Property& p) {
 }
 
 Drawn ValueSource::text(const Property& p) {
-  std::string s = p.enum_values.empty() ? plausible_text(p) : enum_pick(p);
+  bool free_text = false;
+  std::string s = p.enum_values.empty() ? plausible_text(p, free_text) : enum_pick(p);
   if (p.enum_values.empty()) {
-    // Now and then exactly at the upper bound, the place where off-by-ones live.
-    const bool at_max = p.max_length && *p.max_length <= 512 && rng_() % 50 == 0;
-    s = fit_length(std::move(s), p.min_length.value_or(0),
-                   at_max ? *p.max_length : p.max_length.value_or(-1), rng_);
-    if (at_max) s = fit_length(std::move(s), *p.max_length, *p.max_length, rng_);
+    // Free text now and then exactly at the upper bound, where off-by-ones live.
+    const bool at_max = free_text && p.max_length && *p.max_length <= 512 && rng_() % 50 == 0;
+    const int64_t min_length = at_max ? *p.max_length : p.min_length.value_or(0);
+    s = fit_length(std::move(s), min_length, p.max_length.value_or(-1));
   }
   Drawn d;
   d.raw = json_string(s, rng_() % 8 == 0);  // sometimes \u-escaped beyond ASCII

@@ -55,10 +55,10 @@ struct SchemaEvent {
   /// too-large message).
   std::string expected_property;
   // The truth behind a valid event, for checking what lands.
-  std::string id;              ///< the first required uuid property's value, or ""
-  std::string tenant;          ///< the first tenant property's value, or ""
-  int64_t ts_unix_micros = 0;  ///< partition_by
-  bool unknown_field = false;  ///< has a field no property reads
+  std::string id;                      ///< the first required uuid property's value, or ""
+  std::string tenant;                  ///< the first tenant property's value, or ""
+  int64_t ts_unix_micros = 0;          ///< partition_by
+  bool unknown_field = false;          ///< has a field no property reads
   std::vector<GeneratedValue> values;  ///< by property index (EventType::properties)
 };
 

@@ -48,7 +48,8 @@ void invalid_values(const Property& p, std::vector<std::string>& out) {
     case ColumnType::kText:
       if (!p.enum_values.empty()) {
         std::string other = "nosuch";
-        while (std::find(p.enum_values.begin(), p.enum_values.end(), other) != p.enum_values.end()) {
+        while (std::find(p.enum_values.begin(), p.enum_values.end(), other) !=
+               p.enum_values.end()) {
           other += "_x";
         }
         out.push_back(json_string(other, false));
@@ -66,7 +67,7 @@ void invalid_values(const Property& p, std::vector<std::string>& out) {
         out.push_back(std::to_string(*p.maximum + 1));
       }
       if (p.minimum && *p.minimum > (int4 ? std::numeric_limits<int32_t>::min()
-                                           : std::numeric_limits<int64_t>::min())) {
+                                          : std::numeric_limits<int64_t>::min())) {
         out.push_back(std::to_string(*p.minimum - 1));
       }
       break;
@@ -223,7 +224,8 @@ void SchemaGenerator::spoil_size(const EventType& t, JsonDraft& draft, SchemaEve
   const Property& p = t.properties[static_cast<size_t>(i)];
   const auto depth = static_cast<size_t>(options_.max_depth) + 8;
   const std::string deep = fmt::format("{}{}", std::string(depth, '['), std::string(depth, ']'));
-  draft.set(p.path, (p.json_types & kJsonObject) != 0 ? fmt::format(R"({{"deep":{}}})", deep) : deep);
+  draft.set(p.path,
+            (p.json_types & kJsonObject) != 0 ? fmt::format(R"({{"deep":{}}})", deep) : deep);
   e.expected_property = p.name;
 }
 

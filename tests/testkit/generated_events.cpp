@@ -18,7 +18,7 @@ constexpr const char* kPlainSchema = R"({
                  "unknown_fields": "reject"},
   "required": ["at", "tenant_id", "step"],
   "properties": {
-    "at": {"type": "integer", "format": "date-time"},
+    "at": {"type": "string", "format": "date-time"},
     "tenant_id": {"type": "string", "minLength": 3, "maxLength": 12},
     "step": {"type": "integer", "minimum": -50, "maximum": 50},
     "bytes": {"type": "integer", "minimum": 0, "x-pg-type": "bigint"},
@@ -56,7 +56,8 @@ std::string uuid_problem(const std::string& s) {
   }
   for (size_t i = 0; i < s.size(); ++i) {
     const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(s[i]) || std::isupper(s[i])) return "malformed uuid: " + s;
+    if (dash ? s[i] != '-' : !std::isxdigit(s[i]) || std::isupper(s[i]))
+      return "malformed uuid: " + s;
   }
   return "";
 }

@@ -35,13 +35,11 @@ TEST(JsonDraft, StringsAreEscapedAndBeyondAsciiOptionallyAsUnicodeEscapes) {
 }
 
 TEST(JsonDraft, LengthsAreCountedAndFittedInCodePoints) {
-  std::mt19937_64 rng(1);
   EXPECT_EQ(code_points("zürich 日本"), 9);
-  EXPECT_EQ(fit_length("zürich", 0, 2, rng), "zü");
-  const std::string padded = fit_length("ab", 5, 8, rng);
-  EXPECT_EQ(padded.size(), 5u);
-  EXPECT_EQ(padded.substr(0, 3), "ab-");
-  EXPECT_EQ(fit_length("", 3, -1, rng).size(), 3u);
+  EXPECT_EQ(fit_length("zürich", 0, 2), "zü");
+  EXPECT_EQ(fit_length("ab", 5, 8), "ab-ab");
+  EXPECT_EQ(fit_length("", 3, -1), "abc");
+  EXPECT_EQ(fit_length("日本", 3, 3), "日本-");
 }
 
 TEST(JsonDraft, DecimalsAreExactAtTheirScaleInEverySpelling) {
@@ -74,8 +72,8 @@ TEST(JsonDraft, LogUniformStaysInItsRangeAndSpreadsOverMagnitudes) {
   EXPECT_GT(below_100, 1000);
   EXPECT_GT(above_100k, 500);
   EXPECT_EQ(log_uniform(rng, 7, 7), 7);
-  const int64_t extreme = log_uniform(rng, std::numeric_limits<int64_t>::min(),
-                                      std::numeric_limits<int64_t>::max());
+  const int64_t extreme =
+      log_uniform(rng, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
   (void)extreme;  // the whole range: no overflow (UBSan in the dev preset)
 }
 

@@ -55,8 +55,9 @@ std::string mismatch(const Property& p, simdjson::dom::element v, const Generate
     }
     case ColumnType::kInt4:
     case ColumnType::kInt8:
-      return type == element_type::INT64 && v.get_int64().value() == want.number ? ""
-                                                                                  : "integer differs";
+      return type == element_type::INT64 && v.get_int64().value() == want.number
+                 ? ""
+                 : "integer differs";
     case ColumnType::kBool:
       return type == element_type::BOOL && v.get_bool().value() == (want.number != 0)
                  ? ""
@@ -101,7 +102,8 @@ TEST(SchemaGenerator, ValuesStayWithinTheSchema) {
         const std::string problem = testing::outside_schema(t, t.properties[i], e.values[i], kNow);
         ASSERT_EQ(problem, "") << name << "." << t.properties[i].name << " in " << e.payload;
       }
-      ASSERT_EQ(e.ts_unix_micros, e.values[static_cast<size_t>(t.property_index(t.partition_by))].number);
+      ASSERT_EQ(e.ts_unix_micros,
+                e.values[static_cast<size_t>(t.property_index(t.partition_by))].number);
     }
   }
 }
@@ -172,18 +174,19 @@ TEST(SchemaGenerator, TimestampsAndDecimalsComeInEverySpellingTheSchemaAllows) {
   for (const SchemaEvent& e : generate("guardrail", 2000, 0.0, 15)) {
     const auto ts = e.payload.find("\"ts\":") + 5;
     const std::string v = e.payload.substr(ts, e.payload.find_first_of(",}", ts) - ts);
-    ts_forms.insert(v[0] != '"'                                ? "epoch ms"
-                    : v.find("+05:30") != std::string::npos    ? "+05:30"
-                    : v.find("-08:00") != std::string::npos    ? "-08:00"
-                    : v.size() == 29                           ? "Z, micros"
-                                                               : "Z, millis");
+    ts_forms.insert(v[0] != '"'                             ? "epoch ms"
+                    : v.find("+05:30") != std::string::npos ? "+05:30"
+                    : v.find("-08:00") != std::string::npos ? "-08:00"
+                    : v.size() == 29                        ? "Z, micros"
+                                                            : "Z, millis");
     const auto score = e.payload.find("\"score\":");
     if (score == std::string::npos) continue;
-    const std::string s = e.payload.substr(score + 8, e.payload.find_first_of(",}", score) - score - 8);
-    score_forms.insert(s == "null"                           ? "null"
-                       : s[0] == '"'                         ? "string"
-                       : s.find('e') != std::string::npos    ? "exponent"
-                                                             : "number");
+    const std::string s =
+        e.payload.substr(score + 8, e.payload.find_first_of(",}", score) - score - 8);
+    score_forms.insert(s == "null"                        ? "null"
+                       : s[0] == '"'                      ? "string"
+                       : s.find('e') != std::string::npos ? "exponent"
+                                                          : "number");
   }
   EXPECT_EQ(ts_forms.size(), 5u);
   EXPECT_EQ(score_forms, (std::set<std::string>{"exponent", "null", "number", "string"}));
@@ -196,9 +199,10 @@ TEST(SchemaGenerator, MalformedEventsCoverEveryReasonAMessageCanHave) {
     for (const SchemaEvent& e : generate(name, 700, 1.0, 17)) {
       ASSERT_FALSE(e.valid);
       ++per_reason[e.expected_reason];
-      const bool names_property = e.expected_reason != RejectReason::kNotAnObject &&
-                                  e.expected_reason != RejectReason::kInvalidJson &&
-                                  !(e.expected_reason == RejectReason::kTooLarge && name == "plain");
+      const bool names_property =
+          e.expected_reason != RejectReason::kNotAnObject &&
+          e.expected_reason != RejectReason::kInvalidJson &&
+          !(e.expected_reason == RejectReason::kTooLarge && name == "plain");
       if (names_property) {
         EXPECT_FALSE(e.expected_property.empty()) << to_string(e.expected_reason) << e.payload;
       }
@@ -212,8 +216,8 @@ TEST(SchemaGenerator, MalformedEventsCoverEveryReasonAMessageCanHave) {
 
 TEST(SchemaGenerator, AShareOfInvalidEventsAtTheInvalidRatio) {
   const auto events = generate("audit", 10000, 0.1, 19);
-  const auto invalid = std::count_if(events.begin(), events.end(),
-                                     [](const SchemaEvent& e) { return !e.valid; });
+  const auto invalid =
+      std::count_if(events.begin(), events.end(), [](const SchemaEvent& e) { return !e.valid; });
   EXPECT_GT(invalid, 850);
   EXPECT_LT(invalid, 1150);
 }
