@@ -216,7 +216,7 @@ std::string numeric_json(int64_t units, int scale, bool strings, bool numbers,
   int form = static_cast<int>(rng() % 4);
   if (!numbers) form = 3;
   if (!strings && form == 3) form = 0;
-  const std::string full = decimal_text(units, scale);
+  std::string full = decimal_text(units, scale);
   switch (form) {
     case 1: {  // without trailing zeros: 0.25 for 0.2500
       if (scale == 0) return full;

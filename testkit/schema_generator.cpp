@@ -269,7 +269,7 @@ Drawn ValueSource::boolean(const Property& p) {
   const bool flag = contains(p.name, "flag") || contains(p.name, "block");
   Drawn d;
   d.value.present = true;
-  d.value.number = flag ? (rng_() % 7 == 0) : (rng_() % 2);
+  d.value.number = (flag ? rng_() % 7 == 0 : rng_() % 2 == 0) ? 1 : 0;
   d.raw = d.value.number ? "true" : "false";
   return d;
 }
