@@ -216,6 +216,8 @@ Drawn ValueSource::integer(const Property& p) {
     v = call_.completion_tokens;
   } else if (contains(n, "latency") || contains(n, "duration") || ends_with(n, "_ms")) {
     v = 80 + log_uniform(rng_, 0, 20'000);
+  } else if (contains(n, "bytes") || contains(n, "size")) {
+    v = 100 + log_uniform(rng_, 0, 10'000'000);
   } else if (contains(n, "attempt") || contains(n, "retr") || contains(n, "count")) {
     v = log_uniform(rng_, 0, 5);
   } else if (contains(n, "status")) {
@@ -316,6 +318,12 @@ int64_t draw_ts(std::mt19937_64& rng, const SchemaGeneratorOptions& o, const Eve
 }
 
 }  // namespace
+
+const GeneratedValue& SchemaEvent::value(const EventType& t, std::string_view property) const {
+  const int i = t.property_index(property);
+  if (i < 0) throw std::out_of_range(fmt::format("{} has no property {}", t.name, property));
+  return values.at(static_cast<size_t>(i));
+}
 
 std::string unused_field_name(const EventType& t, std::string wanted) {
   auto taken = [&](const std::string& k) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -60,6 +61,10 @@ struct SchemaEvent {
   int64_t ts_unix_micros = 0;          ///< partition_by
   bool unknown_field = false;          ///< has a field no property reads
   std::vector<GeneratedValue> values;  ///< by property index (EventType::properties)
+
+  /// The value of `t`'s property named `property` (a rollup's key or sum, say). Throws
+  /// std::out_of_range when `t` has no such property.
+  const GeneratedValue& value(const EventType& t, std::string_view property) const;
 };
 
 /// Realistic, valid-by-construction events of any catalog type, made from its schema alone:

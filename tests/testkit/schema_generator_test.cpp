@@ -156,17 +156,18 @@ TEST(SchemaGenerator, TenantsFollowAZipfPopularityAndKeyTheMessages) {
 
 TEST(SchemaGenerator, InvocationsAgreeWithTheirModelsPrice) {
   const EventType& t = *catalog_of_tests()->find("invocation");
-  const auto at = [&](const char* n) { return static_cast<size_t>(t.property_index(n)); };
   for (const SchemaEvent& e : generate("invocation", 500, 0.0, 13)) {
-    const std::string& model = e.values[at("model")].text;
+    const std::string& model = e.value(t, "model").text;
     const ModelPrice* price = nullptr;
     for (const ModelPrice& m : model_prices()) price = m.name == model ? &m : price;
     ASSERT_NE(price, nullptr) << model;
-    EXPECT_EQ(e.values[at("provider")].text, price->provider);
-    EXPECT_EQ(e.values[at("cost_usd")].number,
-              e.values[at("prompt_tokens")].number * price->input_nanos_per_token +
-                  e.values[at("completion_tokens")].number * price->output_nanos_per_token);
+    EXPECT_EQ(e.value(t, "provider").text, price->provider);
+    // costs sums cost_usd in nano-dollars, the property's units at scale 9
+    EXPECT_EQ(e.value(t, "cost_usd").number,
+              e.value(t, "prompt_tokens").number * price->input_nanos_per_token +
+                  e.value(t, "completion_tokens").number * price->output_nanos_per_token);
   }
+  EXPECT_THROW(generate("invocation", 1, 0.0, 13)[0].value(t, "nosuch"), std::out_of_range);
 }
 
 TEST(SchemaGenerator, TimestampsAndDecimalsComeInEverySpellingTheSchemaAllows) {
@@ -194,7 +195,6 @@ TEST(SchemaGenerator, TimestampsAndDecimalsComeInEverySpellingTheSchemaAllows) {
 
 TEST(SchemaGenerator, MalformedEventsCoverEveryReasonAMessageCanHave) {
   for (const std::string& name : kTypes) {
-    const EventType& t = *catalog_of_tests()->find(name);
     std::map<RejectReason, int> per_reason;
     for (const SchemaEvent& e : generate(name, 700, 1.0, 17)) {
       ASSERT_FALSE(e.valid);
@@ -210,7 +210,6 @@ TEST(SchemaGenerator, MalformedEventsCoverEveryReasonAMessageCanHave) {
     for (const RejectReason r : message_reject_reasons()) {
       EXPECT_GE(per_reason[r], 90) << name << ": " << to_string(r);
     }
-    (void)t;
   }
 }
 
