@@ -17,6 +17,9 @@ inline constexpr int64_t kNow = 1'765'000'000'000'000;
 /// integers only, no jsonb, unknown fields rejected (the generator's other paths).
 std::shared_ptr<const Catalog> catalog_of_tests();
 
+/// The names of catalog_of_tests()'s types.
+inline const std::vector<std::string> kTypes = {"audit", "invocation", "guardrail", "plain"};
+
 /// `count` events of the type `name` of catalog_of_tests(), made at kNow.
 std::vector<SchemaEvent> generate(const std::string& name, int count, double invalid_ratio,
                                   uint64_t seed, SchemaGeneratorOptions options = {});

@@ -2,10 +2,9 @@
 // DESIGN §8's guardrail example and a text-and-integers type that rejects unknown fields): every
 // valid event is accepted and read as the generator reports it, every malformed one is rejected
 // with its expected reason and a detail naming the property.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
-
-#include <arpa/inet.h>
 
 #include <cstring>
 #include <map>
@@ -21,8 +20,7 @@ namespace {
 using testing::catalog_of_tests;
 using testing::generate;
 using testing::kNow;
-
-const std::vector<std::string> kTypes = {"audit", "invocation", "guardrail", "plain"};
+using testing::kTypes;
 
 struct Parsed {
   std::optional<Rejection> rejection;

@@ -23,8 +23,7 @@ namespace {
 using testing::catalog_of_tests;
 using testing::generate;
 using testing::kNow;
-
-const std::vector<std::string> kTypes = {"audit", "invocation", "guardrail", "plain"};
+using testing::kTypes;
 
 /// The JSON value at `path` of `doc`, if there is one (null included).
 std::optional<simdjson::dom::element> at_path(simdjson::dom::element doc,
