@@ -32,6 +32,7 @@
 #include "testkit/event_generator.h"
 #include "testkit/mock_cluster.h"
 #include "testkit/publisher.h"
+#include "testkit/schema_generator.h"
 #include "testkit/throwaway_postgres.h"
 
 namespace sentinel {
@@ -306,18 +307,32 @@ int cmd_publish(const PublishArgs& args) {
   const auto start = Clock::now();
   auto last_progress = start;
   uint64_t sent = 0;
+  const uint64_t total = args.from_file.empty() ? args.count : 0;
+  auto produce = [&](const std::string& topic, std::string_view key, std::string_view payload) {
+    publisher.produce(topic, key, payload);
+    pace(args.rate, ++sent, start);
+    if (Clock::now() - last_progress > std::chrono::seconds(1)) {
+      progress(sent, total, start, false);
+      last_progress = Clock::now();
+    }
+  };
   if (!args.from_file.empty()) {
     std::ifstream in(args.from_file);
     if (!in) throw UsageError("--from " + args.from_file + ": cannot be read");
     std::string line;
     while (std::getline(in, line) && !g_stop.load()) {
-      if (line.empty()) continue;
-      publisher.produce(args.topic, {}, line);
-      pace(args.rate, ++sent, start);
-      if (Clock::now() - last_progress > std::chrono::seconds(1)) {
-        progress(sent, 0, start, false);
-        last_progress = Clock::now();
-      }
+      if (!line.empty()) produce(args.topic, {}, line);
+    }
+  } else if (!args.types.empty()) {
+    SchemaGeneratorOptions g;
+    g.seed = args.seed;
+    g.tenants = args.tenants;
+    g.invalid_ratio = args.invalid_ratio;
+    g.days_back = args.days_back;
+    SchemaGenerator gen(args.catalog, args.types, g);
+    while (sent < args.count && !g_stop.load()) {
+      const SchemaEvent e = gen.next();
+      produce(args.topic.empty() ? e.topic : args.topic, e.key, e.payload);
     }
   } else {
     GeneratorOptions g;
@@ -330,16 +345,11 @@ int cmd_publish(const PublishArgs& args) {
         args.topics.empty() ? own_topics(*load_catalog()) : args.topics;
     while (sent < args.count && !g_stop.load()) {
       const GeneratedEvent e = gen.next();
-      publisher.produce(topics[e.topic_index], e.key, e.payload);
-      pace(args.rate, ++sent, start);
-      if (Clock::now() - last_progress > std::chrono::seconds(1)) {
-        progress(sent, args.count, start, false);
-        last_progress = Clock::now();
-      }
+      produce(topics[static_cast<size_t>(e.topic_index)], e.key, e.payload);
     }
   }
   publisher.flush();
-  progress(sent, args.from_file.empty() ? args.count : 0, start, true);
+  progress(sent, total, start, true);
   return 0;
 }
 

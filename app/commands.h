@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "pipeline/pipeline.h"
 
 namespace sentinel {
@@ -33,7 +35,11 @@ struct PublishArgs {
   uint64_t seed = 1;
   int days_back = 42;
   std::string from_file;  ///< JSONL to replay instead of generating
-  std::string topic;      ///< with from_file
+  std::string topic;      ///< with from_file, or with one of `types`
+  /// With `publish --type`: the catalog and the indices of the types to generate (SchemaGenerator,
+  /// each type to its own topic); empty: the built-in audit + invocation mix (EventGenerator).
+  std::shared_ptr<const Catalog> catalog;
+  std::vector<int> types;
   /// The topic of each built-in event type, by catalog index (audit, invocation: the generator's
   /// topic_index); empty: each type's own topic.
   std::vector<std::string> topics;

@@ -6,6 +6,9 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -199,10 +202,43 @@ Runner add_migrate_command(CLI::App& app) {
 
 struct PublishCli {
   sentinel::PublishArgs pub;
-  sentinel::EventTypeOptions types;
+  sentinel::EventTypeOptions topic_options;  ///< the topic aliases of the built-in mix
   std::string config;
   std::vector<std::string> props;
+  std::vector<std::string> types;  ///< --type, by name
+  std::string catalog;             ///< --catalog DIR
 };
+
+/// The catalog of `publish --catalog DIR` (the built-in types without it); a problem is a usage
+/// error that lists every problem of every file.
+std::shared_ptr<const sentinel::Catalog> publish_catalog(const std::string& dir) {
+  try {
+    return sentinel::load_catalog(dir);
+  } catch (const sentinel::CatalogError& e) {
+    throw UsageError(fmt::format("the event catalog has problems:\n{}", e.what()));
+  } catch (const std::runtime_error& e) {
+    throw UsageError(fmt::format("--catalog {}: {}", dir, e.what()));
+  }
+}
+
+/// --type NAME... as the catalog's type indices (each once, in the order given).
+std::vector<int> publish_types(const sentinel::Catalog& catalog,
+                               const std::vector<std::string>& names) {
+  std::vector<int> types;
+  for (const std::string& name : names) {
+    const int index = catalog.index_of(name);
+    if (index < 0) {
+      std::vector<std::string> known;
+      for (const sentinel::EventType& t : catalog.types()) known.push_back(t.name);
+      throw UsageError(fmt::format(
+          "--type {}: no such event type (known: {}; a type of your own needs --catalog DIR "
+          "with its NAME.schema.json)",
+          name, fmt::join(known, ", ")));
+    }
+    if (std::find(types.begin(), types.end(), index) == types.end()) types.push_back(index);
+  }
+  return types;
+}
 
 /// What to publish: how many events, how fast, of which tenants, how malformed, when.
 void add_publish_generator_options(CLI::App& cmd, sentinel::PublishArgs& pub) {
@@ -226,9 +262,21 @@ void add_publish_generator_options(CLI::App& cmd, sentinel::PublishArgs& pub) {
 int run_publish(CLI::App& cmd, PublishCli& a) {
   sentinel::apply_config_file(cmd, a.config);
   require(a.pub.brokers, "--brokers");
-  if (!a.pub.from_file.empty() && a.pub.topic.empty()) throw UsageError("--from needs --topic");
-  if (a.pub.from_file.empty() && !a.pub.topic.empty()) throw UsageError("--topic goes with --from");
-  a.pub.topics = sentinel::resolve_topics(*sentinel::load_catalog_for({}), a.types);
+  if (!a.types.empty()) {
+    if (!a.pub.from_file.empty()) throw UsageError("--type and --from exclude each other");
+    a.pub.catalog = publish_catalog(a.catalog);
+    a.pub.types = publish_types(*a.pub.catalog, a.types);
+    if (!a.pub.topic.empty() && a.pub.types.size() > 1) {
+      throw UsageError(
+          "--topic goes with one --type (without it, each type goes to its own topic)");
+    }
+  } else {
+    if (!a.pub.from_file.empty() && a.pub.topic.empty()) throw UsageError("--from needs --topic");
+    if (a.pub.from_file.empty() && !a.pub.topic.empty()) {
+      throw UsageError("--topic goes with --from or --type");
+    }
+  }
+  a.pub.topics = sentinel::resolve_topics(*sentinel::load_catalog_for({}), a.topic_options);
   const auto props = parse_kafka_props(a.props);
   a.pub.kafka_properties.insert(a.pub.kafka_properties.end(), props.begin(), props.end());
   return sentinel::cmd_publish(a.pub);
@@ -243,8 +291,15 @@ Runner add_publish_command(CLI::App& app) {
   add_publish_generator_options(*cmd, pub);
   cmd->add_option("--from", pub.from_file,
                   "Replay this JSONL file (one message per line) instead of generating");
-  cmd->add_option("--topic", pub.topic, "Topic for --from");
-  sentinel::add_topic_options(*cmd, a->types, sentinel::TopicHelp::kPublished, false);
+  cmd->add_option("--type", a->types,
+                  "Generate events of this catalog type instead of the audit + invocation mix "
+                  "(repeatable or comma-separated; each to its type's topic)")
+      ->delimiter(',');
+  cmd->add_option("--catalog", a->catalog,
+                  "Folder of event type files (NAME.schema.json or .yaml) added to the built-in "
+                  "types, for --type");
+  cmd->add_option("--topic", pub.topic, "Topic for --from, or for a single --type");
+  sentinel::add_topic_options(*cmd, a->topic_options, sentinel::TopicHelp::kPublished, false);
   cmd->add_option("--kafka-prop", a->props,
                   "Extra librdkafka producer property KEY=VALUE (repeatable)");
   cmd->add_option("--config", a->config, "YAML file of option: value");

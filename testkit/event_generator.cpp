@@ -1,55 +1,13 @@
 #include "testkit/event_generator.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <array>
-#include <chrono>
-#include <cmath>
+
+#include "testkit/vocabulary.h"
 
 namespace sentinel {
 namespace {
-
-struct Model {
-  const char* provider;
-  const char* name;
-  int64_t input_nanos_per_token;  // USD per 1M tokens × 1000
-  int64_t output_nanos_per_token;
-};
-
-constexpr std::array<Model, 10> kModels = {{
-    {"openai", "gpt-4o", 2500, 10000},
-    {"openai", "gpt-4o-mini", 150, 600},
-    {"openai", "o3-mini", 1100, 4400},
-    {"anthropic", "claude-3-5-sonnet-20241022", 3000, 15000},
-    {"anthropic", "claude-3-5-haiku-20241022", 800, 4000},
-    {"google", "gemini-1.5-pro", 1250, 5000},
-    {"google", "gemini-1.5-flash", 75, 300},
-    {"mistral", "mistral-large-latest", 2000, 6000},
-    {"mistral", "open-mistral-nemo", 150, 150},
-    {"azure-openai", "gpt-4o-2024-08-06", 2500, 10000},
-}};
-
-constexpr std::array<const char*, 14> kActions = {
-    "auth.login",       "auth.logout",        "auth.mfa.challenge", "auth.token.refresh",
-    "apikey.create",    "apikey.revoke",      "policy.update",      "user.invite",
-    "user.role.change", "gateway.route.deny", "prompt.blocked",     "data.export",
-    "sso.assertion",    "session.expire"};
-
-constexpr std::array<const char*, 16> kCompanies = {
-    "acme",   "globex",    "initech", "umbrella", "hooli",   "stark",    "wayne",      "wonka",
-    "tyrell", "cyberdyne", "soylent", "aperture", "massive", "vandelay", "pied-piper", "oscorp"};
-
-constexpr std::array<const char*, 5> kAgents = {
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36",
-    "sentinel-sdk-python/2.4.1", "sentinel-sdk-node/1.9.0", "curl/8.5.0"};
-
-// Malformed kinds a message can have by itself (db_rejected needs the database).
-constexpr std::array<RejectReason, 7> kInvalidKinds = {
-    RejectReason::kInvalidJson, RejectReason::kNotAnObject,  RejectReason::kMissingField,
-    RejectReason::kWrongType,   RejectReason::kInvalidValue, RejectReason::kTsOutOfRange,
-    RejectReason::kTooLarge};
 
 std::string nanos_decimal(int64_t nanos) {
   return fmt::format("{}.{:09d}", nanos / 1'000'000'000, nanos % 1'000'000'000);
@@ -57,47 +15,12 @@ std::string nanos_decimal(int64_t nanos) {
 
 }  // namespace
 
-EventGenerator::EventGenerator(GeneratorOptions options) : options_(options), rng_(options.seed) {
-  if (options_.now_unix_micros == 0) {
-    options_.now_unix_micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count();
-  }
-  std::vector<double> weights;
-  for (int i = 0; i < std::max(1, options_.tenants); ++i) {
-    const char* company = kCompanies[static_cast<size_t>(i) % kCompanies.size()];
-    tenants_.push_back(i < static_cast<int>(kCompanies.size())
-                           ? std::string(company)
-                           : fmt::format("{}-{:03d}", company, i / kCompanies.size()));
-    weights.push_back(1.0 / std::pow(i + 1, 1.1));  // Zipf: a few tenants make most traffic
-  }
-  tenant_dist_ = std::discrete_distribution<int>(weights.begin(), weights.end());
+EventGenerator::EventGenerator(GeneratorOptions options)
+    : options_(options), rng_(options.seed), tenants_(options.tenants) {
+  if (options_.now_unix_micros == 0) options_.now_unix_micros = wall_clock_micros();
 }
 
-const std::string& EventGenerator::pick_tenant() { return tenants_[tenant_dist_(rng_)]; }
-
-std::string EventGenerator::uuid() {
-  const uint64_t a = rng_(), b = rng_();
-  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
-                     0x8000 | (b >> 48 & 0x3fff), b & 0xffffffffffffULL);
-}
-
-std::string EventGenerator::timestamp_text(int64_t us) {
-  // Several equally valid spellings of the same instant.
-  const int form = static_cast<int>(rng_() % 5);
-  const std::chrono::sys_time<std::chrono::microseconds> tp{std::chrono::microseconds{us}};
-  if (form == 0) return fmt::format("{}", us / 1000);  // epoch ms (us is a whole ms then)
-  const auto secs = std::chrono::floor<std::chrono::seconds>(tp);
-  const int64_t micros = (tp - secs).count();
-  if (form == 1) return fmt::format("\"{:%Y-%m-%dT%H:%M:%S}.{:06d}Z\"", secs, micros);
-  if (form == 2) return fmt::format("\"{:%Y-%m-%dT%H:%M:%S}.{:03d}Z\"", secs, micros / 1000);
-  if (form == 3) {  // +05:30, the same instant
-    const auto local = secs + std::chrono::minutes(330);
-    return fmt::format("\"{:%Y-%m-%dT%H:%M:%S}.{:06d}000+05:30\"", local, micros);
-  }
-  const auto local = secs - std::chrono::hours(8);
-  return fmt::format("\"{:%Y-%m-%dT%H:%M:%S}.{:06d}-08:00\"", local, micros);
-}
+const std::string& EventGenerator::pick_tenant() { return tenants_.pick(rng_); }
 
 GeneratedEvent EventGenerator::next() {
   std::uniform_real_distribution<double> u(0, 1);
@@ -111,11 +34,11 @@ GeneratedEvent EventGenerator::audit() {
   e.topic_index = static_cast<int>(EventTable::kAudit);
   e.tenant = pick_tenant();
   e.key = e.tenant;
-  e.id = uuid();
+  e.id = random_uuid_v4(rng_);
   const int64_t span = int64_t{options_.days_back} * 86'400'000'000;
   // Millisecond precision: every spelling (including epoch ms) is then exact.
   e.ts_unix_micros = (options_.now_unix_micros - static_cast<int64_t>(rng_() % span)) / 1000 * 1000;
-  const char* action = kActions[rng_() % kActions.size()];
+  const char* action = audit_actions()[rng_() % audit_actions().size()];
   const int r = static_cast<int>(rng_() % 100);
   const char* outcome = r < 85 ? "success" : r < 95 ? "failure" : "denied";
   const char* actor_type[] = {"user", "service", "system"};
@@ -127,11 +50,11 @@ GeneratedEvent EventGenerator::audit() {
       R"({{"event_id":"{}","ts":{},"tenant_id":"{}","actor_id":"user-{}","actor_type":"{}",)"
       R"("action":"{}","resource":{},"outcome":"{}","source_ip":{},"user_agent":"{}",)"
       R"("session_id":{},"metadata":{{"request_id":"{}","region":"{}","attempt":{}}}}})",
-      e.id, timestamp_text(e.ts_unix_micros), e.tenant, rng_() % 5000, actor_type[rng_() % 3],
+      e.id, timestamp_json(rng_, e.ts_unix_micros), e.tenant, rng_() % 5000, actor_type[rng_() % 3],
       action, rng_() % 3 == 0 ? std::string("null") : fmt::format("\"/v1/keys/{}\"", rng_() % 1000),
-      outcome, ip, kAgents[rng_() % kAgents.size()],
-      rng_() % 2 ? fmt::format("\"{}\"", uuid()) : std::string("null"), uuid(),
-      rng_() % 2 ? "eu-west-1" : "us-east-1", rng_() % 3);
+      outcome, ip, user_agents()[rng_() % user_agents().size()],
+      rng_() % 2 ? fmt::format("\"{}\"", random_uuid_v4(rng_)) : std::string("null"),
+      random_uuid_v4(rng_), rng_() % 2 ? "eu-west-1" : "us-east-1", rng_() % 3);
   return e;
 }
 
@@ -140,10 +63,10 @@ GeneratedEvent EventGenerator::invocation() {
   e.topic_index = static_cast<int>(EventTable::kInvocations);
   e.tenant = pick_tenant();
   e.key = e.tenant;
-  e.id = uuid();
+  e.id = random_uuid_v4(rng_);
   const int64_t span = int64_t{options_.days_back} * 86'400'000'000;
   e.ts_unix_micros = (options_.now_unix_micros - static_cast<int64_t>(rng_() % span)) / 1000 * 1000;
-  const Model& m = kModels[rng_() % kModels.size()];
+  const ModelPrice& m = model_prices()[rng_() % model_prices().size()];
   e.prompt_tokens = static_cast<int32_t>(50 + rng_() % 8000);
   e.completion_tokens = static_cast<int32_t>(rng_() % 2000);
   e.cost_nanos =
@@ -168,8 +91,8 @@ GeneratedEvent EventGenerator::invocation() {
       R"("provider":"{}","model":"{}","prompt_tokens":{},"completion_tokens":{},)"
       R"("latency_ms":{},"cost_usd":{},"status":"{}","error_code":{},)"
       R"("metadata":{{"route":"{}","stream":{},"temperature":{}}}}})",
-      e.id, timestamp_text(e.ts_unix_micros), e.tenant, rng_() % 5000, uuid(), m.provider, m.name,
-      e.prompt_tokens, e.completion_tokens, 80 + rng_() % 20000, cost, status,
+      e.id, timestamp_json(rng_, e.ts_unix_micros), e.tenant, rng_() % 5000, random_uuid_v4(rng_),
+      m.provider, m.name, e.prompt_tokens, e.completion_tokens, 80 + rng_() % 20000, cost, status,
       std::string_view(status) == "ok" ? std::string("null")
                                        : fmt::format("\"upstream_{}\"", status),
       rng_() % 2 ? "chat" : "completions", rng_() % 2 ? "true" : "false",
@@ -178,7 +101,8 @@ GeneratedEvent EventGenerator::invocation() {
 }
 
 void EventGenerator::make_invalid(GeneratedEvent& e) {
-  const RejectReason kind = kInvalidKinds[invalid_count_++ % kInvalidKinds.size()];
+  const RejectReason kind =
+      message_reject_reasons()[invalid_count_++ % message_reject_reasons().size()];
   e.valid = false;
   e.expected_reason = kind;
   const std::string id_field(

@@ -7,6 +7,7 @@
 
 #include "rows/reject_reason.h"
 #include "rows/tables.h"
+#include "testkit/vocabulary.h"
 
 namespace sentinel {
 
@@ -51,14 +52,11 @@ class EventGenerator {
   GeneratedEvent audit();
   GeneratedEvent invocation();
   void make_invalid(GeneratedEvent& e);
-  std::string uuid();
-  std::string timestamp_text(int64_t unix_micros);
   const std::string& pick_tenant();
 
   GeneratorOptions options_;
   std::mt19937_64 rng_;
-  std::vector<std::string> tenants_;
-  std::discrete_distribution<int> tenant_dist_;
+  TenantPool tenants_;
   uint64_t invalid_count_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -18,7 +19,6 @@
 #include <vector>
 
 #include "catalog/catalog.h"
-#include "rows/month.h"
 #include "testkit/mock_cluster.h"
 #include "testkit/publisher.h"
 #include "testkit/schema_generator.h"
@@ -60,20 +60,14 @@ std::vector<std::string> lines_of(const TestDb& db, const std::string& sql) {
   return lines;
 }
 
+/// The UTC day of a Unix-microsecond time, as PostgreSQL prints a date.
 std::string day_text(int64_t unix_micros) {
-  const int32_t day = day_of_unix_micros(unix_micros);
-  const int64_t z = day + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  const time_t seconds = static_cast<time_t>(
+      unix_micros >= 0 ? unix_micros / 1'000'000 : (unix_micros - 999'999) / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y),
-                static_cast<long long>(m), static_cast<long long>(d));
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
   return buf;
 }
 
