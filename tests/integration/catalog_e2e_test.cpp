@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
@@ -52,8 +52,8 @@ bool wait_for_count(const TestDb& db, const std::string& sql, int64_t expected,
 
 /// Every row of a query as one line of '|'-separated text, in the query's order.
 std::vector<std::string> lines_of(const TestDb& db, const std::string& sql) {
-  const std::string all = db.query("SELECT coalesce(string_agg(line, E'\\n'), '') FROM (" + sql +
-                                   ") q(line)");
+  const std::string all =
+      db.query("SELECT coalesce(string_agg(line, E'\\n'), '') FROM (" + sql + ") q(line)");
   std::vector<std::string> lines;
   std::istringstream in(all);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -81,11 +81,11 @@ std::string decimal_text(int64_t units, int scale) {
   return (units < 0 ? "-" : "") + digits;
 }
 
-TEST(EventCatalogEndToEnd, AThirdTypeDefinedOnlyByAFileIsIngestedThroughPgBouncerWithItsRollupExact) {
+TEST(EventCatalogEndToEnd,
+     AThirdTypeDefinedOnlyByAFileIsIngestedThroughPgBouncerWithItsRollupExact) {
   TestDb db;
-  auto [code, out] =
-      run_command({kBinary, "migrate", "--pg", db.bouncer_url(), "--catalog", kCatalogDir},
-                  seconds(60));
+  auto [code, out] = run_command(
+      {kBinary, "migrate", "--pg", db.bouncer_url(), "--catalog", kCatalogDir}, seconds(60));
   ASSERT_EQ(code, 0) << out;
 
   const std::shared_ptr<const Catalog> catalog = load_catalog(kCatalogDir);
@@ -116,10 +116,10 @@ TEST(EventCatalogEndToEnd, AThirdTypeDefinedOnlyByAFileIsIngestedThroughPgBounce
 
   const std::string log = ::testing::TempDir() + "catalog-e2e-run.out";
   std::remove(log.c_str());
-  testing::Process run({kBinary, "run", "--pg", db.bouncer_url(), "--brokers", mock.bootstraps(),
-                        "--catalog", kCatalogDir, "--topic", "guardrail=guardrails.custom",
-                        "--status-interval", "1"},
-                       log);
+  testing::Process run(
+      {kBinary, "run", "--pg", db.bouncer_url(), "--brokers", mock.bootstraps(), "--catalog",
+       kCatalogDir, "--topic", "guardrail=guardrails.custom", "--status-interval", "1"},
+      log);
   const std::string stored =
       "SELECT (SELECT count(*) FROM guardrail_events) + (SELECT count(*) FROM ingest_rejects)";
   ASSERT_TRUE(wait_for_count(db, stored, static_cast<int64_t>(events.size()), seconds(120)))
@@ -168,9 +168,10 @@ TEST(EventCatalogEndToEnd, AThirdTypeDefinedOnlyByAFileIsIngestedThroughPgBounce
   EXPECT_EQ(count_of(db, "SELECT coalesce(sum(prompt_tokens), 0) FROM guardrail_events"),
             prompt_tokens);
   for (const auto& [reason, n] : rejects_by_reason) {
-    EXPECT_EQ(count_of(db, "SELECT count(*) FROM ingest_rejects WHERE topic = "
-                           "'guardrails.custom' AND reason = '" +
-                               reason + "'"),
+    EXPECT_EQ(count_of(db,
+                       "SELECT count(*) FROM ingest_rejects WHERE topic = "
+                       "'guardrails.custom' AND reason = '" +
+                           reason + "'"),
               n)
         << reason;
   }
@@ -180,8 +181,7 @@ TEST(EventCatalogEndToEnd, AThirdTypeDefinedOnlyByAFileIsIngestedThroughPgBounce
   for (const auto& [key, value] : lines) {
     const auto& [tenant, verdict, period, start] = key;
     expected.push_back(tenant + "|" + verdict + "|" + period + "|" + start + "|" +
-                       std::to_string(value.first) + "|" +
-                       decimal_text(value.second, score_scale));
+                       std::to_string(value.first) + "|" + decimal_text(value.second, score_scale));
   }
   std::sort(expected.begin(), expected.end());
   std::vector<std::string> got = lines_of(
@@ -194,10 +194,11 @@ TEST(EventCatalogEndToEnd, AThirdTypeDefinedOnlyByAFileIsIngestedThroughPgBounce
   // The rollup report reads the same lines, exactly.
   const auto& [first_key, first_value] = *lines.begin();
   if (std::get<2>(first_key) == "day") {
-    std::tie(code, out) = run_command(
-        {kBinary, "rollup", "--pg", db.bouncer_url(), "--catalog", kCatalogDir, "--month",
-         std::get<3>(first_key).substr(0, 7), "--period", "day", "--format", "csv"},
-        seconds(60));
+    std::tie(code, out) =
+        run_command({kBinary, "rollup", "--pg", db.bouncer_url(), "--catalog", kCatalogDir,
+                     "--table", "guardrail_daily", "--month", std::get<3>(first_key).substr(0, 7),
+                     "--period", "day", "--format", "csv"},
+                    seconds(60));
     EXPECT_EQ(code, 0) << out;
     EXPECT_NE(out.find(std::get<0>(first_key) + "," + std::get<1>(first_key) + "," +
                        std::get<3>(first_key) + "," + std::to_string(first_value.first) + "," +
@@ -264,14 +265,14 @@ TEST(EventCatalogEndToEnd, APropertyAddedToTheBuiltInInvocationTypeFillsItsColum
   // After: invocations that carry usage.cached_tokens, for a tenant of their own.
   const std::string costs_before = db.query(
       "SELECT string_agg(concat_ws('|', tenant_id, period, period_start, cost_usd, invocations, "
-      "prompt_tokens, completion_tokens), ',' ORDER BY tenant_id, period, period_start) FROM costs");
+      "prompt_tokens, completion_tokens), ',' ORDER BY tenant_id, period, period_start) FROM "
+      "costs");
   constexpr int kNew = 300;
   int64_t cached_sum = 0;
-  const int64_t an_hour_ago_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count() -
-      3'600'000;
+  const int64_t an_hour_ago_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count() -
+                                 3'600'000;
   {
     Publisher publisher(mock.bootstraps(), {});
     for (int i = 0; i < kNew; ++i) {
@@ -291,8 +292,8 @@ TEST(EventCatalogEndToEnd, APropertyAddedToTheBuiltInInvocationTypeFillsItsColum
     publisher.flush();
   }
   {
-    testing::Process run({kBinary, "run", "--pg", db.bouncer_url(), "--brokers",
-                          mock.bootstraps(), "--catalog", folder.path()},
+    testing::Process run({kBinary, "run", "--pg", db.bouncer_url(), "--brokers", mock.bootstraps(),
+                          "--catalog", folder.path()},
                          log);
     ASSERT_TRUE(wait_for_count(db, "SELECT count(*) FROM invocations", old_invocations + kNew,
                                seconds(120)))
@@ -304,8 +305,9 @@ TEST(EventCatalogEndToEnd, APropertyAddedToTheBuiltInInvocationTypeFillsItsColum
             old_invocations);
   EXPECT_EQ(count_of(db, "SELECT count(*) FROM invocations WHERE cached_tokens IS NOT NULL"), kNew);
   EXPECT_EQ(count_of(db, "SELECT coalesce(sum(cached_tokens), 0) FROM invocations"), cached_sum);
-  EXPECT_EQ(count_of(db, "SELECT count(*) FROM invocations WHERE extra IS NOT NULL AND "
-                         "tenant_id = 'tenant-with-cache'"),
+  EXPECT_EQ(count_of(db,
+                     "SELECT count(*) FROM invocations WHERE extra IS NOT NULL AND "
+                     "tenant_id = 'tenant-with-cache'"),
             0)
       << "usage is read whole by cached_tokens: nothing is left over for extra";
   // costs: the new tenant exactly, everyone else exactly as before.
