@@ -152,10 +152,24 @@ check(migrate_deps.get("migrate", {}).get("condition") == "service_completed_suc
 kafka_env = services["kafka"]["environment"]
 check("controller" in str(kafka_env.get("KAFKA_PROCESS_ROLES", "")), "Kafka in KRaft mode")
 topics_cmd = " ".join(services["kafka-topics"]["command"])
-for flag in ("--audit-topic", "--invocations-topic"):
-    m = re.search(re.escape(flag) + r" TEXT=(\S+)", help_of("run"))
-    if check(m is not None, f"run --help shows no default for {flag}"):
-        check(m.group(1) in topics_cmd, f"kafka-topics does not create {m.group(1)}")
+# The built-in event types' topics, as `catalog list` prints them (name, topic, table, ...).
+listed = run([BINARY, "catalog", "list"])
+builtin_topics = [line.split()[1] for line in listed.stdout.splitlines()[2:] if line.strip()]
+check(listed.returncode == 0 and len(builtin_topics) >= 2,
+      f"catalog list shows the built-in types' topics: {listed.stdout!r}")
+for topic in builtin_topics:
+    check(topic in topics_cmd, f"kafka-topics does not create {topic}")
+# The catalog folder: one setting for migrate and the ingestors (a type migrate did not apply is
+# one `run` refuses), mounted read-only.
+for name in ("migrate", "ingest-1"):
+    svc = services[name]
+    env = svc.get("environment", {})
+    check(env.get("SENTINEL_CATALOG") == "/etc/sentinel-ingest/catalog",
+          f"{name}: SENTINEL_CATALOG is {env.get('SENTINEL_CATALOG')!r}")
+    check(any(str(v).endswith(":/etc/sentinel-ingest/catalog:ro") for v in svc.get("volumes", [])),
+          f"{name}: the catalog folder is not mounted read-only")
+check(env_exists("run", "SENTINEL_CATALOG") and env_exists("migrate", "SENTINEL_CATALOG"),
+      "run and migrate read SENTINEL_CATALOG")
 
 # PgBouncer.
 ini = open(os.path.join(SRC, "docker", "pgbouncer", "pgbouncer.ini")).read()
