@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "ingest/event_parser.h"
 #include "rows/copy_encoder.h"
 #include "rows/month.h"
@@ -521,10 +522,14 @@ double copy_ceiling(const Options& o, const EncodedRows& rows, int streams, bool
   const auto target = [&](std::string_view table) {
     return direct ? partition_name(table, *rows.months.begin()) : std::string(table);
   };
+  // The columns the ingestor COPYs: the built-in types' as the catalog describes them.
+  const std::shared_ptr<const Catalog> catalog = load_catalog();
   const std::string audit_sql =
-      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target(kAuditTable), kAuditColumns);
-  const std::string inv_sql = fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)",
-                                          target(kInvocationsTable), kInvocationsColumns);
+      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target(kAuditTable),
+                  catalog->find("audit")->copy_columns());
+  const std::string inv_sql =
+      fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target(kInvocationsTable),
+                  catalog->find("invocation")->copy_columns());
   const std::string rej_sql =
       fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", kRejectsTable, kRejectsColumns);
   const size_t batches = std::max(

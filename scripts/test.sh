@@ -29,8 +29,10 @@ ctest --preset release -j2 --timeout 900 "$@"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export TSAN_OPTIONS="halt_on_error=1 history_size=7 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp"
-asan_tests=(ingest_unit_tests rows_month_test sinks_migrator_pg_test sinks_schema_pg_test
-  rows_copy_encoding_pg_test sinks_batch_writer_pg_test integration_pipeline_e2e_test)
+asan_tests=(ingest_unit_tests ingest_event_plan_test catalog_loader_test catalog_problems_test
+  testkit_schema_generator_parser_test rows_month_test sinks_migrator_pg_test sinks_schema_pg_test
+  sinks_catalog_schema_pg_test rows_copy_encoding_pg_test sinks_batch_writer_pg_test
+  sinks_rollup_pg_test integration_pipeline_e2e_test)
 tsan_tests=(integration_pipeline_e2e_test sinks_batch_writer_pg_test)
 regex() { local IFS='|'; echo "^($*)\$"; }
 echo "test: ASan+UBSan (preset dev): ${asan_tests[*]}"
