@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "catalog/canonical_document.h"
 #include "catalog/catalog.h"
 #include "catalog/property_reader.h"
@@ -49,7 +51,10 @@ void TypeLoader::read_top(const YAML::Node& root) {
   } else {
     read_sentinel(sentinel_);
   }
-  if (!type_.properties.empty()) check_columns();
+  if (!type_.properties.empty()) {
+    check_columns();
+    check_sources();
+  }
 }
 
 void TypeLoader::read_top_member(const std::string& key, const YAML::Node& value) {
@@ -93,6 +98,14 @@ void TypeLoader::read_properties(const YAML::Node& node) {
   }
 }
 
+bool TypeLoader::type_lists_null(const std::string& name) const {
+  if (!properties_.IsMap()) return false;
+  const YAML::Node type = properties_[name]["type"];
+  if (!type.IsSequence()) return false;
+  return std::any_of(type.begin(), type.end(),
+                     [](const YAML::Node& t) { return t.IsScalar() && t.Scalar() == "null"; });
+}
+
 void TypeLoader::read_required(const YAML::Node& node) {
   const auto names = reader_.strings(node, "/required", "list property names");
   if (!names) return;
@@ -104,6 +117,14 @@ void TypeLoader::read_required(const YAML::Node& node) {
                     "add it under properties, or remove it from required");
     } else {
       type_.properties[static_cast<size_t>(index)].required = true;
+      if (type_lists_null((*names)[i])) {
+        problems_.add(child_pointer("/required", i),
+                      fmt::format("required property \"{}\" allows null (its type lists "
+                                  "\"null\")",
+                                  (*names)[i]),
+                      "remove \"null\" from its type, or remove it from required: a required "
+                      "value must be present and not null");
+      }
     }
   }
 }

@@ -265,14 +265,22 @@ std::optional<int64_t> read_bound(YamlReader& reader, const YAML::Node& node,
   }
   const int scale = p.type == ColumnType::kNumeric ? p.numeric_scale : 0;
   std::optional<int64_t> units = exact_units(node.Scalar(), scale);
-  if (!units) {
-    reader.problems().add(ptr,
-                          fmt::format("{} is not a whole number of the column's units ({} fraction "
-                                      "digits), or too large for them",
-                                      node.Scalar(), scale),
-                          fmt::format("use a value with at most {} fraction digits that the "
-                                      "column can hold",
-                                      scale));
+  if (!units && p.type == ColumnType::kNumeric) {
+    // The ingestor reads numeric values as int64 units of 10^-scale, whatever the precision.
+    reader.problems().add(
+        ptr,
+        fmt::format("{} is not a whole number of the column's units ({} fraction digits), or is "
+                    "beyond what the ingestor reads: numeric values are 64-bit units of 10^-{} "
+                    "(|value| × 10^{} ≤ 9223372036854775807)",
+                    node.Scalar(), scale, scale, scale),
+        fmt::format("use a value with at most {} fraction digits between -{} and {}", scale,
+                    format_units(std::numeric_limits<int64_t>::max(), scale),
+                    format_units(std::numeric_limits<int64_t>::max(), scale)));
+  } else if (!units) {
+    reader.problems().add(
+        ptr,
+        fmt::format("{} is not a whole number, or too large for a 64-bit integer", node.Scalar()),
+        "use a whole number from -9223372036854775808 to 9223372036854775807");
   }
   return units;
 }

@@ -73,8 +73,18 @@ void TypeLoader::read_rollup_member(Rollup& r, const std::string& key, const YAM
 void TypeLoader::read_rollup_key(Rollup& r, const YAML::Node& node, const std::string& ptr) {
   const auto names = reader_.strings(node, ptr, "list the properties to group by");
   if (!names) return;
+  if (names->empty()) {
+    problems_.add(ptr, "the rollup key is empty",
+                  "list the properties to group by (at least one, e.g. [\"tenant_id\"])");
+  }
   for (size_t i = 0; i < names->size(); ++i) {
     const std::string key_ptr = child_pointer(ptr, i);
+    if (std::find(names->begin(), names->begin() + static_cast<std::ptrdiff_t>(i), (*names)[i]) !=
+        names->begin() + static_cast<std::ptrdiff_t>(i)) {
+      problems_.add(key_ptr, fmt::format("\"{}\" is listed twice in the rollup key", (*names)[i]),
+                    "list each property once");
+      continue;
+    }
     const Property* p = property_at((*names)[i], key_ptr, "the rollup key");
     if (p == nullptr) continue;
     if (p->type == ColumnType::kJsonb || p->type == ColumnType::kNumeric ||

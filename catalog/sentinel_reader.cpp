@@ -2,7 +2,9 @@
 // the checks that need every property: column names, partition_by, references.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <regex>
+#include <vector>
 
 #include "catalog/type_loader.h"
 
@@ -45,7 +47,8 @@ void TypeLoader::read_sentinel(const YAML::Node& node) {
   for (const std::string_view key : {"name", "topic", "table", "partition_by"}) {
     if (!present.contains(key)) {
       problems_.add(ptr, fmt::format("x-sentinel has no {}", key),
-                    fmt::format("add \"{}\" (schemas/README.md, the event catalog: name, topic, table and partition_by are "
+                    fmt::format("add \"{}\" (schemas/README.md, the event catalog: name, topic, "
+                                "table and partition_by are "
                                 "required)",
                                 key));
     }
@@ -106,12 +109,29 @@ void TypeLoader::read_sentinel_member(const std::string& key, const YAML::Node& 
 
 void TypeLoader::check_table(const std::string& table, const std::string& ptr, bool rollup) {
   if (table.empty()) return;
-  const size_t max_bytes = rollup ? kMaxIdentifierBytes : kMaxEventTableBytes;
+  static const std::regex kMonthPartition(".*_[0-9]{4}_[0-9]{2}");
+  const size_t max_bytes = rollup ? kMaxRollupTableBytes : kMaxEventTableBytes;
   if (const std::string why = identifier_problem(table, max_bytes); !why.empty()) {
-    problems_.add(ptr, fmt::format("table \"{}\" {}", table, why),
-                  rollup ? "choose a lower-case name of letters, digits and underscores"
-                         : "choose a lower-case name of letters, digits and underscores, at most "
-                           "55 bytes (month partitions add _YYYY_MM)");
+    problems_.add(
+        ptr, fmt::format("table \"{}\" {}", table, why),
+        rollup ? fmt::format("choose a lower-case name of letters, digits and underscores, at "
+                             "most {} bytes (its primary key is named <table>{})",
+                             max_bytes, kRollupKeySuffix)
+               : fmt::format("choose a lower-case name of letters, digits and underscores, at "
+                             "most {} bytes (its month partitions' triggers are named "
+                             "<table>{}, at most 63 bytes)",
+                             max_bytes, kLongestEventTableSuffix));
+  } else if (std::regex_match(table, kMonthPartition)) {
+    problems_.add(
+        ptr, fmt::format("table \"{}\" is named like a month partition (<table>_YYYY_MM)", table),
+        "choose a name not ending in _YYYY_MM: event tables' month partitions are "
+        "named so");
+  } else if (table.starts_with("pg_")) {
+    problems_.add(ptr,
+                  fmt::format("table \"{}\" starts with pg_, the prefix of PostgreSQL's own "
+                              "objects",
+                              table),
+                  "choose a name not starting with pg_");
   } else if (kOwnTables.contains(table)) {
     problems_.add(ptr, fmt::format("table \"{}\" is one of the ingestor's own", table),
                   "choose another name");
@@ -193,6 +213,56 @@ void TypeLoader::check_columns() {
           ptr,
           fmt::format("column \"{}\" is also the column of property \"{}\"", p.column, it->second),
           "give one of them another column with \"x-column\"");
+    }
+  }
+}
+
+namespace {
+
+std::string dotted(const std::vector<std::string>& path) {
+  std::string out;
+  for (const std::string& part : path) out += (out.empty() ? "" : ".") + part;
+  return out;
+}
+
+/// True when `inner` starts with every part of `outer` (or is it).
+bool within(const std::vector<std::string>& outer, const std::vector<std::string>& inner) {
+  return outer.size() <= inner.size() && std::equal(outer.begin(), outer.end(), inner.begin());
+}
+
+}  // namespace
+
+void TypeLoader::check_sources() {
+  const auto& ps = type_.properties;
+  for (size_t j = 0; j < ps.size(); ++j) {
+    const Property& q = ps[j];
+    const bool sourced = q.path != std::vector<std::string>{q.name};
+    const std::string ptr = sourced ? q.pointer + "/x-source" : q.pointer;
+    for (size_t i = 0; i < j; ++i) {
+      const Property& p = ps[i];
+      std::string message;
+      if (p.path == q.path) {
+        message = fmt::format(
+            "property \"{}\" reads the field {}, and property \"{}\" reads "
+            "it too",
+            q.name, dotted(q.path), p.name);
+      } else if (within(p.path, q.path)) {
+        message = fmt::format(
+            "property \"{}\" reads {}, inside {}, which property \"{}\" "
+            "reads whole",
+            q.name, dotted(q.path), dotted(p.path), p.name);
+      } else if (within(q.path, p.path)) {
+        message = fmt::format(
+            "property \"{}\" reads the field {}, and property \"{}\" reads "
+            "{} inside it",
+            q.name, dotted(q.path), p.name, dotted(p.path));
+      } else {
+        continue;
+      }
+      problems_.add(ptr, std::move(message),
+                    "read each field with one property only: remove one of them, or point "
+                    "x-source elsewhere (an object property stores its whole object as jsonb)");
+      break;
     }
   }
 }

@@ -40,8 +40,15 @@ inline const std::set<std::string, std::less<>> kAddedColumns = {"extra", "kafka
 inline const std::set<std::string, std::less<>> kRollupAddedColumns = {"period", "period_start",
                                                                        "updated_at"};
 
-/// A month partition is `<table>_YYYY_MM`: 8 bytes the table name must leave free.
-constexpr size_t kMaxEventTableBytes = kMaxIdentifierBytes - 8;
+/// The longest suffix `migrate` and the partition function add to an event table's name: a
+/// month partition's statement trigger, `<table>_YYYY_MM_append_only` (the partition itself
+/// adds `_YYYY_MM`, the parent's triggers `_append_only` and `_append_only_rows`). Every derived
+/// name must fit an identifier, or PostgreSQL truncates it and names collide.
+constexpr std::string_view kLongestEventTableSuffix = "_YYYY_MM_append_only";
+constexpr size_t kMaxEventTableBytes = kMaxIdentifierBytes - kLongestEventTableSuffix.size();
+/// A rollup table's primary key is named `<table>_pkey`.
+constexpr std::string_view kRollupKeySuffix = "_pkey";
+constexpr size_t kMaxRollupTableBytes = kMaxIdentifierBytes - kRollupKeySuffix.size();
 
 /// Reads one schema document, recording every problem instead of stopping at the first.
 class TypeLoader {
@@ -56,6 +63,8 @@ class TypeLoader {
   void read_top_member(const std::string& key, const YAML::Node& value);
   void read_properties(const YAML::Node& node);
   void read_required(const YAML::Node& node);
+  /// True when property `name`'s schema lists "null" among its types.
+  bool type_lists_null(const std::string& name) const;
   void read_sentinel(const YAML::Node& node);
   void read_sentinel_member(const std::string& key, const YAML::Node& value,
                             const std::string& ptr);
@@ -69,6 +78,7 @@ class TypeLoader {
   void check_table(const std::string& table, const std::string& ptr, bool rollup);
   void check_column_name(const std::string& column, const std::string& ptr, std::string_view what);
   void check_columns();
+  void check_sources();
   void check_partition_by(const std::string& ptr);
   /// The property named `name`, or nullptr after recording a problem at `ptr`.
   const Property* property_at(const std::string& name, const std::string& ptr,

@@ -90,7 +90,8 @@ struct Case {
   const char* name;
   std::string text;
   const char* pointer;
-  const char* message;  ///< a part of the problem's message
+  const char* message;   ///< a part of the problem's message
+  const char* fix = "";  ///< a part of the problem's fix
 };
 
 class CatalogProblems : public ::testing::TestWithParam<Case> {};
@@ -105,9 +106,12 @@ TEST_P(CatalogProblems, NameTheFileThePointerAndAFix) {
     all += p.to_string() + "\n";
     EXPECT_EQ(p.file, kFile);
     EXPECT_FALSE(p.fix.empty()) << p.to_string();
-    found = found || (p.pointer == c.pointer && p.message.find(c.message) != std::string::npos);
+    found = found || (p.pointer == c.pointer && p.message.find(c.message) != std::string::npos &&
+                      p.fix.find(c.fix) != std::string::npos);
   }
-  EXPECT_TRUE(found) << "expected " << c.pointer << ": ..." << c.message << "...; got\n" << all;
+  EXPECT_TRUE(found) << "expected " << c.pointer << ": ..." << c.message << "... (fix: ..." << c.fix
+                     << "...); got\n"
+                     << all;
 }
 
 std::string rollup(std::string_view members) {
@@ -116,6 +120,20 @@ std::string rollup(std::string_view members) {
 
 /// A table name one byte too long to leave room for the month partitions' _YYYY_MM.
 const std::string kLongTable = "\"" + std::string(56, 'a') + "\"";
+/// The shortest event table name whose partitions' trigger (<table>_YYYY_MM_append_only) would
+/// pass 63 bytes: PostgreSQL truncates it, and names collide.
+const std::string kTable44 = "\"" + std::string(44, 'a') + "\"";
+/// The shortest rollup table name whose primary key (<table>_pkey) would pass 63 bytes.
+const std::string kRollup59 = "\"" + std::string(59, 'r') + "\"";
+
+std::string rollup_table(const std::string& table) {
+  return schema("", with_rollup(R"j("table": )j" + table +
+                                R"j(, "key": ["tenant_id"], "periods": ["day"], "count": "n")j"));
+}
+std::string rollup_key(std::string_view key) {
+  return schema("", with_rollup(R"j("table": "probe_daily", "key": )j" + std::string(key) +
+                                R"j(, "periods": ["day"], "count": "n")j"));
+}
 
 const Case kCases[] = {
     // Keywords the ingestor does not implement.
@@ -173,7 +191,22 @@ const Case kCases[] = {
     {"BadTableName", schema("", sentinel_with({{"table", R"j("Probe-Events")j"}})),
      "/x-sentinel/table", "not a plain PostgreSQL name"},
     {"TableTooLongForItsPartitions", schema("", sentinel_with({{"table", kLongTable}})),
-     "/x-sentinel/table", "at most 55"},
+     "/x-sentinel/table", "at most 43"},
+    {"RegressionTableOf44BytesTruncatesItsTriggerNames",
+     schema("", sentinel_with({{"table", kTable44}})), "/x-sentinel/table", "at most 43",
+     "_YYYY_MM_append_only"},
+    {"RegressionRollupTableOf59BytesTruncatesItsPrimaryKey", rollup_table(kRollup59),
+     "/x-sentinel/rollups/0/table", "at most 58", "_pkey"},
+    {"RegressionTableNamedLikeAMonthPartition",
+     schema("", sentinel_with({{"table", R"j("audit_logs_2026_12")j"}})), "/x-sentinel/table",
+     "month partition", "not ending in _YYYY_MM"},
+    {"RegressionRollupTableNamedLikeAMonthPartition", rollup_table(R"j("probe_events_2026_12")j"),
+     "/x-sentinel/rollups/0/table", "month partition", "not ending in _YYYY_MM"},
+    {"RegressionTableNamedLikePostgresqlsOwn",
+     schema("", sentinel_with({{"table", R"j("pg_events")j"}})), "/x-sentinel/table", "pg_",
+     "not starting with pg_"},
+    {"RegressionRollupTableNamedLikePostgresqlsOwn", rollup_table(R"j("pg_daily")j"),
+     "/x-sentinel/rollups/0/table", "pg_", "not starting with pg_"},
     {"BadColumnName", schema(R"j(, "code": {"type": "string", "x-column": "Code Name"})j"),
      "/properties/code/x-column", "not a plain PostgreSQL name"},
     {"ReservedWordColumn", schema(R"j(, "user": {"type": "string"})j"), "/properties/user",
@@ -187,6 +220,20 @@ const Case kCases[] = {
      "/properties/tenant/x-column", "also the column of property \"tenant_id\""},
     {"BadSourcePath", schema(R"j(, "code": {"type": "string", "x-source": "usage..code"})j"),
      "/properties/code/x-source", "empty part"},
+    // Two properties reading one field (the ingestor could not build its plan).
+    {"RegressionXSourceReadsAnotherPropertysField",
+     schema(R"j(, "note2": {"type": "string", "x-source": "note"})j"), "/properties/note2/x-source",
+     "property \"note\" reads it too", "one property"},
+    {"RegressionXSourceReadsThePartitionField",
+     schema(R"j(, "when": {"type": "string", "x-source": "ts"})j"), "/properties/when/x-source",
+     "property \"ts\" reads it too", "one property"},
+    {"RegressionXSourceReadsInsideAnObjectProperty",
+     schema(R"j(, "meta_b": {"type": "integer", "x-source": "meta.b"})j"),
+     "/properties/meta_b/x-source", "inside meta, which property \"meta\" reads whole",
+     "one property"},
+    {"RegressionObjectPropertyHoldsAnEarlierXSource",
+     schema(R"j(, "u": {"type": "integer", "x-source": "usage.n"}, "usage": {"type": "object"})j"),
+     "/properties/usage", "property \"u\" reads usage.n inside it", "one property"},
     {"BadTopic", schema("", sentinel_with({{"topic", R"j("probe events")j"}})), "/x-sentinel/topic",
      "not a valid Kafka topic"},
     // Tables that are the ingestor's.
@@ -239,6 +286,10 @@ const Case kCases[] = {
             with_rollup(
                 R"j("table": "probe_daily", "key": ["note"], "periods": ["day"], "count": "n")j")),
      "/x-sentinel/rollups/0/key/0", "not required"},
+    {"RegressionRollupEmptyKey", rollup_key("[]"), "/x-sentinel/rollups/0/key",
+     "the rollup key is empty", "list the properties to group by"},
+    {"RegressionRollupDuplicateKey", rollup_key(R"j(["tenant_id", "tenant_id"])j"),
+     "/x-sentinel/rollups/0/key/1", "\"tenant_id\" is listed twice", "list each property once"},
     {"RollupUnknownPeriod",
      schema(
          "",
@@ -304,6 +355,14 @@ const Case kCases[] = {
     {"BoundBeyondThePrecision",
      schema(R"j(, "price": {"type": "number", "x-pg-type": "numeric(4,2)", "maximum": 100})j"),
      "/properties/price", "does not fit numeric(4,2)"},
+    {"RegressionNumericBoundBeyondTheIngestorsUnits",
+     schema(
+         R"j(, "c": {"type": "number", "x-pg-type": "numeric(38,18)", "maximum": 12345678901234567890})j"),
+     "/properties/c/maximum", "|value| × 10^18 ≤ 9223372036854775807", "9.223372036854775807"},
+    {"RegressionRequiredPropertyAllowingNull",
+     schema(R"j(, "q": {"type": ["string", "null"]})j", sentinel_with(),
+            R"j(["id", "ts", "tenant_id", "kind", "q"])j"),
+     "/required/4", "\"q\" allows null", "remove \"null\""},
     {"Int4TooSmallForItsBounds",
      schema(R"j(, "big": {"type": "integer", "x-pg-type": "integer", "maximum": 3000000000})j"),
      "/properties/big/x-pg-type", "cannot hold these bounds"},
@@ -339,6 +398,20 @@ TEST(CatalogProblemsAll, AValidSchemaHasNone) {
   EXPECT_TRUE(problems_of(schema()).empty());
   EXPECT_TRUE(
       problems_of(rollup(R"j(, "sums": {"total": "amount", "tokens": "tokens"})j")).empty());
+}
+
+TEST(CatalogProblemsAll, TheNameAndFieldLimitsAcceptTheirLastValidValue) {
+  const std::string table43 = "\"" + std::string(43, 'a') + "\"";
+  EXPECT_TRUE(problems_of(schema("", sentinel_with({{"table", table43}}))).empty());
+  EXPECT_TRUE(problems_of(rollup_table("\"" + std::string(58, 'r') + "\"")).empty());
+  EXPECT_TRUE(problems_of(schema("", sentinel_with({{"table", R"j("events_2026")j"}}))).empty());
+  EXPECT_TRUE(problems_of(schema(R"j(, "a": {"type": "integer", "x-source": "usage.a"},
+    "b": {"type": "integer", "x-source": "usage.b"}, "usage_n": {"type": "integer"})j"))
+                  .empty());
+  EXPECT_TRUE(problems_of(schema(R"j(, "c": {"type": "number", "x-pg-type": "numeric(38,18)",
+    "maximum": 9.223372036854775807})j"))
+                  .empty());
+  EXPECT_TRUE(problems_of(rollup_key(R"j(["tenant_id", "kind"])j")).empty());
 }
 
 TEST(CatalogProblemsAll, AProblemReadsAsFilePointerMessageAndFix) {
