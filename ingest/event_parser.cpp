@@ -557,6 +557,8 @@ std::optional<Rejection> EventParser::Impl::read_unknown(TypeState& st, od::valu
                               unknown_limits_.max_depth));
   }
   if (err) return invalid_json(err, key);
+  // Its key is stored too (in `extra`, as written): a NUL there is as unstorable as in a value.
+  nul = nul || (keep && has_nul(key));
   if (mode == UnknownFields::kReject) {
     if (unknown_node_ < 0) {
       unknown_node_ = node;
@@ -738,8 +740,7 @@ std::optional<Rejection> EventParser::Impl::check_numeric(const PropertyPlan& p,
   }
   if (r.error == DecimalError::kOverflow ||
       (p.precision_limit > 0 && (r.units >= p.precision_limit || r.units <= -p.precision_limit))) {
-    return invalid_value(p.name,
-                         fmt::format("too large: {} (the column is {})", shown(s), p.pg_type));
+    return invalid_value(p.name, fmt::format("too large: {} {}", shown(s), p.too_large));
   }
   if (p.has_upper && (r.units > p.upper || (r.units == p.upper && r.rounding < 0))) {
     return invalid_value(p.name, fmt::format("{} is above the maximum {}", shown(s),

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "ingest/event_parser.h"
+#include "ingest/scalars.h"
 #include "rows/pow10.h"
 
 namespace sentinel {
@@ -88,6 +89,20 @@ int64_t cap_in_units(int64_t cap_nanos, int scale) {
              : units;
 }
 
+/// The limit a numeric value beyond the ingestor's or the column's range is told about.
+std::string numeric_limit(const Property& p) {
+  if (p.numeric_precision <= 18) return fmt::format("(the column is {})", p.pg_type());
+  if (p.numeric_scale == 0) {
+    return fmt::format("(the ingestor reads {} exactly as 64-bit integers: |value| ≤ {})",
+                       p.pg_type(), std::numeric_limits<int64_t>::max());
+  }
+  return fmt::format(
+      "(the ingestor reads {} exactly as 64-bit units of 10^-{}: |value| × 10^{} ≤ {}, so at "
+      "most {})",
+      p.pg_type(), p.numeric_scale, p.numeric_scale, std::numeric_limits<int64_t>::max(),
+      format_decimal(std::numeric_limits<int64_t>::max(), p.numeric_scale));
+}
+
 bool summed_by_a_rollup(const EventType& type, std::string_view property) {
   for (const Rollup& r : type.rollups) {
     for (const auto& [column, source] : r.sums) {
@@ -134,6 +149,7 @@ PropertyPlan compile_property(const EventType& type, const Property& p,
   if (p.type == ColumnType::kNumeric) {
     plan.scale = p.numeric_scale;
     plan.precision_limit = p.numeric_precision <= 18 ? pow10(p.numeric_precision) : 0;
+    plan.too_large = numeric_limit(p);
     plan.capped = summed_by_a_rollup(type, p.name);
     plan.cap_units = cap_in_units(limits.max_cost_nanos, p.numeric_scale);
   }

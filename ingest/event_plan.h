@@ -99,7 +99,10 @@ struct PropertyPlan {
   int scale = 0;                ///< kNumeric
   int64_t precision_limit = 0;  ///< kNumeric: |units| must stay below this (10^p), 0: none
   std::string pg_type;          ///< for details: "numeric(6,4)"
-  int64_t lower = 0;            ///< integers and kNumeric: inclusive bounds in units
+  /// kNumeric: what a too-large detail says of the limit: the column's precision when it binds
+  /// first, else the ingestor's own (int64 units of 10^-scale).
+  std::string too_large;
+  int64_t lower = 0;  ///< integers and kNumeric: inclusive bounds in units
   int64_t upper = 0;
   bool has_lower = false;  ///< kNumeric: a minimum (integers always have both bounds)
   bool has_upper = false;

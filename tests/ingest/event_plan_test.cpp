@@ -357,6 +357,21 @@ TEST(EventPlan, RequiredIdAndTsAndTheTypesOwnWindow) {
   EXPECT_FALSE(run(wide, id + R"(,"ts":"2026-11-27T00:00:00Z"})").rejection);
 }
 
+TEST(EventPlan, RegressionNumericBeyondInt64UnitsNamesTheIngestorsLimitNotTheColumn) {
+  EventType t = probe_type();
+  t.properties.push_back(numeric("huge", 38, 18, kJsonNumber | kJsonString));
+  EventParser parser(catalog_of(std::move(t)));
+  const Result ok = run(parser, probe(R"(,"huge":9.223372036854775807)"));
+  ASSERT_FALSE(ok.rejection) << ok.rejection->detail;
+  const std::string limit =
+      " (the ingestor reads numeric(38,18) exactly as 64-bit units of 10^-18: |value| × 10^18 ≤ "
+      "9223372036854775807, so at most 9.223372036854775807)";
+  expect_reject(run(parser, probe(R"(,"huge":100)")), R::kInvalidValue,
+                "invalid value: huge: too large: 100" + limit);
+  expect_reject(run(parser, probe(R"(,"huge":"-10")")), R::kInvalidValue,
+                "invalid value: huge: too large: \"-10\"" + limit);
+}
+
 TEST(EventPlan, MaxCostCapsEveryNumericARollupSums) {
   EventParser parser(catalog_of(probe_type()), {.max_cost_nanos = 5'000'000'000});
   EXPECT_FALSE(run(parser, probe(R"(,"amount":5)")).rejection);
@@ -398,6 +413,16 @@ TEST(EventPlan, ExtraHasTheMetadataSizeLimitAndNoNul) {
                 "invalid value: extra: field \"p\": contains NUL");
   expect_reject(run(parser, probe(R"(,"usage":{"x":"\u0000"})")), R::kInvalidValue,
                 "invalid value: extra: field \"usage\": contains NUL");
+}
+
+TEST(EventPlan, RegressionNulInAnUnknownFieldsKeyIsAnInvalidValueNotADatabaseError) {
+  EventParser parser(catalog_of(probe_type()));
+  expect_reject(run(parser, probe(R"(,"a\u0000b":1)")), R::kInvalidValue,
+                "invalid value: extra: field \"a\\u0000b\": contains NUL");
+  expect_reject(run(parser, probe(R"(,"usage":{"x\u0000":1})")), R::kInvalidValue,
+                "invalid value: extra: field \"usage\": contains NUL");
+  EventParser ignoring(catalog_of(probe_type(UnknownFields::kIgnore)));
+  EXPECT_FALSE(run(ignoring, probe(R"(,"a\u0000b":1)")).rejection) << "not stored: no NUL stored";
 }
 
 TEST(EventPlan, IgnoredUnknownFieldsAreDroppedButStillMustBeJson) {
