@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "catalog/canonical_document.h"
 #include "catalog/catalog.h"
@@ -22,8 +23,9 @@ EventType TypeLoader::load(std::string_view text) {
 }
 
 std::optional<YAML::Node> TypeLoader::parse(std::string_view text) {
+  std::vector<YAML::Node> documents;
   try {
-    return YAML::Load(std::string(text));
+    documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     problems_.add("",
                   fmt::format("malformed JSON/YAML at line {}, column {}: {}", e.mark.line + 1,
@@ -31,6 +33,35 @@ std::optional<YAML::Node> TypeLoader::parse(std::string_view text) {
                   "correct the syntax there");
     return std::nullopt;
   }
+  if (documents.size() > 1) {
+    problems_.add("", fmt::format("the file holds {} YAML documents", documents.size()),
+                  "keep one document: remove the second --- and what follows it");
+    return std::nullopt;
+  }
+  YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+  if (!check_tags(root, "")) return std::nullopt;
+  return root;
+}
+
+bool TypeLoader::check_tags(const YAML::Node& node, const std::string& ptr) {
+  // "?" and "!" are YAML's non-specific tags (plain and quoted); any other was written.
+  const std::string& tag = node.Tag();
+  if (!tag.empty() && tag != "?" && tag != "!") {
+    problems_.add(ptr, fmt::format("YAML tag \"{}\" is not part of a schema", tag),
+                  "remove the tag: write the value as JSON would (quote a string)");
+    return false;
+  }
+  bool ok = true;
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string{};
+      ok = check_tags(it->first, ptr) && ok;
+      ok = check_tags(it->second, child_pointer(ptr, key)) && ok;
+    }
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) ok = check_tags(node[i], child_pointer(ptr, i)) && ok;
+  }
+  return ok;
 }
 
 void TypeLoader::read_top(const YAML::Node& root) {

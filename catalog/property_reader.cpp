@@ -410,6 +410,8 @@ Property read_property(YamlReader& reader, const std::string& name, const YAML::
   Property p;
   p.name = name;
   p.pointer = pointer;
+  p.column = name;  // even when its schema is unreadable: no follow-on problem with its names
+  p.path = {name};
   const Keywords k = sort_keywords(reader, schema, pointer);
   if (!schema.IsMap()) return p;
   read_names(reader, p, k, pointer);
@@ -421,7 +423,10 @@ Property read_property(YamlReader& reader, const std::string& name, const YAML::
   if (p.json_types == 0) return p;
   const std::optional<ColumnType> natural = natural_type(reader, p, pointer);
   if (!natural) return p;
+  // Bounds and limits are read in the column's units: not at all when the column is unknown.
+  const size_t problems_before = reader.problems().problems().size();
   const bool explicit_width = apply_pg_type(reader, p, *natural, k.pg_type, pointer);
+  if (reader.problems().problems().size() != problems_before) return p;
   read_bounds(reader, p, k, explicit_width, pointer);
   read_string_limits(reader, p, k, pointer);
   return p;

@@ -59,6 +59,9 @@ class TypeLoader {
 
  private:
   std::optional<YAML::Node> parse(std::string_view text);
+  /// False (and a problem each) when a node under `node` carries an explicit YAML tag (`!foo`,
+  /// `!!str`): JSON has none, and the reader would not honour it.
+  bool check_tags(const YAML::Node& node, const std::string& ptr);
   void read_top(const YAML::Node& root);
   void read_top_member(const std::string& key, const YAML::Node& value);
   void read_properties(const YAML::Node& node);

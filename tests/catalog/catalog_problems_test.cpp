@@ -379,6 +379,11 @@ const Case kCases[] = {
     {"MalformedYaml", "type: object\nproperties:\n  a: [1, 2\n  b: 3\n", "",
      "malformed JSON/YAML at line"},
     {"NotAnObject", "[1, 2, 3]", "", "expected an object, found a list"},
+    {"RegressionYamlSecondDocumentIsNotIgnored", "type: object\n---\ntype: array\n", "",
+     "2 YAML documents", "keep one document"},
+    {"RegressionYamlUnknownTagIsNotIgnored",
+     "type: object\nproperties:\n  n: !foo {type: string}\n", "/properties/n", "YAML tag \"!foo\"",
+     "remove the tag"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Catalog, CatalogProblems, ::testing::ValuesIn(kCases),
@@ -392,6 +397,25 @@ TEST(CatalogProblemsAll, EveryProblemOfAFileIsReportedAtOnce) {
   for (const CatalogProblem& p : problems) pointers.push_back(p.pointer);
   EXPECT_EQ(pointers, (std::vector<std::string>{"/properties/code/pattern", "/properties/price",
                                                 "/x-sentinel/unknown_fields"}));
+}
+
+/// The pointers of a file's problems.
+std::vector<std::string> pointers_of(const std::string& text) {
+  std::vector<std::string> pointers;
+  for (const CatalogProblem& p : problems_of(text)) pointers.push_back(p.pointer);
+  return pointers;
+}
+
+TEST(CatalogProblemsAll, RegressionOneCauseIsReportedOnceNotWithItsFollowOns) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(pointers_of(schema(R"j(, "n": 5)j")), V{"/properties/n"}) << "no empty x-column";
+  EXPECT_EQ(pointers_of(schema(R"j(, "n": !!str 5)j")), V{"/properties/n"});
+  EXPECT_EQ(pointers_of(schema(
+                R"j(, "p": {"type": "number", "x-pg-type": "NUMERIC(10,2)", "minimum": 0.5})j")),
+            V{"/properties/p/x-pg-type"})
+      << "no minimum read at 0 fraction digits";
+  EXPECT_EQ(pointers_of(schema(R"j(, "p": {"type": "number", "minimum": 0.5})j")),
+            V{"/properties/p"});
 }
 
 TEST(CatalogProblemsAll, AValidSchemaHasNone) {
