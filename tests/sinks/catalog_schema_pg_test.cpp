@@ -1,6 +1,7 @@
 // The event catalog against a real PostgreSQL : `migrate` creates a new type's table and
-// rollup, adds new properties as columns, keeps removed ones, refuses a changed type or a renamed
-// column with the SQL a DBA would run; `run` refuses a database migrated with another catalog.
+// rollup, adds new properties as columns, keeps removed ones (dropping NOT NULL where rows leave
+// a column empty), refuses a changed type, a renamed column or a rollup change that needs a
+// back-fill with the SQL a DBA would run; `run` refuses a database migrated with another catalog.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -68,6 +69,15 @@ std::string columns_of(const TestDb& db, const std::string& table) {
 CatalogPlan migrate(const std::string& url, const Catalog& catalog) {
   CatalogPlan plan;
   apply_migrations(url, catalog, &plan);
+  return plan;
+}
+
+/// What migrate would do with `catalog` on `db` (nothing applied): a plan that must refuse exactly
+/// one change (else the test stops with the plan).
+CatalogPlan plan_with_one_refusal(const TestDb& db, const Catalog& catalog) {
+  std::vector<int> pending;
+  CatalogPlan plan = preview_migrations(db.direct_url(), catalog, pending);
+  if (plan.refusals.size() != 1) throw std::runtime_error("not one refusal:\n" + plan.to_text());
   return plan;
 }
 
@@ -373,9 +383,7 @@ TEST(CatalogSchema, ChangedPartitionByIsRefused) {
   apply_migrations(db.direct_url(), *catalog_of(v1));
   const auto catalog =
       catalog_of(edited(v1, R"("partition_by": "ts")", R"("partition_by": "decided_at")"));
-  std::vector<int> pending;
-  const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
-  ASSERT_EQ(plan.refusals.size(), 1U) << plan.to_text();
+  const CatalogPlan plan = plan_with_one_refusal(db, *catalog);
   EXPECT_EQ(plan.refusals[0].what,
             "table guardrail_events is partitioned by RANGE (ts), the catalog partitions it by "
             "RANGE (decided_at) (partition_by decided_at)");
@@ -456,9 +464,7 @@ TEST(CatalogSchema, ASumAddedToAnExistingRollupIsRefusedWithTheBackfillSql) {
                           R"("sums": {"score_total": "score", "tokens_total": "prompt_tokens"})");
   v2 = edited(v2, R"("count": "decisions")", R"("count": "events")");
   const auto catalog = catalog_of(v2);
-  std::vector<int> pending;
-  const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
-  ASSERT_EQ(plan.refusals.size(), 1U) << plan.to_text();
+  const CatalogPlan plan = plan_with_one_refusal(db, *catalog);
   EXPECT_EQ(plan.refusals[0].what,
             "new rollup columns guardrail_daily.events, tokens_total: the table already has "
             "lines, for which 0 would be wrong");
@@ -494,9 +500,7 @@ TEST(CatalogSchema, ARollupAddedToATableWithRowsIsRefusedWithTheBackfillSql) {
   TestDb db;
   apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
   store_three_guardrail_events(db);
-  std::vector<int> pending;
-  const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
-  ASSERT_EQ(plan.refusals.size(), 1U) << plan.to_text();
+  const CatalogPlan plan = plan_with_one_refusal(db, *catalog);
   EXPECT_EQ(plan.refusals[0].what,
             "new rollup table verdicts_monthly for table guardrail_events, which already has "
             "rows: created empty, its counts and sums would leave those rows out");
