@@ -511,6 +511,7 @@ std::string Planner::rollup_select(const EventType& type, const Rollup& rollup) 
                           id(prop(type, property).column), id(column));
   }
   std::vector<std::string> present;
+  present.reserve(key.size());
   for (const std::string& k : key) present.push_back(id(k) + " IS NOT NULL");
   std::vector<std::string> parts;
   for (const std::string& period : rollup.periods) {
