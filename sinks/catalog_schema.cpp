@@ -24,6 +24,9 @@ struct TableShape {
   std::string partition_key;  ///< pg_get_partkeydef: "RANGE (ts)", "" when not partitioned
   std::map<std::string, std::string> columns;  ///< name → format_type ("timestamp with time zone")
   std::vector<std::string> column_order;
+  std::set<std::string> not_null;  ///< columns with NOT NULL
+  /// NOT NULL columns that PostgreSQL fills by itself (a default, identity or generated column).
+  std::set<std::string> filled;
   std::vector<std::pair<std::string, std::vector<std::string>>> indexes;  ///< method, columns
   std::vector<std::string> primary_key;
   bool row_guard = false;        ///< a row-level append-only trigger
@@ -92,12 +95,15 @@ TableShape read_table(pqxx::transaction_base& tx, const std::string& name) {
   t.kind = rel[0][1].as<std::string>().front();
   t.partition_key = rel[0][2].as<std::string>();
   for (const pqxx::row& r : tx.exec_params(
-           "SELECT attname, pg_catalog.format_type(atttypid, atttypmod) "
+           "SELECT attname, pg_catalog.format_type(atttypid, atttypmod), attnotnull, "
+           "atthasdef OR attidentity <> '' OR attgenerated <> '' "
            "FROM pg_catalog.pg_attribute WHERE attrelid = $1::pg_catalog.oid AND attnum > 0 "
            "AND NOT attisdropped ORDER BY attnum",
            t.oid)) {
     t.column_order.push_back(r[0].as<std::string>());
     t.columns[r[0].as<std::string>()] = r[1].as<std::string>();
+    if (r[2].as<bool>()) t.not_null.insert(r[0].as<std::string>());
+    if (r[3].as<bool>()) t.filled.insert(r[0].as<std::string>());
   }
   for (const pqxx::row& r : tx.exec_params(
            "SELECT am.amname, i.indisprimary, pg_catalog.array_to_string(ARRAY("
@@ -172,16 +178,22 @@ class Planner {
   bool check_partitioning(const EventType& type, const TableShape& shape);
   void compare_columns(const EventType& type, const TableShape& shape,
                        const std::optional<EventType>& old);
+  void drop_not_null(const EventType& type, const std::string& column, const std::string& why);
   void add_missing_column(const EventType& type, const TableShape& shape,
                           const std::optional<EventType>& old, const Property& p);
   void compare_indexes_and_guards(const EventType& type, const TableShape& shape);
   std::string btree_index(const EventType& type, const std::vector<std::string>& columns) const;
   std::string brin_index(const EventType& type) const;
   std::vector<std::string> guard_triggers(const EventType& type, bool rows, bool statement) const;
-  void plan_rollup(const EventType& type, const Rollup& rollup);
+  void plan_rollup(const EventType& type, const Rollup& rollup, bool table_exists);
   void note_dropped_rollups(const EventType& type, const EventType& old);
   void compare_rollup(const EventType& type, const Rollup& rollup, const TableShape& shape);
   std::string create_rollup(const EventType& type, const Rollup& rollup) const;
+  void add_rollup_columns(const EventType& type, const Rollup& rollup,
+                          const std::vector<std::pair<std::string, std::string>>& columns);
+  bool has_rows(const std::string& table) const;
+  std::string rollup_select(const EventType& type, const Rollup& rollup) const;
+  std::vector<std::string> backfill(const EventType& type, std::vector<std::string> sql) const;
   std::vector<std::string> rename_away(const std::string& table, const std::string& to,
                                        const TableShape& shape) const;
 
@@ -232,7 +244,7 @@ void Planner::plan_type(const EventType& type, const Recorded* recorded) {
     compare_columns(type, shape, old);
     compare_indexes_and_guards(type, shape);
   }
-  for (const Rollup& r : type.rollups) plan_rollup(type, r);
+  for (const Rollup& r : type.rollups) plan_rollup(type, r, shape.exists);
   if (old) note_dropped_rollups(type, *old);
   if (recorded == nullptr || recorded->checksum != type.checksum || recorded->table != type.table) {
     std::vector<std::string> rollups;
@@ -356,6 +368,15 @@ bool Planner::check_partitioning(const EventType& type, const TableShape& shape)
   return false;
 }
 
+/// A NOT NULL column that rows may now leave empty: every event would be refused by PostgreSQL
+/// (null value violates not-null). Dropping NOT NULL only relaxes the table, so migrate does it.
+void Planner::drop_not_null(const EventType& type, const std::string& column,
+                            const std::string& why) {
+  change(type, fmt::format("column {}.{} may be null now ({})", type.table, column, why),
+         {fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", table_id(type.table),
+                      id(column))});
+}
+
 void Planner::compare_columns(const EventType& type, const TableShape& shape,
                               const std::optional<EventType>& old) {
   std::set<std::string> expected;
@@ -371,6 +392,8 @@ void Planner::compare_columns(const EventType& type, const TableShape& shape,
                       have->second, p.pg_type(), p.name),
           {fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", table_id(type.table),
                        id(p.column), p.pg_type(), id(p.column), p.pg_type())});
+    } else if (!p.required && shape.not_null.contains(p.column)) {
+      drop_not_null(type, p.column, fmt::format("property {} is not required", p.name));
     }
   }
   const std::pair<std::string, std::string> fixed[] = {{std::string(kExtraColumn), "jsonb"},
@@ -386,6 +409,9 @@ void Planner::compare_columns(const EventType& type, const TableShape& shape,
   }
   for (const std::string& column : shape.column_order) {
     if (expected.contains(column)) continue;
+    if (shape.not_null.contains(column) && !shape.filled.contains(column)) {
+      drop_not_null(type, column, "no property writes it and it has no default");
+    }
     plan_.notes.push_back(fmt::format(
         "{}: column {}.{} is kept: no property of the catalog writes it any more (its values "
         "stay; ALTER TABLE {} DROP COLUMN {} removes them)",
@@ -439,13 +465,83 @@ void Planner::compare_indexes_and_guards(const EventType& type, const TableShape
   }
 }
 
-void Planner::plan_rollup(const EventType& type, const Rollup& rollup) {
+/// A missing rollup table is created, unless its event table already has rows: created empty, it
+/// would show their periods without them, so it is refused with the back-fill a DBA runs.
+void Planner::plan_rollup(const EventType& type, const Rollup& rollup, bool table_exists) {
   const TableShape shape = read_table(tx_, rollup.table);
   if (shape.exists) {
     compare_rollup(type, rollup, shape);
     return;
   }
-  change(type, fmt::format("new rollup table {}", rollup.table), {create_rollup(type, rollup)});
+  if (!table_exists || !has_rows(type.table)) {
+    change(type, fmt::format("new rollup table {}", rollup.table), {create_rollup(type, rollup)});
+    return;
+  }
+  std::string columns =
+      id_list(columns_of(type, rollup.key)) + ", period, period_start, " + id(rollup.count);
+  for (const auto& [column, property] : rollup.sums) columns += ", " + id(column);
+  refuse(type,
+         fmt::format("new rollup table {} for table {}, which already has rows: created empty, "
+                     "its counts and sums would leave those rows out",
+                     rollup.table, type.table),
+         backfill(type, {create_rollup(type, rollup),
+                         fmt::format("INSERT INTO {} ({})\n{}", table_id(rollup.table), columns,
+                                     rollup_select(type, rollup))}));
+}
+
+/// Whether a table has a row. A role that may not read it (run's) cannot tell: taken as yes,
+/// which only words a mismatch that is there anyway.
+bool Planner::has_rows(const std::string& table) const {
+  if (!tx_.exec_params1("SELECT pg_catalog.has_table_privilege($1, 'SELECT')", table_id(table))[0]
+           .as<bool>()) {
+    return true;
+  }
+  return tx_.exec1(fmt::format("SELECT EXISTS (SELECT FROM {})", table_id(table)))[0].as<bool>();
+}
+
+/// The rollup's lines computed from the rows of its event table, as the ingestor computes them:
+/// per key, UTC day and/or first day of the UTC month of partition_by, the row count and the sums
+/// (a missing value adds nothing). Columns named as the rollup table's.
+std::string Planner::rollup_select(const EventType& type, const Rollup& rollup) const {
+  const std::string ts = id(prop(type, type.partition_by).column);
+  const std::vector<std::string> key = columns_of(type, rollup.key);
+  std::string values = fmt::format("pg_catalog.count(*) AS {}", id(rollup.count));
+  for (const auto& [column, property] : rollup.sums) {
+    values += fmt::format(", COALESCE(pg_catalog.sum({}), 0) AS {}",
+                          id(prop(type, property).column), id(column));
+  }
+  std::vector<std::string> present;
+  present.reserve(key.size());
+  for (const std::string& k : key) present.push_back(id(k) + " IS NOT NULL");
+  std::vector<std::string> parts;
+  for (const std::string& period : rollup.periods) {
+    const std::string start =
+        period == "day"
+            ? fmt::format("({} AT TIME ZONE 'UTC')::date", ts)
+            : fmt::format("pg_catalog.date_trunc('month', {} AT TIME ZONE 'UTC')::date", ts);
+    parts.push_back(fmt::format(
+        "SELECT {0}, '{1}' AS period, {2} AS period_start, {3}\nFROM {4} WHERE {5} GROUP BY {0}, "
+        "{2}",
+        id_list(key), period, start, values, table_id(type.table), join(present, " AND ")));
+  }
+  return join(parts, "\nUNION ALL\n");
+}
+
+/// `sql` (the DDL and the back-fill) wrapped in what a DBA must do around it.
+std::vector<std::string> Planner::backfill(const EventType& type,
+                                           std::vector<std::string> sql) const {
+  std::vector<std::string> out{
+      "-- stop every ingestor first (rows committed meanwhile would be left out), then:", "BEGIN"};
+  for (std::string& s : sql) out.push_back(std::move(s));
+  out.emplace_back("COMMIT");
+  out.push_back(fmt::format(
+      "-- the back-fill reads the rows {} holds now: periods whose partitions were dropped are "
+      "not counted",
+      type.table));
+  out.emplace_back(
+      "-- then run `sentinel-ingest migrate --catalog DIR` again and start the ingestors with this "
+      "catalog");
+  return out;
 }
 
 /// A rollup the recorded document had and the catalog no longer has: its table stays (and stops
@@ -507,17 +603,13 @@ void Planner::compare_rollup(const EventType& type, const Rollup& rollup, const 
                         id(rollup.table + "_old"))});
     return;
   }
-  const auto add = [&](const std::string& column, const std::string& sql_type) {
-    change(type, fmt::format("new rollup column {}.{} ({})", rollup.table, column, sql_type),
-           {fmt::format("ALTER TABLE {} ADD COLUMN {} {} NOT NULL DEFAULT 0",
-                        table_id(rollup.table), id(column), sql_type)});
-  };
-  if (!shape.columns.contains(rollup.count)) add(rollup.count, "bigint");
+  std::vector<std::pair<std::string, std::string>> missing;  // column, SQL type
+  if (!shape.columns.contains(rollup.count)) missing.emplace_back(rollup.count, "bigint");
   for (const auto& [column, property] : rollup.sums) {
     const Property& p = prop(type, property);
     const auto have = shape.columns.find(column);
     if (have == shape.columns.end()) {
-      add(column, sum_type_of(p));
+      missing.emplace_back(column, sum_type_of(p));
     } else if (!sum_type_fits(p, have->second)) {
       refuse(type,
              fmt::format("rollup column {}.{} is {}, the sum of {} needs {}", rollup.table, column,
@@ -527,6 +619,39 @@ void Planner::compare_rollup(const EventType& type, const Rollup& rollup, const 
                           sum_type_of(p))});
     }
   }
+  if (!missing.empty()) add_rollup_columns(type, rollup, missing);
+}
+
+/// New count or sum columns of an existing rollup table: added as 0 when the table has no line;
+/// else 0 would be wrong for every line stored, so they are refused with the back-fill.
+void Planner::add_rollup_columns(const EventType& type, const Rollup& rollup,
+                                 const std::vector<std::pair<std::string, std::string>>& columns) {
+  std::vector<std::string> adds;
+  std::vector<std::string> names;
+  std::vector<std::string> sets;
+  for (const auto& [column, sql_type] : columns) {
+    adds.push_back(fmt::format("ADD COLUMN {} {} NOT NULL DEFAULT 0", id(column), sql_type));
+    names.push_back(column);
+    sets.push_back(fmt::format("{0} = x.{0}", id(column)));
+  }
+  const std::string alter =
+      fmt::format("ALTER TABLE {} {}", table_id(rollup.table), join(adds, ", "));
+  if (!has_rows(rollup.table)) {
+    change(type, fmt::format("new rollup columns {}.{}", rollup.table, join(names, ", ")), {alter});
+    return;
+  }
+  std::string match;
+  for (const std::string& k : columns_of(type, rollup.key)) {
+    match += fmt::format("r.{0} = x.{0} AND ", id(k));
+  }
+  match += "r.period = x.period AND r.period_start = x.period_start";
+  refuse(type,
+         fmt::format("new rollup columns {}.{}: the table already has lines, for which 0 would "
+                     "be wrong",
+                     rollup.table, join(names, ", ")),
+         backfill(type, {alter, fmt::format("UPDATE {} AS r SET {}\nFROM (\n{}\n) AS x WHERE {}",
+                                            table_id(rollup.table), join(sets, ", "),
+                                            rollup_select(type, rollup), match)}));
 }
 
 std::string document_placeholder(const CatalogRecord& r) {

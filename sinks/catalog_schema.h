@@ -22,7 +22,8 @@ struct CatalogChange {
 };
 
 /// A change `migrate` will not make by itself (a changed column type, a renamed column, a changed
-/// table or partition_by): the whole migration is refused, and a DBA runs `sql` first.
+/// table or partition_by, a new rollup table or rollup column over rows already stored, which
+/// needs a back-fill): the whole migration is refused, and a DBA runs `sql` first.
 struct CatalogRefusal {
   std::string type;
   std::string what;              ///< what differs, e.g. "column guardrail_events.score is ..."

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "app/catalog_plan_command.h"
@@ -24,21 +25,29 @@ using testing::TestDb;
 
 const std::string kGuardrailDir = std::string(SENTINEL_SOURCE_DIR) + "/tests/data/catalog";
 
-/// A catalog folder with the guardrail type whose score is numeric(8,4) instead of (6,4).
-class WiderScoreCatalog {
+/// A catalog folder with the guardrail type edited: `from` (which must be there) replaced by `to`.
+class EditedGuardrail {
  public:
-  WiderScoreCatalog() {
+  EditedGuardrail(const std::string& from, const std::string& to) {
     std::ifstream in(kGuardrailDir + "/guardrail.schema.json");
     std::stringstream s;
     s << in.rdbuf();
     std::string text = s.str();
-    text.replace(text.find("numeric(6,4)"), 12, "numeric(8,4)");
+    const size_t at = text.find(from);
+    if (at == std::string::npos) throw std::runtime_error("not in guardrail.schema.json: " + from);
+    text.replace(at, from.size(), to);
     folder_.write("guardrail.schema.json", text);
   }
   std::string path() const { return folder_.path(); }
 
  private:
-  testing::TempFolder folder_{"catalog-wider-score"};
+  testing::TempFolder folder_{"catalog-edited"};
+};
+
+/// The guardrail type whose score is numeric(8,4) instead of (6,4).
+class WiderScoreCatalog : public EditedGuardrail {
+ public:
+  WiderScoreCatalog() : EditedGuardrail("numeric(6,4)", "numeric(8,4)") {}
 };
 
 TEST(CatalogCli, MigrateCreatesTheTypeThenRefusesAChangedTypeWithExit2AndTheSql) {
@@ -62,6 +71,36 @@ TEST(CatalogCli, MigrateCreatesTheTypeThenRefusesAChangedTypeWithExit2AndTheSql)
   EXPECT_EQ(db.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
                      "'guardrail_events'::regclass AND attname = 'score'"),
             "numeric(6,4)");
+}
+
+TEST(CatalogCli, ASumAddedToARollupWithLinesIsRefusedExit2WithTheBackfillSqlNothingApplied) {
+  TestDb db;
+  ASSERT_EQ(run_command(
+                {SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url(), "--catalog", kGuardrailDir},
+                seconds(60))
+                .first,
+            0);
+  db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')");
+  db.query(
+      "INSERT INTO guardrail_events (decision_id, ts, tenant_id, verdict, prompt_tokens, "
+      "kafka_partition, kafka_offset) VALUES (gen_random_uuid(), '2026-11-05T10:00:00Z', 't1', "
+      "'block', 5, 0, 1)");
+  db.query(
+      "INSERT INTO guardrail_daily (tenant_id, verdict, period, period_start, decisions) VALUES "
+      "('t1', 'block', 'day', '2026-11-05', 1), ('t1', 'block', 'month', '2026-11-01', 1)");
+  const EditedGuardrail more(R"("sums": {"score_total": "score"})",
+                             R"("sums": {"score_total": "score", "tokens": "prompt_tokens"})");
+  const auto [code, out] =
+      run_command({SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url(), "--catalog", more.path()},
+                  seconds(60));
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_THAT(out, HasSubstr("-- REFUSED: guardrail: new rollup columns guardrail_daily.tokens: "
+                             "the table already has lines, for which 0 would be wrong; a DBA "
+                             "would run:\n-- stop every ingestor first"));
+  EXPECT_THAT(out, HasSubstr("UPDATE public.guardrail_daily AS r SET tokens = x.tokens\n"));
+  EXPECT_EQ(db.query("SELECT count(*) FROM pg_attribute WHERE attrelid = "
+                     "'guardrail_daily'::regclass AND attname = 'tokens'"),
+            "0");
 }
 
 TEST(CatalogCli, MigrateWithAnInvalidCatalogExits2NamingTheProblemAndAppliesNothing) {

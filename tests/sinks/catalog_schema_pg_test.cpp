@@ -1,6 +1,7 @@
 // The event catalog against a real PostgreSQL : `migrate` creates a new type's table and
-// rollup, adds new properties as columns, keeps removed ones, refuses a changed type or a renamed
-// column with the SQL a DBA would run; `run` refuses a database migrated with another catalog.
+// rollup, adds new properties as columns, keeps removed ones (dropping NOT NULL where rows leave
+// a column empty), refuses a changed type, a renamed column or a rollup change that needs a
+// back-fill with the SQL a DBA would run; `run` refuses a database migrated with another catalog.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -68,6 +69,15 @@ std::string columns_of(const TestDb& db, const std::string& table) {
 CatalogPlan migrate(const std::string& url, const Catalog& catalog) {
   CatalogPlan plan;
   apply_migrations(url, catalog, &plan);
+  return plan;
+}
+
+/// What migrate would do with `catalog` on `db` (nothing applied): a plan that must refuse exactly
+/// one change (else the test stops with the plan).
+CatalogPlan plan_with_one_refusal(const TestDb& db, const Catalog& catalog) {
+  std::vector<int> pending;
+  CatalogPlan plan = preview_migrations(db.direct_url(), catalog, pending);
+  if (plan.refusals.size() != 1) throw std::runtime_error("not one refusal:\n" + plan.to_text());
   return plan;
 }
 
@@ -373,15 +383,141 @@ TEST(CatalogSchema, ChangedPartitionByIsRefused) {
   apply_migrations(db.direct_url(), *catalog_of(v1));
   const auto catalog =
       catalog_of(edited(v1, R"("partition_by": "ts")", R"("partition_by": "decided_at")"));
-  std::vector<int> pending;
-  const CatalogPlan plan = preview_migrations(db.direct_url(), *catalog, pending);
-  ASSERT_EQ(plan.refusals.size(), 1U) << plan.to_text();
+  const CatalogPlan plan = plan_with_one_refusal(db, *catalog);
   EXPECT_EQ(plan.refusals[0].what,
             "table guardrail_events is partitioned by RANGE (ts), the catalog partitions it by "
             "RANGE (decided_at) (partition_by decided_at)");
   EXPECT_THAT(plan.to_text(),
               HasSubstr("ALTER TABLE public.guardrail_events RENAME TO guardrail_events_old;\n"));
   EXPECT_THROW(apply_migrations(db.direct_url(), *catalog), CatalogRefusedError);
+}
+
+TEST(CatalogSchema, ARequiredPropertyRemovedOrMadeOptionalNoLongerBlocksEveryEvent) {
+  TestDb db;
+  const std::string v1 =
+      edited(edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)",
+                    R"("flagged": {"type": "boolean"}, "reviewer": {"type": "string"},)"),
+             R"("required": ["decision_id", )", R"("required": ["reviewer", "decision_id", )");
+  apply_migrations(db.direct_url(), *catalog_of(v1));
+  db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')");
+  // v2: decision_id removed, reviewer optional.
+  std::string v2 = edited(guardrail_file(), R"("flagged":     {"type": "boolean"},)",
+                          R"("flagged": {"type": "boolean"}, "reviewer": {"type": "string"},)");
+  v2 = edited(v2, R"("decision_id": {"type": "string", "format": "uuid"},)", "");
+  v2 = edited(v2, R"("required": ["decision_id", )", R"("required": [)");
+  const auto catalog = catalog_of(v2);
+  const CatalogPlan plan = migrate(db.direct_url(), *catalog);
+  EXPECT_THAT(plan.to_text(),
+              HasSubstr("-- guardrail: column guardrail_events.reviewer may be null now (property "
+                        "reviewer is not required)\nALTER TABLE public.guardrail_events ALTER "
+                        "COLUMN reviewer DROP NOT NULL;\n"));
+  EXPECT_THAT(plan.to_text(),
+              HasSubstr("-- guardrail: column guardrail_events.decision_id may be null now (no "
+                        "property writes it and it has no default)\nALTER TABLE "
+                        "public.guardrail_events ALTER COLUMN decision_id DROP NOT NULL;\n"));
+  EXPECT_THAT(plan.to_text(), HasSubstr("-- kept: guardrail: column guardrail_events.decision_id "
+                                        "is kept"));
+  // An event without either value, as the writer COPYs it (only the catalog's columns), goes in.
+  const SqlOutcome r =
+      try_sql(db.direct_url(),
+              "INSERT INTO guardrail_events (ts, tenant_id, verdict, reviewer, kafka_partition, "
+              "kafka_offset) VALUES ('2026-11-05T10:00:00Z', 't1', 'block', NULL, 0, 1)");
+  EXPECT_TRUE(r.ok) << r.sqlstate << " " << r.message;
+  EXPECT_NO_THROW(verify_catalog(db.direct_url(), *catalog));
+  // The lineage columns keep NOT NULL: a property never writes them.
+  EXPECT_THAT(columns_of(db, "guardrail_events"),
+              HasSubstr("kafka_partition integer not null, kafka_offset bigint not null"));
+}
+
+/// Two guardrail events on 2026-11-05 and one on 11-06, with their guardrail_daily lines as the
+/// ingestor upserts them (decisions; score_total).
+void store_three_guardrail_events(const TestDb& db) {
+  db.query("SELECT sentinel_ensure_month_partition('guardrail_events', '2026-11-01')");
+  db.query(
+      "INSERT INTO guardrail_events (decision_id, ts, tenant_id, verdict, score, prompt_tokens, "
+      "kafka_partition, kafka_offset) VALUES "
+      "(gen_random_uuid(), '2026-11-05T10:00:00Z', 't1', 'block', 0.25, 3, 0, 1), "
+      "(gen_random_uuid(), '2026-11-05T23:30:00-02:00', 't1', 'block', 0.5, 2, 0, 2), "
+      "(gen_random_uuid(), '2026-11-05T23:30:00Z', 't1', 'block', 0.1, NULL, 0, 3)");
+  db.query(
+      "INSERT INTO guardrail_daily (tenant_id, verdict, period, period_start, decisions, "
+      "score_total) VALUES ('t1', 'block', 'day', '2026-11-05', 2, 0.35), "
+      "('t1', 'block', 'day', '2026-11-06', 1, 0.5), "
+      "('t1', 'block', 'month', '2026-11-01', 3, 0.85)");
+}
+
+/// Runs the SQL of a refusal as a DBA would (comments left out), in one go.
+void run_dba_sql(const TestDb& db, const CatalogRefusal& refusal) {
+  std::string sql;
+  for (const std::string& s : refusal.sql) {
+    if (!s.starts_with("--")) sql += s + ";\n";
+  }
+  db.query(sql);
+}
+
+TEST(CatalogSchema, ASumAddedToAnExistingRollupIsRefusedWithTheBackfillSql) {
+  TestDb db;
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
+  store_three_guardrail_events(db);
+  // A new sum, and the count renamed: both would start at 0 for lines that have rows.
+  std::string v2 = edited(guardrail_file(), R"("sums": {"score_total": "score"})",
+                          R"("sums": {"score_total": "score", "tokens_total": "prompt_tokens"})");
+  v2 = edited(v2, R"("count": "decisions")", R"("count": "events")");
+  const auto catalog = catalog_of(v2);
+  const CatalogPlan plan = plan_with_one_refusal(db, *catalog);
+  EXPECT_EQ(plan.refusals[0].what,
+            "new rollup columns guardrail_daily.events, tokens_total: the table already has "
+            "lines, for which 0 would be wrong");
+  EXPECT_THAT(plan.to_text(), HasSubstr("-- stop every ingestor first"));
+  EXPECT_THAT(plan.to_text(), HasSubstr("ALTER TABLE public.guardrail_daily ADD COLUMN events "
+                                        "bigint NOT NULL DEFAULT 0, ADD COLUMN tokens_total bigint "
+                                        "NOT NULL DEFAULT 0;\nUPDATE public.guardrail_daily AS r"));
+  EXPECT_THROW(apply_migrations(db.direct_url(), *catalog), CatalogRefusedError);
+  EXPECT_THAT(columns_of(db, "guardrail_daily"), Not(HasSubstr("tokens_total")));
+  // The DBA's SQL gives every line the sums of its rows (UTC days), then migrate goes through.
+  run_dba_sql(db, plan.refusals[0]);
+  EXPECT_FALSE(migrate(db.direct_url(), *catalog).refused());
+  EXPECT_EQ(db.query("SELECT string_agg(period || ' ' || period_start || ' ' || events || ' ' || "
+                     "tokens_total, '; ' ORDER BY period, period_start) FROM guardrail_daily"),
+            "day 2026-11-05 2 3; day 2026-11-06 1 2; month 2026-11-01 3 5");
+  EXPECT_NO_THROW(verify_catalog(db.direct_url(), *catalog));
+}
+
+TEST(CatalogSchema, ARollupAddedToATableWithRowsIsRefusedWithTheBackfillSql) {
+  const std::string v2 = edited(guardrail_file(), R"("sums": {"score_total": "score"}
+    }])",
+                                R"("sums": {"score_total": "score"}
+    }, {"table": "verdicts_monthly", "key": ["verdict"], "periods": ["month"],
+        "count": "n", "sums": {"score_sum": "score", "tokens": "prompt_tokens"}}])");
+  const auto catalog = catalog_of(v2);
+  {  // No rows yet: the new rollup table is simply created.
+    TestDb db;
+    apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
+    const CatalogPlan plan = migrate(db.direct_url(), *catalog);
+    EXPECT_FALSE(plan.refused()) << plan.to_text();
+    EXPECT_EQ(db.query("SELECT to_regclass('verdicts_monthly') IS NOT NULL"), "t");
+  }
+  TestDb db;
+  apply_migrations(db.direct_url(), *catalog_of(guardrail_file()));
+  store_three_guardrail_events(db);
+  const CatalogPlan plan = plan_with_one_refusal(db, *catalog);
+  EXPECT_EQ(plan.refusals[0].what,
+            "new rollup table verdicts_monthly for table guardrail_events, which already has "
+            "rows: created empty, its counts and sums would leave those rows out");
+  EXPECT_THAT(plan.to_text(), HasSubstr("INSERT INTO public.verdicts_monthly (verdict, period, "
+                                        "period_start, n, score_sum, tokens)\nSELECT verdict, "
+                                        "'month' AS period, "));
+  EXPECT_THROW(apply_migrations(db.direct_url(), *catalog), CatalogRefusedError);
+  EXPECT_EQ(db.query("SELECT to_regclass('verdicts_monthly') IS NULL"), "t");
+  run_dba_sql(db, plan.refusals[0]);
+  EXPECT_FALSE(migrate(db.direct_url(), *catalog).refused());
+  EXPECT_EQ(db.query("SELECT string_agg(verdict || ' ' || period || ' ' || period_start || ' ' || "
+                     "n || ' ' || score_sum || ' ' || tokens, '; ') FROM verdicts_monthly"),
+            "block month 2026-11-01 3 0.8500 5");
+  EXPECT_EQ(db.query("SELECT pg_get_userbyid(relowner) FROM pg_class "
+                     "WHERE relname = 'verdicts_monthly'"),
+            "sentinel_owner");
+  EXPECT_NO_THROW(verify_catalog(db.direct_url(), *catalog));
 }
 
 TEST(CatalogSchema, VerifyRefusesAnotherCatalogAndAcceptsTheSame) {
