@@ -7,16 +7,16 @@
 
 namespace sentinel {
 
-/// The event types (architecture.md §3), each stored in its own table. kCount is not a type: it
-/// sizes kEventSpecs and every per-type array, so that a type added here without a spec fails to
-/// compile (the static_assert below).
+/// The two built-in event types by name, for the code that handles them specifically: the built-in
+/// event generator (demo, benches), tests and benchmarks. The truth about every type, these two
+/// included, is the catalog (catalog/catalog.h, schemas/events/): the ingest path reads only the
+/// catalog, and a new type is a schema file, never an entry here (architecture.md §9).
+/// tests/catalog checks that these specs and the built-in schema files describe the same columns.
+/// kCount is not a type: it sizes kEventSpecs (the static_assert below).
 enum class EventTable : uint8_t { kAudit, kInvocations, kCount };
 inline constexpr int kEventTableCount = static_cast<int>(EventTable::kCount);
 
-/// What every layer needs to know of one event type. Every layer loops over kEventSpecs instead of
-/// naming the types: the parser dispatches on it, the chunk builder rolls up costs by it, the batch
-/// writer COPYs each of its tables. The parse function itself lives in ingest/ (rows/ sits below
-/// it): ingest registers one per spec, indexed by `table`, and asserts that none is missing.
+/// A built-in type's names: table, COPY columns without `extra`, topic, flag and noun.
 struct EventSpec {
   EventTable table;                ///< its own index in kEventSpecs
   std::string_view name;           ///< the PostgreSQL table (partitioned by month of ts)
