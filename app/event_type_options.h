@@ -9,7 +9,7 @@
 
 namespace sentinel {
 
-/// What a sub-command is told about the event types (DESIGN §8): where the catalog is and which
+/// What a sub-command is told about the event types (architecture.md §9): where the catalog is and which
 /// topic each type is read from (or published to). The command line, the environment and the
 /// config file fill it; resolve() turns it into a catalog and one topic per type.
 struct EventTypeOptions {

@@ -14,7 +14,7 @@ namespace sentinel {
 
 struct ParserLimits;
 
-// The compiled form of one EventType (DESIGN §8): what EventParser executes for every message of
+// The compiled form of one EventType (architecture.md §9): what EventParser executes for every message of
 // that type. Made once when the parser is built, from the catalog's EventTypes; the parser then
 // never looks at the EventType again. ingest/ only (the parser's implementation detail).
 

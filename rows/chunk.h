@@ -36,7 +36,7 @@ struct RowRef {
   int32_t rollup_index = -1;
 };
 
-/// What one row adds to one rollup of its type (DESIGN §8): its key values, the UTC day of its
+/// What one row adds to one rollup of its type (architecture.md §9): its key values, the UTC day of its
 /// partition_by and its sums. Kept per row, not pre-summed, so that a row PostgreSQL refuses can
 /// be taken out of the rollups exactly.
 struct RollupItem {

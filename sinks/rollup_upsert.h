@@ -15,7 +15,7 @@
 
 namespace sentinel {
 
-// The rollups of a batch (DESIGN §8): the chunks' rollup items summed per (key, period,
+// The rollups of a batch (architecture.md §9): the chunks' rollup items summed per (key, period,
 // period_start) of each rollup table, and the SQL that adds them to those tables in the batch's
 // transaction. `costs` is the built-in invocation type's rollup; every other one is the same code.
 

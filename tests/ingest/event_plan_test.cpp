@@ -1,5 +1,5 @@
-// The compiled plan of an event type (DESIGN §8): every column type and keyword, x-source paths,
-// unknown fields (keep, ignore, reject), exact numerics at any scale, and DESIGN's guardrail type
+// The compiled plan of an event type (architecture.md §9): every column type and keyword, x-source paths,
+// unknown fields (keep, ignore, reject), exact numerics at any scale, and the guardrail example type
 // end to end. The built-in types' byte-for-byte tuples are event_parser_test's.
 #include <gtest/gtest.h>
 #include <simdjson.h>
@@ -442,7 +442,7 @@ TEST(EventPlan, RejectedUnknownFieldsNameTheField) {
   expect_reject(run(parser, probe(R"(,"zz":[1,})")), R::kInvalidJson, "invalid JSON");
 }
 
-// ---- DESIGN §8's guardrail type, loaded from its file, end to end ----
+// ---- the guardrail type, loaded from its file, end to end ----
 
 EventType guardrail_type() {
   const std::string path = SENTINEL_TEST_DATA_DIR "/catalog/guardrail.schema.json";

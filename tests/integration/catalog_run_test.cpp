@@ -1,5 +1,5 @@
-// Issue 18, end to end through the binary: `run --catalog DIR` ingests a third event type (DESIGN
-// §8's guardrail) from the topic `--topic guardrail=...` names into its own table, next to the
+// Issue 18, end to end through the binary: `run --catalog DIR` ingests a third event type (the
+// guardrail example) from the topic `--topic guardrail=...` names into its own table, next to the
 // built-in types (one of them moved by its old alias flag), and /metrics labels its rows by table.
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -195,7 +195,7 @@ class FakeKafka : public PayloadSource {
   std::vector<int64_t> asked;
 };
 
-/// The `extra` jsonb column of the built-in tables (DESIGN §8), made by hand until the catalog's
+/// The `extra` jsonb column of the built-in tables (architecture.md §9), made by hand until the catalog's
 /// migration makes it.
 void add_extra_columns(const TestDb& db) {
   for (const EventType& type : builtin()->types()) {

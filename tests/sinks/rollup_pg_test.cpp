@@ -1,5 +1,5 @@
 // Rollups from the catalog against a real PostgreSQL 15, through PgBouncer: a third event type
-// (tests/data/catalog/guardrail.schema.json, DESIGN §8's example) with a composite key
+// (tests/data/catalog/guardrail.schema.json, the catalog's example type) with a composite key
 // (tenant_id, verdict), day and month periods, a count and an exact numeric(6,4) sum, upserted by
 // the batch writer in the same transaction as its rows and the built-in `costs`.
 #include <gtest/gtest.h>
@@ -145,7 +145,7 @@ class RollupTest : public ::testing::Test {
     create_catalog_tables();
   }
 
-  /// What `migrate` makes of the catalog (DESIGN §8), made by hand here: the `extra` column of
+  /// What `migrate` makes of the catalog (architecture.md §9), made by hand here: the `extra` column of
   /// the built-in tables, guardrail's table and rollup table, and month partitions of it through
   /// sentinel_ensure_month_partition.
   void create_catalog_tables() {

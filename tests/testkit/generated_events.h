@@ -13,7 +13,7 @@ namespace sentinel::testing {
 /// The instant the tests generate at (2025-12-06), so that events do not depend on the clock.
 inline constexpr int64_t kNow = 1'765'000'000'000'000;
 
-/// The built-in types, DESIGN §8's guardrail example (tests/data/catalog) and "plain": text and
+/// The built-in types, the guardrail example (tests/data/catalog) and "plain": text and
 /// integers only, no jsonb, unknown fields rejected (the generator's other paths).
 std::shared_ptr<const Catalog> catalog_of_tests();
 

@@ -1,5 +1,5 @@
 // What the ingestor's parser makes of SchemaGenerator's events, type by type (the built-in ones,
-// DESIGN §8's guardrail example and a text-and-integers type that rejects unknown fields): every
+// the guardrail example and a text-and-integers type that rejects unknown fields): every
 // valid event is accepted and read as the generator reports it, every malformed one is rejected
 // with its expected reason and a detail naming the property.
 #include <arpa/inet.h>
