@@ -9,8 +9,8 @@
 
 namespace sentinel {
 
-/// What a sub-command is told about the event types (architecture.md §9): where the catalog is and which
-/// topic each type is read from (or published to). The command line, the environment and the
+/// What a sub-command is told about the event types (architecture.md §9): where the catalog is and
+/// which topic each type is read from (or published to). The command line, the environment and the
 /// config file fill it; resolve() turns it into a catalog and one topic per type.
 struct EventTypeOptions {
   std::string catalog_dir;                  ///< --catalog DIR (SENTINEL_CATALOG, `catalog:`)

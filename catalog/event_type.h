@@ -9,8 +9,8 @@
 
 namespace sentinel {
 
-// An event type as data (schemas/README.md: the event catalog): what the catalog loader makes of one
-// `NAME.schema.json` file, and what every layer above reads instead of naming the types. Plain
+// An event type as data (schemas/README.md: the event catalog): what the catalog loader makes of
+// one `NAME.schema.json` file, and what every layer above reads instead of naming the types. Plain
 // values, no behaviour beyond a few derived names: the loader (catalog/catalog.h) guarantees the
 // invariants written on each field, so that nothing downstream re-checks them.
 
@@ -41,9 +41,9 @@ enum JsonTypeBit : uint8_t {
 
 /// One property: one column, read from one place in the event.
 struct Property {
-  std::string name;               ///< its key under `properties`
-  std::string column;             ///< `x-column`, or `name`
-  std::vector<std::string> path;  ///< `x-source` split on '.', or {name}; never empty
+  std::string name;                     ///< its key under `properties`
+  std::string column;                   ///< `x-column`, or `name`
+  std::vector<std::string> path;        ///< `x-source` split on '.', or {name}; never empty
   ColumnType type = ColumnType::kText;  ///< x-pg-type jsonb on an array/object is the default
   int numeric_precision = 0;  ///< kNumeric: p of numeric(p,s), 1..38 (values must fit int64 units)
   int numeric_scale = 0;      ///< kNumeric: s, 0..min(p, 18)

@@ -11,10 +11,10 @@
 namespace sentinel::catalog_detail {
 
 /// Reads one entry of `properties` (its name, its schema node, its pointer) into a Property:
-/// the JSON types it accepts, its column type (the catalog's type mapping, schemas/README.md), its bounds in column units,
-/// its string limits, column and source path. Every keyword outside §8's list and every
-/// contradiction is a problem in `reader`; the returned property is then incomplete. `required`
-/// is left false (the caller knows the `required` list).
+/// the JSON types it accepts, its column type (the catalog's type mapping, schemas/README.md), its
+/// bounds in column units, its string limits, column and source path. Every keyword outside §8's
+/// list and every contradiction is a problem in `reader`; the returned property is then incomplete.
+/// `required` is left false (the caller knows the `required` list).
 Property read_property(YamlReader& reader, const std::string& name, const YAML::Node& schema,
                        const std::string& pointer);
 

@@ -14,9 +14,10 @@ namespace sentinel {
 
 struct ParserLimits;
 
-// The compiled form of one EventType (architecture.md §9): what EventParser executes for every message of
-// that type. Made once when the parser is built, from the catalog's EventTypes; the parser then
-// never looks at the EventType again. ingest/ only (the parser's implementation detail).
+// The compiled form of one EventType (architecture.md §9): what EventParser executes for every
+// message of that type. Made once when the parser is built, from the catalog's EventTypes; the
+// parser then never looks at the EventType again. ingest/ only (the parser's implementation
+// detail).
 
 /// The bytes of a key of n <= 16 bytes in two little-endian 8-byte words (KeyLookup).
 struct KeyMask {

@@ -36,9 +36,9 @@ struct RowRef {
   int32_t rollup_index = -1;
 };
 
-/// What one row adds to one rollup of its type (architecture.md §9): its key values, the UTC day of its
-/// partition_by and its sums. Kept per row, not pre-summed, so that a row PostgreSQL refuses can
-/// be taken out of the rollups exactly.
+/// What one row adds to one rollup of its type (architecture.md §9): its key values, the UTC day of
+/// its partition_by and its sums. Kept per row, not pre-summed, so that a row PostgreSQL refuses
+/// can be taken out of the rollups exactly.
 struct RollupItem {
   uint32_t keys_begin = 0;  ///< into Chunk::arena: the key values, packed (append_key_value)
   uint32_t keys_size = 0;

@@ -4,7 +4,6 @@
 #include <array>
 #include <initializer_list>
 
-
 namespace sentinel {
 namespace {
 

@@ -77,7 +77,8 @@ std::vector<std::string> key_values(std::string_view packed) {
 }
 
 TEST(ChunkBuilder, EachRowCarriesItsRollupKeysDayAndSumsFromTheCatalog) {
-  // The catalog's third type (architecture.md §9): key (tenant_id, verdict), sum of score numeric(6,4).
+  // The catalog's third type (architecture.md §9): key (tenant_id, verdict), sum of score
+  // numeric(6,4).
   const std::shared_ptr<const Catalog> catalog = load_catalog(SENTINEL_TEST_DATA_DIR "/catalog");
   const int guardrail = catalog->index_of("guardrail");
   const int invocation = catalog->index_of("invocation");

@@ -1,6 +1,6 @@
-// The compiled plan of an event type (architecture.md §9): every column type and keyword, x-source paths,
-// unknown fields (keep, ignore, reject), exact numerics at any scale, and the guardrail example type
-// end to end. The built-in types' byte-for-byte tuples are event_parser_test's.
+// The compiled plan of an event type (architecture.md §9): every column type and keyword, x-source
+// paths, unknown fields (keep, ignore, reject), exact numerics at any scale, and the guardrail
+// example type end to end. The built-in types' byte-for-byte tuples are event_parser_test's.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 

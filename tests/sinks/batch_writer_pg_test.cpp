@@ -195,8 +195,8 @@ class FakeKafka : public PayloadSource {
   std::vector<int64_t> asked;
 };
 
-/// The `extra` jsonb column of the built-in tables (architecture.md §9), made by hand until the catalog's
-/// migration makes it.
+/// The `extra` jsonb column of the built-in tables (architecture.md §9), made by hand until the
+/// catalog's migration makes it.
 void add_extra_columns(const TestDb& db) {
   for (const EventType& type : builtin()->types()) {
     if (type.unknown_fields != UnknownFields::kKeep) continue;

@@ -191,8 +191,9 @@ TEST_F(PartitionsPg, DropOlderThanLeavesPartitionsWithoutAMonthName) {
   EXPECT_EQ(db_.query("SELECT to_regclass('audit_logs_archive') IS NOT NULL"), "t");
 }
 
-// Issue 18: a type of the catalog (the guardrail of tests/data/catalog) has its month partitions premade,
-// listed and dropped by retention like the built-in ones; a catalog without it leaves them alone.
+// Issue 18: a type of the catalog (the guardrail of tests/data/catalog) has its month partitions
+// premade, listed and dropped by retention like the built-in ones; a catalog without it leaves them
+// alone.
 TEST_F(PartitionsPg, ACatalogTypesTableIsPremadeListedAndDroppedLikeTheBuiltInOnes) {
   const auto catalog = load_catalog(SENTINEL_SOURCE_DIR "/tests/data/catalog");
   const EventType* guardrail = catalog->find("guardrail");

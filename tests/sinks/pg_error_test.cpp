@@ -51,8 +51,7 @@ TEST(PgErrorClassifier, A23514NamingNoConstraintIsAMissingPartitionOfAnyTableACa
   EXPECT_EQ(classify_pg_error("23514", {}), C::kMissingPartition);
   // A CHECK violation names its constraint: the row's fault.
   EXPECT_EQ(classify_pg_error("23514", naming("invocations", "invocations_check")), C::kRowRefused);
-  EXPECT_EQ(classify_pg_error("23514", naming("guardrail_events", "score_check")),
-            C::kRowRefused);
+  EXPECT_EQ(classify_pg_error("23514", naming("guardrail_events", "score_check")), C::kRowRefused);
 }
 
 TEST(PgErrorClassifier, EveryCategoryHasAName) {

@@ -145,9 +145,9 @@ class RollupTest : public ::testing::Test {
     create_catalog_tables();
   }
 
-  /// What `migrate` makes of the catalog (architecture.md §9), made by hand here: the `extra` column of
-  /// the built-in tables, guardrail's table and rollup table, and month partitions of it through
-  /// sentinel_ensure_month_partition.
+  /// What `migrate` makes of the catalog (architecture.md §9), made by hand here: the `extra`
+  /// column of the built-in tables, guardrail's table and rollup table, and month partitions of it
+  /// through sentinel_ensure_month_partition.
   void create_catalog_tables() {
     q("ALTER TABLE audit_logs ADD COLUMN IF NOT EXISTS extra jsonb; "
       "ALTER TABLE invocations ADD COLUMN IF NOT EXISTS extra jsonb");

@@ -1,8 +1,7 @@
-// SchemaGenerator: realistic events of any catalog type made from its schema alone (architecture.md §9),
-// for the built-in types, the guardrail example (tests/data/catalog) and a small type
-// with nothing but text and integers that rejects unknown fields. What the parser makes of them
-// is schema_generator_parser_test.cpp; here: what the events say, and that it stays within the
-// schema.
+// SchemaGenerator: realistic events of any catalog type made from its schema alone (architecture.md
+// §9), for the built-in types, the guardrail example (tests/data/catalog) and a small type with
+// nothing but text and integers that rejects unknown fields. What the parser makes of them is
+// schema_generator_parser_test.cpp; here: what the events say, and that it stays within the schema.
 #include "testkit/schema_generator.h"
 
 #include <gtest/gtest.h>
