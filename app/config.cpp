@@ -6,6 +6,8 @@
 #include <cctype>
 #include <fstream>
 
+#include "ingest/scalars.h"
+
 namespace sentinel {
 
 std::string env_name_for(const std::string& long_name) {
@@ -67,6 +69,15 @@ void apply_config_file(CLI::App& command, const std::string& path) {
       throw UsageError("config file " + path + ": key '" + key + "': " + e.what());
     }
   }
+}
+
+int64_t parse_max_cost_usd(const std::string& text) {
+  const DecimalResult r = parse_decimal_nanos(text);
+  if (!r.ok() || r.nanos <= 0) {
+    throw UsageError("--max-cost-usd: expected a positive decimal number of USD (at most " +
+                     format_decimal_nanos(INT64_MAX) + "), got '" + text + "'");
+  }
+  return r.nanos;
 }
 
 }  // namespace sentinel

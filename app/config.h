@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
 
 namespace sentinel {
@@ -24,5 +25,9 @@ void add_env_names(CLI::App& command);
 /// `kafka-prop:` may be a map or a list of KEY=VALUE). Precedence: flags, environment, file.
 /// Throws UsageError for an unreadable file, a malformed one or an unknown key.
 void apply_config_file(CLI::App& command, const std::string& path);
+
+/// --max-cost-usd: a positive decimal number of USD, read exactly (as cost_usd itself is), in
+/// nano-dollars. Throws UsageError.
+int64_t parse_max_cost_usd(const std::string& text);
 
 }  // namespace sentinel

@@ -23,6 +23,7 @@
 #include "app/healthcheck_command.h"
 #include "app/logging.h"
 #include "app/partitions_command.h"
+#include "app/rejects_command.h"
 #include "app/rollup_command.h"
 #include "catalog/catalog.h"
 #include "ingest/kafka_handle.h"
@@ -42,16 +43,6 @@ void require(const std::string& value, const std::string& flag) {
     throw UsageError("missing " + flag + " (or " + sentinel::env_name_for(flag.substr(2)) +
                      ", or `" + flag.substr(2) + ":` in the --config file)");
   }
-}
-
-/// --max-cost-usd: a positive decimal (read exactly, as cost_usd itself is).
-int64_t parse_max_cost(const std::string& text) {
-  const sentinel::DecimalResult r = sentinel::parse_decimal_nanos(text);
-  if (!r.ok() || r.nanos <= 0) {
-    throw UsageError("--max-cost-usd: expected a positive decimal number of USD (at most " +
-                     sentinel::format_decimal_nanos(INT64_MAX) + "), got '" + text + "'");
-  }
-  return r.nanos;
 }
 
 std::vector<std::pair<std::string, std::string>> parse_kafka_props(
@@ -162,7 +153,7 @@ int run_run(CLI::App& cmd, RunCli& a) {
   p.chunk_bytes = a.chunk_kb << 10;
   p.batch_bytes = a.batch_mb << 20;
   p.status_interval = std::chrono::seconds(a.status_s);
-  p.limits.max_cost_nanos = parse_max_cost(a.max_cost_usd);
+  p.limits.max_cost_nanos = sentinel::parse_max_cost_usd(a.max_cost_usd);
   return sentinel::cmd_run(std::move(a.run));
 }
 
@@ -362,6 +353,7 @@ std::map<std::string, Runner> add_commands(CLI::App& app) {
   runners["rollup"] = sentinel::add_rollup_command(app);
   runners["healthcheck"] = sentinel::add_healthcheck_command(app);
   runners["catalog"] = sentinel::add_catalog_command(app);
+  runners["rejects"] = sentinel::add_rejects_command(app);
   return runners;
 }
 

@@ -186,11 +186,15 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   if (rejection) {
     encode_reject(c.reject_tuples, now_unix_micros, topics_[topic_index].name, partition, offset,
                   rejection->reason, rejection->detail, payload);
+    const int32_t month = month_of_unix_micros(now_unix_micros);
+    c.first_reject_month = c.reject_count == 0 ? month : std::min(c.first_reject_month, month);
+    c.last_reject_month = c.reject_count == 0 ? month : std::max(c.last_reject_month, month);
     ++c.reject_count;
     ++c.rejects_by_reason[static_cast<int>(rejection->reason)];
   } else {
     add_row(c, event, tuple_begin, offset, kafka_timestamp_ms);
   }
+  last_rejection_ = std::move(rejection);
   ++c.messages;
   c.next_offset = offset + 1;
   s.next_offset = offset + 1;

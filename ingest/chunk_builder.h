@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,6 +55,10 @@ class ChunkBuilder {
   /// the partition's next offset, are skipped (returns null). `payload` may be empty (tombstone).
   ChunkPtr add(int topic_index, int32_t partition, int64_t offset, int64_t kafka_timestamp_ms,
                std::string_view payload, int64_t now_unix_micros);
+
+  /// Why the message of the last add() that parsed one was rejected; nullopt when it became a
+  /// row. (`rejects replay` records each stored reject's new outcome from it.)
+  const std::optional<Rejection>& last_rejection() const { return last_rejection_; }
 
   /// Moves every non-empty open chunk to `out`.
   void flush(std::vector<ChunkPtr>& out);
@@ -129,6 +134,7 @@ class ChunkBuilder {
   uint64_t offsets_skipped_by_kafka_ = 0;
   std::vector<FirstOffset> late_starts_;
   std::vector<RefusedStart> refused_starts_;
+  std::optional<Rejection> last_rejection_;
 };
 
 }  // namespace sentinel

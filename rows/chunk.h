@@ -108,6 +108,10 @@ struct Chunk {
   std::string reject_tuples;         ///< binary COPY tuples for ingest_rejects
   uint32_t reject_count = 0;
   std::array<uint32_t, kRejectReasonCount> rejects_by_reason{};
+  /// UTC months of the rejects' rejected_at (as RowRef::month), first and last: ingest_rejects is
+  /// partitioned by it. Meaningful only when reject_count > 0.
+  int32_t first_reject_month = 0;
+  int32_t last_reject_month = 0;
   uint32_t messages = 0;  ///< Kafka messages consumed into this chunk (rows + rejects)
 
   /// Bytes held, for the in-flight budget.

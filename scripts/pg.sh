@@ -79,7 +79,9 @@ logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 ignore_startup_parameters = extra_float_digits,options
 INI
-  echo '"postgres" ""' >"$dir/userlist.txt"
+  # sentinel_test_ingest: the LOGIN role tests grant sentinel_ingest to (least privilege through
+  # PgBouncer); each test creates it in the cluster.
+  printf '"postgres" ""\n"sentinel_test_ingest" ""\n' >"$dir/userlist.txt"
   [ "$(id -u)" -ne 0 ] || chown postgres: "$dir/pgbouncer.ini" "$dir/userlist.txt"
   as_owner pgbouncer -d -q "$dir/pgbouncer.ini"
   for _ in $(seq 50); do

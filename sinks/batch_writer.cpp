@@ -41,15 +41,6 @@ std::string refusal_detail(const PgError& e) {
   return out;
 }
 
-void append_array_text(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-}
-
 int64_t now_unix_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -86,9 +77,10 @@ size_t keep_chained(std::vector<Chunk*>& chunks) {
 
 BatchWriter::BatchWriter(const std::string& pg_url, std::string consumer_group,
                          std::vector<std::string> topics, std::shared_ptr<const Catalog> catalog,
-                         PayloadSource* payloads)
+                         PayloadSource* payloads, BatchLedger* ledger)
     : conn_(pg_url),
       payloads_(payloads),
+      ledger_(ledger),
       consumer_group_(std::move(consumer_group)),
       topics_(std::move(topics)),
       catalog_(std::move(catalog)) {
@@ -135,7 +127,7 @@ BatchResult BatchWriter::write(std::span<Chunk* const> input) {
         break;
       }
     } catch (const PgError& e) {
-      if (failure_ == Failure::kCommitUnknown) {
+      if (failure_ == Failure::kCommitUnknown && ledger_ == nullptr) {
         // The COMMIT may have landed: remember what it stored, the next call finds out.
         PendingCommit pending{token_, result, {}};
         pending.result.fenced = fenced;
@@ -233,29 +225,41 @@ void BatchWriter::ensure_partitions(std::span<Chunk* const> chunks, BatchResult&
     for (const RowRef& r : c->rows) {
       if (r.month == last) continue;
       last = r.month;
-      const auto key = std::make_pair(c->type, r.month);
-      if (known_partitions_.contains(key)) continue;
-      const std::string start = month_start_text(r.month);
-      const std::string& table = (*catalog_)[static_cast<size_t>(c->type)].table;
-      // Its own short transaction, read-write whatever defaults a pooled session holds.
-      conn_.exec("BEGIN READ WRITE");
-      try {
-        conn_.exec_params(kEnsurePartitionSql.data(), {table.c_str(), start.c_str()});
-        conn_.exec("COMMIT");
-      } catch (const PgError&) {
-        if (conn_.connected()) {
-          try {
-            conn_.exec("ROLLBACK");
-          } catch (const PgError&) {
-            conn_.close();
-          }
-        }
-        throw;
+      ensure_partition(c->type, r.month, result);
+    }
+    if (c->reject_count > 0) {
+      for (int32_t m = c->first_reject_month; m <= c->last_reject_month; ++m) {
+        ensure_partition(kRejectsKey, m, result);
       }
-      known_partitions_.insert(key);
-      ++result.partitions_ensured;
     }
   }
+  // A row PostgreSQL refuses becomes a reject stamped now.
+  ensure_partition(kRejectsKey, month_of_unix_micros(now_unix_micros()), result);
+}
+
+void BatchWriter::ensure_partition(int type, int32_t month, BatchResult& result) {
+  const auto key = std::make_pair(type, month);
+  if (known_partitions_.contains(key)) return;
+  const std::string start = month_start_text(month);
+  const std::string table(type == kRejectsKey ? kRejectsTable
+                                              : (*catalog_)[static_cast<size_t>(type)].table);
+  // Its own short transaction, read-write whatever defaults a pooled session holds.
+  conn_.exec("BEGIN READ WRITE");
+  try {
+    conn_.exec_params(kEnsurePartitionSql.data(), {table.c_str(), start.c_str()});
+    conn_.exec("COMMIT");
+  } catch (const PgError&) {
+    if (conn_.connected()) {
+      try {
+        conn_.exec("ROLLBACK");
+      } catch (const PgError&) {
+        conn_.close();
+      }
+    }
+    throw;
+  }
+  known_partitions_.insert(key);
+  ++result.partitions_ensured;
 }
 
 bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_rollups,
@@ -278,16 +282,23 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     for (int type = 0; type < static_cast<int>(catalog_->size()); ++type) {
       copy_table(chunks, type, bisect, refused, result);
     }
-    read_payloads(chunks, refused);
-    copy_rejects(chunks, refused);
+    if (ledger_ == nullptr) {
+      read_payloads(chunks, refused);
+      copy_rejects(chunks, refused);
+    }
     try {
       upsert_rollups(chunks, refused);
     } catch (const PgError& e) {
       if (e.data_exception()) failure_ = Failure::kRollupOverflow;
       throw;
     }
-    token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
-    auto fenced = store_offsets(chunks, token_, result);
+    std::vector<std::pair<int, int32_t>> fenced;
+    if (ledger_ != nullptr) {
+      fenced = ledger_->record(conn_, chunks, refused);
+    } else {
+      token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
+      fenced = store_offsets(chunks, token_, result);
+    }
     if (!fenced.empty()) {
       conn_.exec("ROLLBACK");
       result.fenced = std::move(fenced);

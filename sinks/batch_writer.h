@@ -48,6 +48,28 @@ struct BatchResult {
   std::vector<Offset> offsets;
 };
 
+/// A row of a batch that is not stored: PostgreSQL refused it (isolated by bisection), or its
+/// deltas do not fit in its rollup rows.
+struct RefusedRow {
+  RowPos pos;
+  std::string message;
+  std::optional<std::string> payload;  ///< read again from Kafka
+};
+
+/// What a batch's transaction records besides its rows and rollups. Without one, BatchWriter
+/// records the Kafka offsets (compare-and-set) and the rejects, as `run` does; `rejects replay`
+/// records the replayed rejects' new state instead (sinks/reject_replayer.h).
+class BatchLedger {
+ public:
+  virtual ~BatchLedger() = default;
+  /// Runs in the batch's open transaction, after its rows and rollups, before COMMIT. `refused`
+  /// are the rows left out. Returns what was fenced, as (topic index, partition) pairs: the
+  /// transaction is rolled back and write() goes on without their chunks. Empty: it commits.
+  virtual std::vector<std::pair<int, int32_t>> record(PgConnection& conn,
+                                                      std::span<Chunk* const> chunks,
+                                                      std::span<const RefusedRow> refused) = 0;
+};
+
 /// Stores batches of chunks in PostgreSQL, one transaction per batch (architecture.md §1, §4, §5):
 /// binary COPY of each event table and of the rejects, the rollup upserts (sinks/rollup_upsert.h:
 /// `costs` and every other rollup table of the catalog's types), and the compare-and-set
@@ -73,9 +95,11 @@ class BatchWriter {
   /// `catalog` says each chunk's type: its table and COPY columns. `topics` names each topic
   /// index of the chunks. `payloads` reads the raw payloads of rows PostgreSQL refuses (chunks do
   /// not keep them); without one, such a reject's payload is NULL. It must outlive the writer.
+  /// With a `ledger`, it records each batch instead of the offsets and rejects (no payload
+  /// source, no commit token: the ledger's own compare-and-set makes a retry safe).
   BatchWriter(const std::string& pg_url, std::string consumer_group,
               std::vector<std::string> topics, std::shared_ptr<const Catalog> catalog,
-              PayloadSource* payloads = nullptr);
+              PayloadSource* payloads = nullptr, BatchLedger* ledger = nullptr);
 
   /// Commits the chunks (in Kafka order per partition). Reconnects first if needed. Throws PgError,
   /// or PayloadUnavailable when refused rows' payloads cannot be read (nothing is committed).
@@ -90,11 +114,7 @@ class BatchWriter {
   }
 
  private:
-  struct Refused {
-    RowPos pos;
-    std::string message;
-    std::optional<std::string> payload;  ///< read again from Kafka
-  };
+  using Refused = RefusedRow;
 
   /// How the last attempt failed, when that matters to write().
   enum class Failure { kOther, kRollupOverflow, kCommitUnknown };
@@ -105,7 +125,12 @@ class BatchWriter {
     std::map<std::pair<int, int32_t>, int64_t> next_offsets;  ///< its partitions' new offsets
   };
 
+  /// Makes sure the month partitions the chunks' rows and rejects go to exist (ingest_rejects:
+  /// the months of their rejected_at, and this month for rows PostgreSQL may refuse).
   void ensure_partitions(std::span<Chunk* const> chunks, BatchResult& result);
+  /// known_partitions_' key of ingest_rejects (an event type's is its catalog index).
+  static constexpr int kRejectsKey = -1;
+  void ensure_partition(int type, int32_t month, BatchResult& result);
   /// Whether the pending commit's token is in ingest_offsets (that COMMIT landed).
   bool pending_commit_landed();
   /// Forgets the pending commit, which landed: drops the chunks it stored from `live` and
@@ -143,10 +168,11 @@ class BatchWriter {
 
   PgConnection conn_;
   PayloadSource* payloads_;
+  BatchLedger* ledger_;
   std::string consumer_group_;
   std::vector<std::string> topics_;
   std::shared_ptr<const Catalog> catalog_;
-  std::set<std::pair<int, int32_t>> known_partitions_;  ///< (type, month) that exist
+  std::set<std::pair<int, int32_t>> known_partitions_;  ///< (type or kRejectsKey, month)
   std::vector<std::string> copy_sql_;                   ///< by type
   std::string rejects_copy_sql_;
   uint64_t token_prefix_;  ///< random, per writer

@@ -39,11 +39,14 @@ std::vector<std::string> premake(const std::string& url, const Catalog& catalog,
   pqxx::connection conn = connect_control(url);
   std::vector<std::string> names;
   for (int32_t m = from_month; m < from_month + count; ++m) {
-    for (const EventType& type : catalog.types()) {
+    std::vector<std::string> tables;
+    for (const EventType& type : catalog.types()) tables.push_back(type.table);
+    tables.emplace_back(kRejectsTable);
+    for (const std::string& table : tables) {
       // One short transaction per partition: creating one locks its parent table.
       pqxx::nontransaction tx(conn);
       const pqxx::row r =
-          tx.exec_params1(std::string(kEnsurePartitionSql), type.table, month_start_text(m));
+          tx.exec_params1(std::string(kEnsurePartitionSql), table, month_start_text(m));
       names.push_back(r[0].as<std::string>());
     }
   }

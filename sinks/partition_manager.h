@@ -18,7 +18,8 @@ struct PartitionInfo {
   int64_t total_bytes = 0;       ///< pg_total_relation_size: heap, indexes and TOAST
 };
 
-/// Creates the partitions of every event table of `catalog` for `count` months from `from_month`
+/// Creates the partitions of every event table of `catalog`, and of ingest_rejects, for `count`
+/// months from `from_month`
 /// (see rows/month.h) that do not exist yet, through sentinel_ensure_month_partition, so any role
 /// with EXECUTE on it may call this. Returns every partition name covered, in order. Throws PgError
 /// (connect_control) when PostgreSQL cannot be reached or refuses the connection, pqxx exceptions

@@ -13,6 +13,15 @@
 
 namespace sentinel {
 
+void append_array_text(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
 std::string redact_url(std::string_view url) {
   // One place decides what of a connection string is secret (sinks/connection_defaults.h).
   return redact_secrets(url);
@@ -97,9 +106,18 @@ PgResult PgConnection::exec(const char* sql) {
 }
 
 PgResult PgConnection::exec_params(const char* sql, const std::vector<const char*>& params) {
+  return exec_params_as(sql, params, 0);
+}
+
+PgResult PgConnection::exec_params_binary(const char* sql, const std::vector<const char*>& params) {
+  return exec_params_as(sql, params, 1);
+}
+
+PgResult PgConnection::exec_params_as(const char* sql, const std::vector<const char*>& params,
+                                      int result_format) {
   if (!conn_) throw PgError("PostgreSQL: not connected", "");
   return check(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr,
-                            params.data(), nullptr, nullptr, 0),
+                            params.data(), nullptr, nullptr, result_format),
                sql);
 }
 

@@ -26,6 +26,10 @@ std::string redact_url(std::string_view url);
 PgError diagnose_connect_failure(const std::string& url, const std::string& message,
                                  std::chrono::milliseconds timeout);
 
+/// Appends `s` to `out` as one element of a PostgreSQL array literal ('{...}'), quoted: any text
+/// (commas, quotes, backslashes, braces, newlines) reads back as itself.
+void append_array_text(std::string& out, std::string_view s);
+
 struct PgResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
@@ -51,6 +55,8 @@ class PgConnection {
   PgResult exec(const char* sql);
   /// Runs a statement with text parameters (nullptr = NULL); throws PgError on failure.
   PgResult exec_params(const char* sql, const std::vector<const char*>& params);
+  /// As exec_params, with every result column in binary format (bytea as its bytes).
+  PgResult exec_params_binary(const char* sql, const std::vector<const char*>& params);
 
   /// A binary COPY in three steps: begin (sends the statement and the COPY header), put the
   /// tuples in as many pieces as convenient, end (sends the trailer and waits for the result).
@@ -81,6 +87,9 @@ class PgConnection {
  private:
   /// Throws PgError::misconfigured (and closes) unless the server says client_encoding is UTF8.
   void require_utf8();
+  /// exec_params with results in `result_format` (0 text, 1 binary).
+  PgResult exec_params_as(const char* sql, const std::vector<const char*>& params,
+                          int result_format);
   PgError error_from(PGresult* r, std::string_view what) const;
   PgError connection_error(std::string_view what) const;
   PgResult check(PGresult* r, std::string_view what);

@@ -55,7 +55,7 @@ const std::vector<std::pair<std::string, Room>>& rooms() {
        {std::regex(R"(^(libpq-fe\.h|postgresql/libpq-fe\.h)$)"),
         {"sinks/pg_connection.h", "sinks/pg_connection.cpp", "sinks/batch_writer.h",
          "sinks/batch_writer.cpp", "sinks/connection_defaults.cpp", "sinks/offset_store.cpp",
-         "tests", "bench"},
+         "sinks/reject_store.cpp", "tests", "bench"},
         R"(\b(PGconn|PGresult|PQ[a-z]\w*)\b)"}},
       // libpqxx: the control plane talking to PostgreSQL, never the Kafka side or the row format.
       {"libpqxx", {std::regex(R"(^pqxx/)"), {"sinks", "app", "testkit", "tests", "bench"}}},

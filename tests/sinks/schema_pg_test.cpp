@@ -85,8 +85,8 @@ TEST(Schema, TablesIndexesAndConstraintsAreAsDesigned) {
   apply_migrations(db.direct_url());
   EXPECT_EQ(db.query("SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) "
                      "FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-                     "AND relkind IN ('r', 'p')"),
-            "audit_logs:p,costs:r,ingest_offsets:r,ingest_rejects:r,invocations:p,"
+                     "AND relkind IN ('r', 'p') AND NOT relispartition"),
+            "audit_logs:p,costs:r,ingest_offsets:r,ingest_rejects:p,invocations:p,"
             "schema_migrations:r,sentinel_catalog:r");
   EXPECT_EQ(db.query("SELECT pg_get_partkeydef('audit_logs'::regclass)"), "RANGE (ts)");
   EXPECT_EQ(db.query("SELECT pg_get_partkeydef('invocations'::regclass)"), "RANGE (ts)");
@@ -156,10 +156,18 @@ TEST_F(IngestRole, CanInsertUpsertAndCreatePartitions) {
                        "AND next_offset = 10"),
            std::string("SELECT next_offset FROM ingest_offsets"),
            std::string("SELECT max(version) FROM schema_migrations"),
+           // `rejects replay` runs as the ingest role: it reads rejects and records their state.
+           std::string("SELECT payload FROM ingest_rejects"),
+           std::string("UPDATE ingest_rejects SET replay_state = 'invalid', replayed_at = now(), "
+                       "replay_attempts = replay_attempts + 1, replay_reason = 'invalid_json', "
+                       "replay_detail = 'still bad'"),
+           std::string("SELECT sentinel_ensure_month_partition('ingest_rejects', '2026-11-01')"),
        }) {
     const SqlOutcome r = as_ingest(sql);
     EXPECT_TRUE(r.ok) << sql << ": " << r.sqlstate << " " << r.message;
   }
+  EXPECT_EQ(db_.query("SELECT replay_state || ' ' || replay_attempts FROM ingest_rejects"),
+            "invalid 1");
   EXPECT_EQ(db_.query("SELECT cost_usd || '/' || invocations FROM costs"), "3.000000000/2");
   EXPECT_EQ(db_.query("SELECT next_offset FROM ingest_offsets"), "20");
   EXPECT_EQ(db_.query("SELECT count(*) FROM audit_logs"), "1");
@@ -200,7 +208,9 @@ TEST_F(IngestRole, CannotChangeRemoveReadOrRedefineAnything) {
            "DELETE FROM ingest_offsets",
            "TRUNCATE costs",
            "UPDATE ingest_rejects SET detail = ''",
-           "SELECT * FROM ingest_rejects",
+           "UPDATE ingest_rejects SET payload = NULL",
+           "DELETE FROM ingest_rejects",
+           "TRUNCATE ingest_rejects",
            "DELETE FROM schema_migrations",
            "INSERT INTO schema_migrations VALUES (99, 'x', 'x', now())",
            "CREATE OR REPLACE FUNCTION sentinel_forbid_modification() RETURNS trigger "

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "sinks/reject_store.h"
+
+namespace sentinel {
+
+/// Adds `rejects` (list, replay, purge: the rejects lifecycle, architecture.md §10) to `app`.
+/// Returns what to run once the command line has been parsed and `rejects` was chosen; it returns
+/// the exit code and throws UsageError for bad arguments.
+std::function<int()> add_rejects_command(CLI::App& app);
+
+/// The filters `rejects list` and `rejects replay` share, as given on the command line.
+struct RejectFilterOptions {
+  std::string reason;
+  std::string topic;
+  std::string since;
+  /// The filter; throws UsageError for an unknown reason or a --since that is not a time.
+  RejectFilter resolve() const;
+};
+
+/// Adds --reason, --topic and --since to `cmd`.
+void add_reject_filter_options(CLI::App& cmd, RejectFilterOptions& options);
+
+/// --since: an RFC 3339 time, a UTC date YYYY-MM-DD, or an age back from now (30m, 12h, 7d).
+/// Unix microseconds; throws UsageError naming the forms.
+int64_t parse_since(const std::string& text, int64_t now_unix_micros);
+
+/// `rejects replay`'s sub-command, added to the `rejects` group.
+std::function<int()> add_rejects_replay(CLI::App& rejects);
+
+}  // namespace sentinel
