@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
+
+#include "ingest/kafka_stats.h"
 
 namespace sentinel {
 
 KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* listener)
-    : topics_(options.topics), listener_(listener) {
+    : topics_(options.topics), listener_(listener), brokers_up_(options.brokers_up) {
   std::vector<std::pair<std::string, std::string>> props = {
       {"bootstrap.servers", options.brokers},
       {"group.id", options.group},
@@ -32,9 +35,13 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
       {"queued.max.messages.kbytes", "16384"},
       {"queued.min.messages", "1000000"},
   };
+  if (brokers_up_ != nullptr) {
+    props.emplace_back("statistics.interval.ms", std::to_string(kStatsIntervalMs));
+  }
   props.insert(props.end(), options.properties.begin(), options.properties.end());
   KafkaConf conf = make_kafka_conf(props);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::rebalance_cb);
+  if (brokers_up_ != nullptr) rd_kafka_conf_set_stats_cb(conf.get(), &KafkaConsumer::stats_cb);
   rd_kafka_conf_set_opaque(conf.get(), this);
   std::string err;
   rk_ = new_kafka_client(RD_KAFKA_CONSUMER, conf, err);
@@ -168,6 +175,13 @@ std::vector<TopicPartition> KafkaConsumer::from_list(
     out.push_back({static_cast<int>(it - topics_.begin()), e.partition, e.offset});
   }
   return out;
+}
+
+int KafkaConsumer::stats_cb(rd_kafka_t*, char* json, size_t json_len, void* opaque) {
+  auto* self = static_cast<KafkaConsumer*>(opaque);
+  const int up = kafka_brokers_up(std::string_view(json, json_len));
+  if (up >= 0) self->brokers_up_->store(up, std::memory_order_relaxed);
+  return 0;  // librdkafka frees `json`
 }
 
 void KafkaConsumer::rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,

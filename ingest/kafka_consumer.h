@@ -99,6 +99,10 @@ struct ConsumerOptions {
   std::vector<std::string> topics;
   /// Extra librdkafka properties (--kafka-prop), applied last: they win.
   std::vector<std::pair<std::string, std::string>> properties;
+  /// When set, librdkafka's statistics (every kStatsIntervalMs, unless `properties` says
+  /// otherwise) store the number of brokers in state UP here (kafka_brokers_up). Must outlive
+  /// the consumer.
+  std::atomic<int>* brokers_up = nullptr;
 };
 
 /// A librdkafka KafkaConsumer in a consumer group with the cooperative-sticky assignor, auto
@@ -147,6 +151,8 @@ class KafkaConsumer {
   void set_backlog(bool backlog) { backlog_.store(backlog, std::memory_order_relaxed); }
   /// How many nudges were sent (for tests).
   uint64_t nudges() const { return nudges_.load(std::memory_order_relaxed); }
+  /// How often librdkafka reports its statistics when ConsumerOptions::brokers_up is set.
+  static constexpr int kStatsIntervalMs = 5000;
   /// How long close() waits by default for librdkafka to leave the group.
   static constexpr std::chrono::milliseconds kCloseTimeout{5000};
   /// Leaves the group: revokes everything through the listener first, completes any rebalance
@@ -167,6 +173,8 @@ class KafkaConsumer {
   int topic_index(const rd_kafka_message_t* m) const;
   static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
+  /// Served by poll() on the consumer thread once per statistics interval (not per message).
+  static int stats_cb(rd_kafka_t* rk, char* json, size_t json_len, void* opaque);
   KafkaPartitionList to_list(const std::vector<TopicPartition>& partitions) const;
   std::vector<TopicPartition> from_list(const rd_kafka_topic_partition_list_t* list) const;
   void nudge_loop();
@@ -177,6 +185,7 @@ class KafkaConsumer {
 
   std::vector<std::string> topics_;
   RebalanceListener* listener_;
+  std::atomic<int>* brokers_up_;  ///< ConsumerOptions::brokers_up (may be null)
   bool closed_ = false;
   bool closing_ = false;  ///< inside close(): assignments are completed, not reported
   /// An assignment came through the rebalance callback at least once. librdkafka runs the

@@ -35,6 +35,7 @@ void ConsumerLoop::open(const std::atomic<bool>& stop) {
   copts.group = options_.group;
   copts.topics = topics_;
   copts.properties = options_.kafka_properties;
+  copts.brokers_up = &metrics_.kafka_brokers_up;
   consumer_ = std::make_unique<KafkaConsumer>(copts, this);
   last_status_ = last_commit_ = last_flush_ = Clock::now();
 }

@@ -5,6 +5,16 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ingest/kafka_stats.h"
+#include "pipeline/process_stats.h"
+
+#ifndef SENTINEL_VERSION
+#define SENTINEL_VERSION "unknown"
+#endif
+#ifndef SENTINEL_COMMIT
+#define SENTINEL_COMMIT "unknown"
+#endif
+
 namespace sentinel {
 
 Histogram::Histogram(std::vector<double> bounds)
@@ -77,7 +87,8 @@ Metrics::Metrics()
     : batch_commit_seconds(latency_buckets()),
       end_to_end_latency_seconds(latency_buckets()),
       ingest_latency_seconds(latency_buckets()),
-      batch_rows({1, 10, 100, 1000, 5000, 10000, 25000, 50000, 100000}) {}
+      batch_rows({1, 10, 100, 1000, 5000, 10000, 25000, 50000, 100000}),
+      build{SENTINEL_VERSION, SENTINEL_COMMIT, kafka_library_version()} {}
 
 void Metrics::set_streams(std::vector<std::string> topic_names,
                           std::vector<std::string> table_names) {
@@ -175,6 +186,16 @@ std::string Metrics::render() {
     counter(c.name, c.help);
     out += fmt::format("sentinel_ingest_{} {}\n", c.name, c.value->load());
   }
+  gauge("kafka_brokers_up",
+        "Kafka brokers the consumer is connected to (state UP in librdkafka's statistics).");
+  if (const int up = kafka_brokers_up.load(); up >= 0) {
+    out += fmt::format("sentinel_ingest_kafka_brokers_up {}\n", up);
+  }
+  gauge("build_info", "Always 1; the labels say what is running.");
+  out += fmt::format(
+      "sentinel_ingest_build_info{{version=\"{}\",commit=\"{}\",librdkafka=\"{}\"}} 1\n",
+      build.version, build.commit, build.librdkafka);
+  ProcessStats::read().render(out);
   return out;
 }
 

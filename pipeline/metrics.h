@@ -87,6 +87,17 @@ struct Metrics {
   /// Microseconds the consumer was held back because the writers were over the in-flight budget.
   std::atomic<uint64_t> throttled_micros{0};
   std::atomic<uint64_t> rebalances{0};
+  /// Kafka brokers librdkafka is connected to (state UP), from its statistics every few seconds;
+  /// -1 until the first statistics (or with statistics.interval.ms=0): then not exported.
+  std::atomic<int> kafka_brokers_up{-1};
+
+  /// The labels of sentinel_ingest_build_info: what is running, for dashboards and incidents.
+  struct BuildInfo {
+    std::string version;     ///< the project's version (CMake)
+    std::string commit;      ///< git commit at configure time ("unknown" outside git)
+    std::string librdkafka;  ///< librdkafka's run-time version
+  };
+  BuildInfo build;
 
   /// Guards the stream names and counters against set_streams() while render() runs.
   std::mutex streams_mutex;

@@ -12,6 +12,8 @@ packages=(
   clang-14 libclang-rt-14-dev python3 procps openssl
   clang-tidy      # scripts/tidy.sh (the checks in .clang-tidy), run by CI
   docker-compose  # tests/docker: validates docker-compose.yml without a Docker engine
+  prometheus      # tests/docker: promtool checks and unit-tests the alert rules and dashboard queries
+  prometheus-postgres-exporter prometheus-node-exporter  # tests/docker: their metric names
   locales         # a non-English lc_messages for tests (de_DE.UTF-8, generated below)
 )
 

@@ -14,8 +14,11 @@
 - Kafka topics = the binary's default topics; PgBouncer in transaction mode on 6432 with
   max_client_conn 1000 and default_pool_size 20; the PostgreSQL settings, with shared_buffers and
   effective_cache_size computed by docker/postgres/start.sh as 25% and 75% of memory;
-- docker/prometheus/alerts.yml: `promtool check rules` and `promtool test rules` when promtool is
-  installed (Debian package prometheus), else a YAML structure check.
+- docker/prometheus/*alerts.yml: `promtool check rules` and `promtool test rules` (*alerts_test.yml)
+  when promtool is installed (Debian package prometheus), else a YAML structure check; each alert
+  has a runbook_url; the monitoring profile (Prometheus loading every rule file, Grafana with its
+  provisioning, postgres-exporter with its queries, node-exporter) is wired together.
+  (check_observability.py checks the names inside the expressions against the binary.)
 Prints one line per failed check and exits 1 if any failed.
 """
 import json
@@ -28,15 +31,10 @@ import tempfile
 
 import yaml
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from checklist import check, finish  # noqa: E402 (after the line above)
+
 SRC, BINARY = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-        print("FAIL: " + message)
-    return ok
 
 
 def run(args, **kw):
@@ -242,28 +240,94 @@ for lib in needed:
     check(owner in runtime_packages,
           f"Dockerfile runtime stage lacks {owner or '?'} (for {lib}) in its apt-get install")
 
-# --- docker/prometheus ----------------------------------------------------------------------------
-alerts = os.path.join(SRC, "docker", "prometheus", "alerts.yml")
+# --- docker/prometheus, docker/grafana, docker/postgres-exporter (profile monitoring) ---------------
+prom_dir = os.path.join(SRC, "docker", "prometheus")
+rule_files = sorted(f for f in os.listdir(prom_dir) if f.endswith("alerts.yml"))
+check({"alerts.yml", "database_alerts.yml"} <= set(rule_files), f"rule files: {rule_files}")
 if shutil.which("promtool"):
-    r = run(["promtool", "check", "rules", alerts])
-    check(r.returncode == 0, "promtool check rules: " + r.stdout + r.stderr)
-    r = run(["promtool", "test", "rules", "alerts_test.yml"], cwd=os.path.dirname(alerts))
-    check(r.returncode == 0, "promtool test rules: " + r.stdout + r.stderr)
+    for f in rule_files:
+        r = run(["promtool", "check", "rules", f], cwd=prom_dir)
+        check(r.returncode == 0, f"promtool check rules {f}: " + r.stdout + r.stderr)
+        test = f.replace(".yml", "_test.yml")
+        if check(os.path.exists(os.path.join(prom_dir, test)), f"no unit tests {test} for {f}"):
+            r = run(["promtool", "test", "rules", test], cwd=prom_dir)
+            check(r.returncode == 0, f"promtool test rules {test}: " + r.stdout + r.stderr)
 else:
     print("note: promtool not installed (Debian package prometheus); YAML structure check only")
-rules = yaml.safe_load(open(alerts))
-names = {rule["alert"] for g in rules["groups"] for rule in g["rules"]}
-for rule in (rule for g in rules["groups"] for rule in g["rules"]):
-    check(isinstance(rule.get("expr"), str) and rule["expr"].strip(), f"{rule.get('alert')}: no expr")
+names = set()
+for f in rule_files:
+    for rule in (rule for g in yaml.safe_load(open(os.path.join(prom_dir, f)))["groups"]
+                 for rule in g["rules"]):
+        names.add(rule.get("alert"))
+        check(isinstance(rule.get("expr"), str) and rule["expr"].strip(), f"{rule.get('alert')}: no expr")
+        check(str(rule.get("annotations", {}).get("runbook_url", "")).startswith("docs/runbook.md#"),
+              f"{rule.get('alert')}: no runbook_url into docs/runbook.md")
 for want in ("SentinelIngestConsumerLagGrowing", "SentinelIngestNotReady", "SentinelIngestRejectRateHigh",
-             "SentinelIngestEndToEndLatencyHigh", "SentinelIngestPostgresUnreachable"):
-    check(want in names, f"alerts.yml: no alert {want}")
-prom = yaml.safe_load(open(os.path.join(SRC, "docker", "prometheus", "prometheus.yml")))
-targets = [t for sc in prom["scrape_configs"] for c in sc["static_configs"] for t in c["targets"]]
-for t in targets:
-    host, port = t.rsplit(":", 1)
-    check(host in services and int(port) == port_of(image_env.get("SENTINEL_METRICS_LISTEN", ":9464")),
-          f"prometheus.yml target {t} is not a compose service's metrics port")
+             "SentinelIngestEndToEndLatencyHigh", "SentinelIngestPostgresUnreachable",
+             "SentinelIngestStalled", "SentinelIngestKafkaBrokersDown", "PostgresHostCpuHigh",
+             "PostgresHostCpuCritical", "PostgresFreeableMemoryLow", "PostgresConnectionsHigh",
+             "PostgresDiskReadLatencyHigh", "PostgresDiskWriteLatencyHigh", "PostgresReplicaLagHigh",
+             "PostgresWalDiskHigh"):
+    check(want in names, f"no alert {want}")
 
-print(f"deploy checks: {len(failures)} failed" if failures else "deploy checks: all passed")
-sys.exit(1 if failures else 0)
+prom = yaml.safe_load(open(os.path.join(prom_dir, "prometheus.yml")))
+jobs = {sc["job_name"]: [t for c in sc["static_configs"] for t in c["targets"]]
+        for sc in prom["scrape_configs"]}
+check({"sentinel-ingest", "postgres", "postgres-node"} <= set(jobs),
+      f"prometheus.yml jobs {sorted(jobs)}: the rules select sentinel-ingest, postgres, postgres-node")
+for job, targets in jobs.items():
+    for t in targets:
+        host, port = t.rsplit(":", 1)
+        check(host in services, f"prometheus.yml target {t} is not a compose service")
+        if job == "sentinel-ingest":
+            check(int(port) == port_of(image_env.get("SENTINEL_METRICS_LISTEN", ":9464")),
+                  f"prometheus.yml target {t} is not the ingestors' metrics port")
+exporter_ports = {"postgres": 9187, "postgres-node": 9100}
+for job, port in exporter_ports.items():
+    check(all(t.endswith(f":{port}") for t in jobs.get(job, [])), f"{job} targets: {jobs.get(job)}")
+
+monitoring = {n for n, svc in services.items() if "monitoring" in (svc.get("profiles") or [])}
+check({"prometheus", "grafana", "postgres-exporter", "node-exporter"} <= monitoring,
+      f"profile monitoring: {sorted(monitoring)}")
+mounted = {str(v).split(":")[1] for v in services["prometheus"].get("volumes", [])}
+for f in prom.get("rule_files", []):
+    check(f in mounted, f"prometheus.yml loads {f}, which compose does not mount")
+    check(os.path.basename(f) in rule_files, f"prometheus.yml loads {f}, no such docker/prometheus file")
+for f in rule_files:
+    check("/etc/prometheus/" + f in prom.get("rule_files", []), f"prometheus.yml does not load {f}")
+# postgres-exporter: the version whose names tests/docker checks, the custom queries mounted.
+pgx = services.get("postgres-exporter", {})
+check(str(pgx.get("image", "")).endswith(":v0.11.1"), "postgres-exporter: image v0.11.1 (Debian 12's)")
+check(any(str(v).startswith(os.path.join(SRC, "docker", "postgres-exporter", "queries.yaml") + ":")
+          or "docker/postgres-exporter/queries.yaml:" in str(v) for v in pgx.get("volumes", [])),
+      "postgres-exporter: queries.yaml not mounted")
+check(any("--extend.query-path=" in str(a) for a in pgx.get("command") or []),
+      "postgres-exporter: no --extend.query-path")
+check(str(services.get("node-exporter", {}).get("image", "")).endswith(":v1.5.0"),
+      "node-exporter: image v1.5.0 (Debian 12's)")
+# Grafana: provisioning (datasource uid = the dashboards'), dashboards at the provider's path.
+graf_dir = os.path.join(SRC, "docker", "grafana")
+graf_mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in services["grafana"].get("volumes", [])}
+check(graf_mounts.get("/etc/grafana/provisioning", "").endswith("docker/grafana/provisioning"),
+      "grafana: docker/grafana/provisioning not mounted at /etc/grafana/provisioning")
+ds = yaml.safe_load(open(os.path.join(graf_dir, "provisioning", "datasources", "prometheus.yml")))
+uids = {d["uid"] for d in ds["datasources"]}
+check(any(d["url"] == "http://prometheus:9090" for d in ds["datasources"]),
+      "grafana datasource does not point at the compose prometheus")
+prov = yaml.safe_load(open(os.path.join(graf_dir, "provisioning", "dashboards", "sentinel-ingest.yml")))
+for provider in prov["providers"]:
+    path = provider["options"]["path"]
+    check(graf_mounts.get(path, "").endswith("docker/grafana/dashboards"),
+          f"grafana: dashboards path {path} is not docker/grafana/dashboards")
+for f in os.listdir(os.path.join(graf_dir, "dashboards")):
+    dash = json.load(open(os.path.join(graf_dir, "dashboards", f)))
+    stack = list(dash.get("panels", []))
+    while stack:
+        p = stack.pop()
+        stack += p.get("panels", [])
+        for t in [p] + p.get("targets", []):
+            if "datasource" in t:
+                check(t["datasource"].get("uid") in uids,
+                      f"{f}: panel {p.get('title')!r} uses datasource {t['datasource']}")
+
+finish("deploy checks: all passed")
