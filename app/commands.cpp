@@ -21,6 +21,7 @@
 #include "app/config.h"
 #include "app/metrics_server.h"
 #include "app/pg_health.h"
+#include "app/reject_backlog.h"
 #include "catalog/catalog.h"
 #include "rows/month.h"
 #include "sinks/catalog_schema.h"
@@ -197,6 +198,7 @@ int cmd_run(RunArgs args) {
     server = std::make_unique<MetricsServer>(args.metrics_listen, metrics);
   // Keeps pg_up (/readyz, the status line) current between batches and while idle.
   PgHealthCheck health(p.pg_url, metrics);
+  RejectBacklog reject_backlog(p.pg_url, metrics);
   Pipeline pipeline(p, metrics);
   const int code = pipeline.run(g_stop);
   if (code == 0) spdlog::info("stopped cleanly");

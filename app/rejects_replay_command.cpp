@@ -4,8 +4,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "app/commands.h"
@@ -29,6 +31,7 @@ struct ReplayCli {
   EventTypeOptions types;
   RejectFilterOptions filter;
   bool dry_run = false;
+  std::string metrics_file;
   int page_rejects = 5000;
   size_t max_message_bytes = ParserLimits{}.max_message_bytes;
   std::string max_cost_usd = format_decimal_nanos(ParserLimits{}.max_cost_nanos);
@@ -110,6 +113,50 @@ void print_report(const ReplayReport& r, bool dry_run, double seconds) {
                  : "");
 }
 
+/// The run's figures in Prometheus text format, written to `path` at the end (through a
+/// temporary file and a rename, so a scrape never sees half of it): for node-exporter's textfile
+/// collector, since a replay is a job, not a server. Gauges of the last run.
+void write_metrics_file(const std::string& path, const ReplayReport& r, double seconds) {
+  std::string out =
+      "# HELP sentinel_ingest_replay_last_rejects Rejects the last `rejects replay` decided, by "
+      "stored reason and outcome.\n# TYPE sentinel_ingest_replay_last_rejects gauge\n";
+  for (const auto& [reason, c] : r.by_reason) {
+    for (const auto& [outcome, n] : {std::pair<const char*, uint64_t>{"row", c.rows},
+                                     {"invalid", c.invalid},
+                                     {"duplicate", c.duplicate},
+                                     {"no_payload", c.no_payload},
+                                     {"unknown_topic", c.unknown_topic}}) {
+      out += fmt::format("sentinel_ingest_replay_last_rejects{{reason=\"{}\",outcome=\"{}\"}} {}\n",
+                         reason, outcome, n);
+    }
+  }
+  out +=
+      "# HELP sentinel_ingest_replay_last_rows Rows the last `rejects replay` made, by table.\n"
+      "# TYPE sentinel_ingest_replay_last_rows gauge\n";
+  for (const auto& [table, n] : r.rows_by_table) {
+    out += fmt::format("sentinel_ingest_replay_last_rows{{table=\"{}\"}} {}\n", table, n);
+  }
+  const auto now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  out += fmt::format(
+      "# HELP sentinel_ingest_replay_last_seconds How long the last `rejects replay` took.\n"
+      "# TYPE sentinel_ingest_replay_last_seconds gauge\n"
+      "sentinel_ingest_replay_last_seconds {:.3f}\n"
+      "# HELP sentinel_ingest_replay_last_end_time_seconds When it ended (Unix time).\n"
+      "# TYPE sentinel_ingest_replay_last_end_time_seconds gauge\n"
+      "sentinel_ingest_replay_last_end_time_seconds {:.3f}\n"
+      "# HELP sentinel_ingest_replay_last_completed 1 when it went to the end, 0 when stopped.\n"
+      "# TYPE sentinel_ingest_replay_last_completed gauge\n"
+      "sentinel_ingest_replay_last_completed {}\n",
+      seconds, now, r.stopped ? 0 : 1);
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr || std::fwrite(out.data(), 1, out.size(), f) != out.size() ||
+      std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw UsageError("--metrics-file " + path + ": cannot write it (" + std::strerror(errno) + ")");
+  }
+}
+
 int run_replay(ReplayCli& a) {
   ReplayOptions o;
   o.pg_url = a.pg_url;
@@ -133,8 +180,10 @@ int run_replay(ReplayCli& a) {
   o.on_page = [&](const ReplayReport& r) { progress(r); };
   const auto start = Clock::now();
   const ReplayReport report = replay_rejects(o);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   progress(report, true);
-  print_report(report, a.dry_run, std::chrono::duration<double>(Clock::now() - start).count());
+  print_report(report, a.dry_run, seconds);
+  if (!a.metrics_file.empty() && !a.dry_run) write_metrics_file(a.metrics_file, report, seconds);
   return 0;
 }
 
@@ -167,6 +216,9 @@ std::function<int()> add_rejects_replay(CLI::App& rejects) {
       ->capture_default_str();
   cmd->add_option("--max-cost-usd", a->max_cost_usd, "As `run --max-cost-usd`")
       ->capture_default_str();
+  cmd->add_option("--metrics-file", a->metrics_file,
+                  "Write the run's figures there at the end, in Prometheus text format "
+                  "(node-exporter's textfile collector): sentinel_ingest_replay_last_*");
   cmd->add_option("--config", a->config, "YAML file of option: value");
   add_env_names(*cmd);
   return [cmd, a]() -> int {

@@ -191,6 +191,13 @@ std::string Metrics::render() {
   if (const int up = kafka_brokers_up.load(); up >= 0) {
     out += fmt::format("sentinel_ingest_kafka_brokers_up {}\n", up);
   }
+  gauge("rejects_pending",
+        "Rejects still to replay (never replayed, or still invalid at the last replay), by "
+        "stored reason; read from ingest_rejects every minute.");
+  for (int r = 0; r < kRejectReasonCount && rejects_pending_known.load(); ++r) {
+    out += fmt::format("sentinel_ingest_rejects_pending{{reason=\"{}\"}} {}\n",
+                       kRejectReasonNames[r], rejects_pending[r].load());
+  }
   gauge("build_info", "Always 1; the labels say what is running.");
   out += fmt::format(
       "sentinel_ingest_build_info{{version=\"{}\",commit=\"{}\",librdkafka=\"{}\"}} 1\n",

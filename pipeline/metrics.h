@@ -90,6 +90,11 @@ struct Metrics {
   /// Kafka brokers librdkafka is connected to (state UP), from its statistics every few seconds;
   /// -1 until the first statistics (or with statistics.interval.ms=0): then not exported.
   std::atomic<int> kafka_brokers_up{-1};
+  /// Rejects still to replay (never replayed, or found invalid by the last replay), by stored
+  /// reason, read from ingest_rejects every minute (app/reject_backlog.h); not exported until
+  /// rejects_pending_known.
+  std::array<std::atomic<int64_t>, kRejectReasonCount> rejects_pending{};
+  std::atomic<bool> rejects_pending_known{false};
 
   /// The labels of sentinel_ingest_build_info: what is running, for dashboards and incidents.
   struct BuildInfo {

@@ -109,6 +109,19 @@ int64_t count_pending(PgConnection& conn, const RejectFilter& filter) {
   return std::stoll(PQgetvalue(r.get(), 0, 0));
 }
 
+std::map<std::string, int64_t> pending_by_reason(PgConnection& conn,
+                                                 std::chrono::milliseconds timeout) {
+  PgResult r = conn.exec_params_within(
+      "SELECT reason, pg_catalog.count(*) FROM public.ingest_rejects "
+      "WHERE replay_state IS NULL OR replay_state = 'invalid' GROUP BY reason",
+      {}, timeout);
+  std::map<std::string, int64_t> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    out[PQgetvalue(r.get(), i, 0)] = std::stoll(PQgetvalue(r.get(), i, 1));
+  }
+  return out;
+}
+
 std::vector<std::optional<int64_t>> replayed_elsewhere(PgConnection& conn,
                                                        std::span<const StoredReject> rejects) {
   std::vector<std::optional<int64_t>> out(rejects.size());

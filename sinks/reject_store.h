@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -54,6 +56,11 @@ std::vector<StoredReject> read_pending(PgConnection& conn, const RejectFilter& f
 
 /// How many rejects read_pending would give in all.
 int64_t count_pending(PgConnection& conn, const RejectFilter& filter);
+
+/// The rejects still to replay, by stored reason (reasons with none are left out), within
+/// `timeout` (connecting first if needed).
+std::map<std::string, int64_t> pending_by_reason(PgConnection& conn,
+                                                 std::chrono::milliseconds timeout);
 
 /// For each reject, the id of another reject of the same Kafka message (topic, partition, offset)
 /// that was already replayed, if any.

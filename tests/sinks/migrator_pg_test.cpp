@@ -225,5 +225,50 @@ TEST(Migrator, ACreateRoleDatabaseOwnerHandsObjectsToTheOwnerRole) {
   EXPECT_TRUE(check_migrations(owner.url()).up_to_date);
 }
 
+// Migration 005 turns ingest_rejects into a table partitioned by month: a database at version 4
+// keeps every reject, with its id, in the partition of its month, and new rejects go on from the
+// last id.
+TEST(Migrator, Migration005KeepsEveryRejectWithItsIdInItsMonthPartition) {
+  TestDb db;
+  {
+    // The database as a binary of version 4 left it.
+    pqxx::connection conn(db.direct_url());
+    pqxx::work tx(conn);
+    tx.exec0(
+        "CREATE TABLE public.schema_migrations (version int PRIMARY KEY, name text NOT NULL, "
+        "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    for (const EmbeddedMigration& m : embedded_migrations()) {
+      if (m.version > 4) break;
+      tx.exec0(std::string(m.sql));
+      tx.exec_params0(
+          "INSERT INTO schema_migrations (version, name, checksum) "
+          "VALUES ($1, $2, encode(sha256($3::bytea), 'hex'))",
+          m.version, std::string(m.name), pqxx::binarystring(std::string(m.sql)));
+    }
+    tx.exec0(
+        "INSERT INTO ingest_rejects (rejected_at, topic, kafka_partition, kafka_offset, reason, "
+        "detail, payload) VALUES "
+        "('2026-10-03T10:00:00Z', 'sentinel.audit', 0, 10, 'invalid_json', 'a', '\\x7b'), "
+        "('2026-10-31T23:59:59.999999Z', 'sentinel.audit', 1, 11, 'missing_field', 'b', NULL), "
+        "('2026-11-01T00:00:00Z', 'sentinel.invocations', 2, 12, 'ts_out_of_range', 'c', "
+        "'\\x00ff')");
+    tx.commit();
+  }
+  ASSERT_FALSE(check_migrations(db.direct_url()).up_to_date);
+  EXPECT_EQ(apply_migrations(db.direct_url()), (std::vector<int>{5}));
+  EXPECT_TRUE(check_migrations(db.direct_url()).up_to_date);
+  EXPECT_EQ(
+      db.query("SELECT string_agg(concat_ws(' ', id, tableoid::regclass, kafka_offset, reason, "
+               "detail, encode(payload, 'hex'), coalesce(replay_state, 'pending'), "
+               "replay_attempts), ',' ORDER BY id) FROM ingest_rejects"),
+      "1 ingest_rejects_2026_10 10 invalid_json a 7b pending 0,"
+      "2 ingest_rejects_2026_10 11 missing_field b pending 0,"
+      "3 ingest_rejects_2026_11 12 ts_out_of_range c 00ff pending 0");
+  EXPECT_EQ(db.query("SELECT to_regclass('ingest_rejects_before_005') IS NULL"), "t");
+  EXPECT_EQ(db.query("INSERT INTO ingest_rejects (topic, kafka_partition, kafka_offset, reason, "
+                     "detail) VALUES ('sentinel.audit', 0, 13, 'invalid_json', 'd') RETURNING id"),
+            "4");
+}
+
 }  // namespace
 }  // namespace sentinel
