@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -232,7 +233,15 @@ std::vector<std::pair<std::string, std::string>> check_kafka_settings(const Pipe
     size_t size = sizeof buf;
     std::string held = value;
     if (rd_kafka_conf_get(conf.get(), key.c_str(), buf, &size) == RD_KAFKA_CONF_OK) held = buf;
-    effective.emplace_back(key, kafka_property_sensitive(key) ? "***" : held);
+    if (kafka_property_sensitive(key)) held = "***";
+    // Once per property (the file, the environment and a flag may each set it; the last won).
+    const auto same = std::find_if(effective.begin(), effective.end(),
+                                   [&key](const auto& kv) { return kv.first == key; });
+    if (same == effective.end()) {
+      effective.emplace_back(key, held);
+    } else {
+      same->second = held;
+    }
   }
   std::string error;
   KafkaHandle rk = new_kafka_client(RD_KAFKA_CONSUMER, conf, error);
@@ -273,7 +282,9 @@ int cmd_validate(const RunArgs& args, std::chrono::milliseconds timeout) {
       list.add({false, std::string("metrics address: ") + e.what(), ""});
     }
   }
-  const std::string late_fix = "check that the server answers; --check-timeout to wait longer";
+  const std::string late_fix =
+      "check that PostgreSQL (or PgBouncer) at --pg's host and port answers; "
+      "--check-timeout to wait longer";
   const std::string waited = fmt::format("no answer within {} ms", timeout.count());
   const std::vector<Check> reachable =
       within(timeout, abandoned, {false, "postgres: reachable: " + waited, late_fix},

@@ -11,8 +11,8 @@ namespace sentinel {
 
 /// The librdkafka configuration of `run`'s consumer (bootstrap servers, group, --kafka-prop),
 /// checked by librdkafka itself without a network call: every property name and value
-/// (rd_kafka_conf_set), then the whole (rd_kafka_new). Returns each --kafka-prop property with
-/// the value librdkafka holds (sensitive ones as ***). Throws UsageError naming the property and
+/// (rd_kafka_conf_set), then the whole (rd_kafka_new). Returns each --kafka-prop property once,
+/// with the value librdkafka holds (sensitive ones as ***). Throws UsageError naming the property and
 /// the fix.
 std::vector<std::pair<std::string, std::string>> check_kafka_settings(const PipelineOptions& p);
 

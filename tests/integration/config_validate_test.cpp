@@ -224,6 +224,14 @@ TEST(ConfigFile, OneFileServesMigrateAndRun) {
   // The keys `migrate` does not use are named at debug level (log-level: debug took effect).
   EXPECT_NE(out.find("key 'brokers' is for"), std::string::npos) << out;
 
+  // validate reads it too; a per-key variable beats the file's value of the same property.
+  setenv("SENTINEL_KAFKA_PROP_FETCH_WAIT_MAX_MS", "60", 1);
+  std::tie(code, out) = run_command({b, "validate", "--config", config}, seconds(60));
+  unsetenv("SENTINEL_KAFKA_PROP_FETCH_WAIT_MAX_MS");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("librdkafka holds fetch.wait.max.ms=60, client.rack=r1\n"), std::string::npos)
+      << out;
+
   const int port = free_port();
   const std::string log_path = ::testing::TempDir() + "config-one-file-run.out";
   std::remove(log_path.c_str());
