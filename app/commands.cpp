@@ -22,6 +22,7 @@
 #include "app/metrics_server.h"
 #include "app/pg_health.h"
 #include "app/reject_backlog.h"
+#include "app/validate_command.h"
 #include "catalog/catalog.h"
 #include "rows/month.h"
 #include "sinks/catalog_schema.h"
@@ -182,6 +183,20 @@ int cmd_run(RunArgs args) {
     spdlog::info("event type {}: topic {} → table {} ({})", t.name, p.topics[i], t.table, t.source);
   }
 
+  // Settings first, before anything waits on the network: librdkafka judges the Kafka
+  // configuration, the metrics address is bound (exit 2 with the fix either way). Then /healthz
+  // and /metrics answer while the schema check below waits for PostgreSQL.
+  for (const auto& [key, value] : check_kafka_settings(p)) {
+    spdlog::info("Kafka property {}={}", key, value);
+  }
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> server;
+  if (!args.metrics_listen.empty())
+    server = std::make_unique<MetricsServer>(args.metrics_listen, metrics);
+  // Keeps pg_up (/readyz, /metrics, the status line) current from now on: while the schema
+  // check waits for PostgreSQL, between batches and while idle.
+  PgHealthCheck health(p.pg_url, metrics);
+
   // Everything before the pipeline may wait on a hung PostgreSQL without a bound: SIGTERM ends
   // it at once (startup_unless_stopped).
   const std::optional<int> early =
@@ -192,12 +207,7 @@ int cmd_run(RunArgs args) {
     return 0;
   }
 
-  Metrics metrics;
-  std::unique_ptr<MetricsServer> server;
-  if (!args.metrics_listen.empty())
-    server = std::make_unique<MetricsServer>(args.metrics_listen, metrics);
-  // Keeps pg_up (/readyz, the status line) current between batches and while idle.
-  PgHealthCheck health(p.pg_url, metrics);
+  // sentinel_ingest_rejects_pending, once the schema is there.
   RejectBacklog reject_backlog(p.pg_url, metrics);
   Pipeline pipeline(p, metrics);
   const int code = pipeline.run(g_stop);

@@ -25,6 +25,7 @@
 #include "app/partitions_command.h"
 #include "app/rejects_command.h"
 #include "app/rollup_command.h"
+#include "app/validate_command.h"
 #include "catalog/catalog.h"
 #include "ingest/kafka_handle.h"
 #include "ingest/scalars.h"
@@ -98,7 +99,9 @@ void add_run_connection_options(CLI::App& cmd, RunCli& a) {
   cmd.add_option("--config", a.config, "YAML file of option: value");
   cmd.add_option("--metrics-listen", a.run.metrics_listen,
                  "Serve /metrics, /healthz, /readyz on HOST:PORT");
-  cmd.add_option("--kafka-prop", a.props, "Extra librdkafka property KEY=VALUE (repeatable)");
+  cmd.add_option("--kafka-prop", a.props,
+                 "Extra librdkafka property KEY=VALUE (repeatable); also SENTINEL_KAFKA_PROP=\"K=V "
+                 "K=V\" and SENTINEL_KAFKA_PROP_<NAME>=V (NAME: '.' as '_')");
 }
 
 /// Batches, memory, offsets, limits and the status interval.
@@ -138,7 +141,8 @@ void add_run_tuning_options(CLI::App& cmd, RunCli& a) {
       ->check(CLI::Range(1, 3600));
 }
 
-int run_run(CLI::App& cmd, RunCli& a) {
+/// `run`'s settings from its flags, environment and config file, checked and converted.
+sentinel::RunArgs run_args_of(CLI::App& cmd, RunCli& a) {
   auto& p = a.run.pipeline;
   sentinel::apply_config_file(cmd, a.config);
   require(p.pg_url, "--pg");
@@ -154,7 +158,7 @@ int run_run(CLI::App& cmd, RunCli& a) {
   p.batch_bytes = a.batch_mb << 20;
   p.status_interval = std::chrono::seconds(a.status_s);
   p.limits.max_cost_nanos = sentinel::parse_max_cost_usd(a.max_cost_usd);
-  return sentinel::cmd_run(std::move(a.run));
+  return std::move(a.run);
 }
 
 Runner add_run_command(CLI::App& app) {
@@ -166,7 +170,26 @@ Runner add_run_command(CLI::App& app) {
   add_run_connection_options(*cmd, *a);
   add_run_tuning_options(*cmd, *a);
   sentinel::add_env_names(*cmd);
-  return [cmd, a] { return run_run(*cmd, *a); };
+  return [cmd, a] { return sentinel::cmd_run(run_args_of(*cmd, *a)); };
+}
+
+/// `validate`: `run`'s flags and config, checked without ingesting (app/validate_command.h).
+Runner add_validate_command(CLI::App& app) {
+  auto a = std::make_shared<RunCli>();
+  auto timeout_s = std::make_shared<int>(5);
+  CLI::App* cmd = app.add_subcommand(
+      "validate",
+      "Check run's settings, PostgreSQL (reachable, schema, privileges), Kafka (brokers, topics) "
+      "and the metrics address; one line per check; exit 0 when all pass, 2 otherwise");
+  add_run_connection_options(*cmd, *a);
+  add_run_tuning_options(*cmd, *a);
+  cmd->add_option("--check-timeout", *timeout_s, "Seconds each network check may wait")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 300));
+  sentinel::add_env_names(*cmd);
+  return [cmd, a, timeout_s] {
+    return sentinel::cmd_validate(run_args_of(*cmd, *a), std::chrono::seconds(*timeout_s));
+  };
 }
 
 Runner add_migrate_command(CLI::App& app) {
@@ -343,6 +366,7 @@ Runner add_demo_command(CLI::App& app) {
 std::map<std::string, Runner> add_commands(CLI::App& app) {
   std::map<std::string, Runner> runners;
   runners["run"] = add_run_command(app);
+  runners["validate"] = add_validate_command(app);
   runners["migrate"] = add_migrate_command(app);
   runners["publish"] = add_publish_command(app);
   runners["kafka-mock"] = add_kafka_mock_command(app);

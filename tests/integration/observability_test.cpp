@@ -69,12 +69,12 @@ TEST(Observability, EveryContractMetricIsServedAndTrueDuringARealIngest) {
   Http http(port);
   PgHealthCheck health(db.bouncer_url(), metrics, std::chrono::milliseconds(200));
 
-  // Alive at once; not ready before partitions are assigned.
+  // Alive at once; not ready before the consumer is in its group.
   EXPECT_EQ(http.get("/healthz").first, 200);
   EXPECT_TRUE(testing::wait_until(seconds(10), [&] { return metrics.pg_up.load() == 1; }));
   const auto [not_ready, why] = http.get("/readyz");
   EXPECT_EQ(not_ready, 503);
-  EXPECT_NE(why.find("no partitions assigned"), std::string::npos) << why;
+  EXPECT_NE(why.find("not in the consumer group yet"), std::string::npos) << why;
 
   PipelineOptions p;
   p.pg_url = db.bouncer_url();
