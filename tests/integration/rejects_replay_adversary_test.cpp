@@ -4,7 +4,7 @@
 
 #include <chrono>
 #include <string>
-#include <tuple>
+#include <vector>
 
 #include "sinks/migrator.h"
 #include "tests/support/process.h"
@@ -37,6 +37,22 @@ void insert_reject(const TestDb& db, int64_t offset, const std::string& reason,
       std::to_string(offset) + ", '" + reason + "', 'stored by the test', " + payload_sql + ")");
 }
 
+// The invocations rows of Kafka partition 0 at `offset`.
+std::string rows_at(const TestDb& db, int64_t offset) {
+  return db.query("SELECT count(*) FROM invocations WHERE kafka_partition = 0 AND kafka_offset = " +
+                  std::to_string(offset));
+}
+
+// `rejects replay` through PgBouncer with `extra` flags: its output (it must exit 0 with its
+// report).
+std::string replay(const TestDb& db, std::vector<std::string> extra = {}) {
+  extra.insert(extra.begin(), {SENTINEL_BINARY, "rejects", "replay", "--pg", db.bouncer_url()});
+  const std::pair<int, std::string> result = run_command(extra, seconds(120));
+  EXPECT_EQ(result.first, 0) << result.second;
+  EXPECT_NE(result.second.find("rejects to replay matched"), std::string::npos) << result.second;
+  return result.second;
+}
+
 // Two rejects of one Kafka message in one page: the first (lower id) still invalid, the second
 // valid. The second must become the message's row; it was marked 'duplicate' (final), with a
 // detail claiming the first was replayed, and the message never became a row.
@@ -45,13 +61,8 @@ TEST(RejectsReplayFalseDuplicate, ValidRejectAfterAnInvalidOneOfTheSameMessageBe
   apply_migrations(db.direct_url());
   insert_reject(db, 42, "invalid_json", "'\\x7b7b'::bytea");
   insert_reject(db, 42, "invalid_value", valid_invocation_sql());
-  const auto [code, out] =
-      run_command({SENTINEL_BINARY, "rejects", "replay", "--pg", db.bouncer_url()}, seconds(120));
-  ASSERT_EQ(code, 0) << out;
-  EXPECT_EQ(db.query("SELECT count(*) FROM invocations WHERE kafka_partition = 0 AND "
-                     "kafka_offset = 42"),
-            "1")
-      << out;
+  const std::string out = replay(db);
+  EXPECT_EQ(rows_at(db, 42), "1") << out;
   EXPECT_EQ(db.query("SELECT replay_state FROM ingest_rejects WHERE reason = 'invalid_value'"),
             "replayed")
       << out;
@@ -75,19 +86,10 @@ TEST(RejectsReplayFalseDuplicate, MessageIsNotLostWhenTheOlderRejectOfItIsPurged
         "payload, rejected_at) VALUES ('sentinel.invocations', 0, 9, 'too_large', 'twice', " +
         valid_invocation_sql() + ", " + at + ")");
   }
-  const std::string b = SENTINEL_BINARY;
-  auto [code, out] =
-      run_command({b, "rejects", "replay", "--pg", db.bouncer_url(), "--max-message-bytes", "100"},
-                  seconds(120));
-  ASSERT_EQ(code, 0) << out;
+  replay(db, {"--max-message-bytes", "100"});
   db.query("DROP TABLE " + last_month);  // what purging last month does
-  std::tie(code, out) =
-      run_command({b, "rejects", "replay", "--pg", db.bouncer_url()}, seconds(120));
-  ASSERT_EQ(code, 0) << out;
-  EXPECT_EQ(db.query("SELECT count(*) FROM invocations WHERE kafka_partition = 0 AND "
-                     "kafka_offset = 9"),
-            "1")
-      << out;
+  const std::string out = replay(db);
+  EXPECT_EQ(rows_at(db, 9), "1") << out;
 }
 
 // `--since 999999999d` (nine digits, as the parser allows) overflows int64 microseconds: the
