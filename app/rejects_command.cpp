@@ -27,7 +27,13 @@ int64_t parse_since(const std::string& text, int64_t now_unix_micros) {
       throw bad();
     }
     const int64_t per = unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
-    return now_unix_micros - std::stoll(digits) * per * 1'000'000;
+    // At most a century back: what ingest_rejects can hold, and far from int64's end.
+    constexpr int64_t kCenturySeconds = int64_t{100} * 366 * 86400;
+    const int64_t seconds_back = std::stoll(digits) * per;
+    if (seconds_back > kCenturySeconds) {
+      throw UsageError("--since " + text + ": more than a century back; give a date instead");
+    }
+    return now_unix_micros - seconds_back * 1'000'000;
   }
   const TimestampResult t =
       parse_timestamp(text.size() == 10 ? text + "T00:00:00Z" : std::string(text));

@@ -3,8 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <deque>
+#include <limits>
 #include <thread>
 #include <tuple>
 
@@ -30,6 +35,16 @@ ReplayCounts ReplayReport::totals() const {
 
 namespace {
 
+/// Names a run of `rejects replay` in ingest_rejects.replayed_by: host, process, start time.
+std::string run_name() {
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  return fmt::format("{}:{}:{}", host.data(), ::getpid(),
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+}
+
 int64_t now_unix_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -40,10 +55,10 @@ int64_t now_unix_micros() {
 struct Page {
   std::vector<StoredReject> rejects;
   std::vector<ChunkPtr> chunks;
-  /// Outcomes of the rejects fed to the parser or found duplicate, by (topic index, partition,
-  /// offset) for those fed.
+  /// Outcomes of the rejects parsed again or found duplicate.
   std::vector<ReplayOutcome> outcomes;
-  std::map<std::tuple<int, int32_t, int64_t>, size_t> fed;  ///< -> index into outcomes
+  /// The outcome that became each message's row, by (topic index, partition, offset).
+  std::map<std::tuple<int, int32_t, int64_t>, size_t> fed;
   std::vector<std::string> reasons;  ///< each outcome's reject's stored reason
   std::vector<int> types;            ///< each outcome's event type (-1: not parsed)
 };
@@ -52,6 +67,8 @@ struct Page {
 /// found invalid (db_rejected); fences the whole page when another replay recorded some first.
 class PageLedger final : public BatchLedger {
  public:
+  explicit PageLedger(std::string run) : run_(std::move(run)) {}
+
   void set_page(const Page* page) {
     page_ = page;
     outcomes_.clear();
@@ -72,7 +89,7 @@ class PageLedger final : public BatchLedger {
       o.reason = std::string(to_string(RejectReason::kDbRejected));
       o.detail = r.message;
     }
-    if (reject_store::record(conn, outcomes_) == outcomes_.size()) return {};
+    if (reject_store::record(conn, outcomes_, run_) == outcomes_.size()) return {};
     fenced_ = true;
     std::vector<std::pair<int, int32_t>> all;
     for (const Chunk* c : chunks) all.emplace_back(c->topic_index, c->partition);
@@ -81,9 +98,12 @@ class PageLedger final : public BatchLedger {
 
   /// The outcomes the last record() stored (with the refused rows).
   const std::vector<ReplayOutcome>& outcomes() const { return outcomes_; }
+  /// This run's name, recorded in replayed_by.
+  const std::string& run() const { return run_; }
   bool fenced() const { return fenced_; }
 
  private:
+  std::string run_;
   const Page* page_ = nullptr;
   std::vector<ReplayOutcome> outcomes_;
   bool fenced_ = false;
@@ -92,7 +112,9 @@ class PageLedger final : public BatchLedger {
 class Replayer {
  public:
   explicit Replayer(const ReplayOptions& o)
-      : options_(o), writer_(o.pg_url, "", o.topics, o.catalog, nullptr, &ledger_) {
+      : options_(o),
+        ledger_(run_name()),
+        writer_(o.pg_url, "", o.topics, o.catalog, nullptr, &ledger_) {
     for (size_t t = 0; t < o.topics.size(); ++t) {
       topic_specs_.push_back({o.topics[t], static_cast<int>(t)});
       topic_index_[o.topics[t]] = static_cast<int>(t);
@@ -103,7 +125,7 @@ class Replayer {
     PgConnection& conn = writer_.connection();
     conn.connect();
     report_.pending_at_start = reject_store::count_pending(conn, options_.filter);
-    int64_t after_id = 0;
+    int64_t after_id = std::numeric_limits<int64_t>::min();
     while (options_.stop == nullptr || !options_.stop->load()) {
       Page page;
       page.rejects = with_retries(conn, [&] {
@@ -117,8 +139,16 @@ class Replayer {
       if (options_.dry_run) {
         count(page, page.outcomes);
       } else if (!write(page)) {
-        ++report_.retried_pages;
-        continue;  // read the same ids again: the ones another replay recorded are gone
+        std::vector<int64_t> ids;
+        for (const StoredReject& r : page.rejects) ids.push_back(r.id);
+        if (with_retries(conn, [&] {
+              return reject_store::count_recorded_by(conn, ids, ledger_.run());
+            }) == 0) {
+          ++report_.retried_pages;
+          continue;  // read the same ids again: the ones another replay recorded are gone
+        }
+        // Our own transaction committed, its answer lost: the page is done, as recorded.
+        count(page, ledger_.outcomes());
       }
       after_id = page.rejects.back().id;
       ++report_.pages;
@@ -149,56 +179,56 @@ class Replayer {
   }
 
   void parse(Page& page, const std::vector<std::optional<int64_t>>& elsewhere) {
-    // Which rejects are fed to the parser: those with a payload, of a topic a type reads, not of
-    // a message already replayed (under another reject, or earlier in this page).
-    struct Feed {
-      int topic_index;
-      int32_t partition;
-      int64_t offset;
-      size_t reject;
-    };
-    std::vector<Feed> feed;
-    std::map<std::tuple<int, int32_t, int64_t>, int64_t> first_of_message;
+    // The rejects of each Kafka message in the page, in id order: those with a payload, of a
+    // topic a type reads (the others are counted by count()). A message replayed under another
+    // reject already makes its rejects here duplicates.
+    using Message = std::tuple<int, int32_t, int64_t>;
+    std::map<Message, std::deque<size_t>> candidates;
     for (size_t i = 0; i < page.rejects.size(); ++i) {
       const StoredReject& r = page.rejects[i];
       const auto topic = topic_index_.find(r.topic);
-      if (!r.payload || topic == topic_index_.end()) continue;  // counted by count()
-      const auto message = std::make_tuple(topic->second, r.partition, r.offset);
-      std::optional<int64_t> replayed = elsewhere[i];
-      if (!replayed) {
-        const auto [it, first] = first_of_message.try_emplace(message, r.id);
-        if (!first) replayed = it->second;
-      }
-      if (replayed) {
+      if (!r.payload || topic == topic_index_.end()) continue;
+      if (elsewhere[i]) {
         add_outcome(page, r, ReplayOutcome::State::kDuplicate, "duplicate",
-                    fmt::format("the same Kafka message as reject {}, replayed", *replayed), -1);
+                    fmt::format("the same Kafka message as reject {}, replayed", *elsewhere[i]),
+                    -1);
         continue;
       }
-      feed.push_back({topic->second, r.partition, r.offset, i});
+      candidates[{topic->second, r.partition, r.offset}].push_back(i);
     }
-    std::sort(feed.begin(), feed.end(), [](const Feed& a, const Feed& b) {
-      return std::tie(a.topic_index, a.partition, a.offset) <
-             std::tie(b.topic_index, b.partition, b.offset);
-    });
-    // One chunk per partition: the page is bounded, so a chunk needs no size limit of its own.
-    ChunkBuilder builder(options_.catalog, topic_specs_, options_.limits, size_t{1} << 40);
+    // Rounds: each message's first candidate is parsed; one that becomes its row makes the
+    // message's other rejects duplicates of it, one still invalid lets the next candidate try
+    // in the next round (a builder takes each offset of a partition once).
     const int64_t now = now_unix_micros();
-    for (const Feed& f : feed) {
-      if (!builder.is_open(f.topic_index, f.partition)) {
-        builder.open(f.topic_index, f.partition, Chunk::kNoStoredOffset, 1);
+    while (!candidates.empty()) {
+      // One chunk per partition: the page is bounded, so a chunk needs no size limit of its own.
+      ChunkBuilder builder(options_.catalog, topic_specs_, options_.limits, size_t{1} << 40);
+      for (auto it = candidates.begin(); it != candidates.end();) {
+        const auto& [topic_index, partition, offset] = it->first;
+        std::deque<size_t>& queue = it->second;
+        const StoredReject& r = page.rejects[queue.front()];
+        queue.pop_front();
+        if (!builder.is_open(topic_index, partition)) {
+          builder.open(topic_index, partition, Chunk::kNoStoredOffset, 1);
+        }
+        builder.add(topic_index, partition, offset, -1, *r.payload, now);
+        const int type = topic_specs_[static_cast<size_t>(topic_index)].type;
+        if (const std::optional<Rejection>& rejection = builder.last_rejection()) {
+          add_outcome(page, r, ReplayOutcome::State::kInvalid,
+                      std::string(to_string(rejection->reason)), rejection->detail, type);
+        } else {
+          page.fed[it->first] = page.outcomes.size();
+          add_outcome(page, r, ReplayOutcome::State::kReplayed, "", "", type);
+          for (const size_t other : queue) {
+            add_outcome(page, page.rejects[other], ReplayOutcome::State::kDuplicate, "duplicate",
+                        fmt::format("the same Kafka message as reject {}, replayed", r.id), -1);
+          }
+          queue.clear();
+        }
+        it = queue.empty() ? candidates.erase(it) : std::next(it);
       }
-      const StoredReject& r = page.rejects[f.reject];
-      builder.add(f.topic_index, f.partition, f.offset, -1, *r.payload, now);
-      const int type = topic_specs_[static_cast<size_t>(f.topic_index)].type;
-      page.fed[{f.topic_index, f.partition, f.offset}] = page.outcomes.size();
-      if (const std::optional<Rejection>& rejection = builder.last_rejection()) {
-        add_outcome(page, r, ReplayOutcome::State::kInvalid,
-                    std::string(to_string(rejection->reason)), rejection->detail, type);
-      } else {
-        add_outcome(page, r, ReplayOutcome::State::kReplayed, "", "", type);
-      }
+      builder.flush(page.chunks);
     }
-    builder.flush(page.chunks);
     // Only the chunks with rows: the rejects a chunk also holds are recorded as outcomes.
     std::erase_if(page.chunks, [](const ChunkPtr& c) { return c->rows.empty(); });
   }

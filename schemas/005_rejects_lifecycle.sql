@@ -12,7 +12,8 @@ ALTER SEQUENCE public.ingest_rejects_id_seq RENAME TO ingest_rejects_before_005_
 -- replay_state: NULL while never replayed; 'replayed' once the reject became its row (final);
 -- 'invalid' when the last replay found it still invalid (replay_reason and replay_detail say
 -- why; a later replay tries it again); 'duplicate' when another reject of the same Kafka message
--- was replayed first (final). replayed_at is when the last replay decided that state.
+-- was replayed first (final). replayed_at is when the last replay decided that state, replayed_by
+-- which run of `rejects replay` did (host, process and start time).
 CREATE TABLE public.ingest_rejects (
   id              bigint      GENERATED ALWAYS AS IDENTITY,
   rejected_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -24,6 +25,7 @@ CREATE TABLE public.ingest_rejects (
   payload         bytea,
   replay_state    text        CHECK (replay_state IN ('replayed', 'invalid', 'duplicate')),
   replayed_at     timestamptz,
+  replayed_by     text,
   replay_attempts int         NOT NULL DEFAULT 0,
   replay_reason   text,
   replay_detail   text,
@@ -161,7 +163,8 @@ BEGIN
   IF ingest_exists THEN
     GRANT INSERT ON public.audit_logs, public.invocations TO sentinel_ingest;
     GRANT SELECT, INSERT ON public.ingest_rejects TO sentinel_ingest;
-    GRANT UPDATE (replay_state, replayed_at, replay_attempts, replay_reason, replay_detail)
+    GRANT UPDATE (replay_state, replayed_at, replayed_by, replay_attempts, replay_reason,
+                  replay_detail)
       ON public.ingest_rejects TO sentinel_ingest;
     GRANT USAGE ON SEQUENCE public.ingest_rejects_id_seq TO sentinel_ingest;
     GRANT SELECT, INSERT, UPDATE ON public.costs, public.ingest_offsets TO sentinel_ingest;

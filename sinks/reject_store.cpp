@@ -150,7 +150,8 @@ std::vector<std::optional<int64_t>> replayed_elsewhere(PgConnection& conn,
   return out;
 }
 
-size_t record(PgConnection& conn, std::span<const ReplayOutcome> outcomes) {
+size_t record(PgConnection& conn, std::span<const ReplayOutcome> outcomes,
+              const std::string& replayed_by) {
   if (outcomes.empty()) return 0;
   // One replay transaction at a time records: the "no other reject of this message is replayed"
   // check below then sees every replay committed before it. Writers of `run` never take it.
@@ -175,6 +176,7 @@ size_t record(PgConnection& conn, std::span<const ReplayOutcome> outcomes) {
       "WITH o AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
       "  $4::text[], $5::text[]) AS o(id, at, state, reason, detail)) "
       "UPDATE public.ingest_rejects j SET replay_state = o.state, replayed_at = pg_catalog.now(), "
+      "  replayed_by = $6, "
       "  replay_attempts = j.replay_attempts + 1, replay_reason = o.reason, "
       "  replay_detail = o.detail "
       "FROM o WHERE j.id = o.id "
@@ -183,8 +185,21 @@ size_t record(PgConnection& conn, std::span<const ReplayOutcome> outcomes) {
       "  AND (o.state <> 'replayed' OR NOT EXISTS (SELECT FROM public.ingest_rejects d "
       "    WHERE d.topic = j.topic AND d.kafka_partition = j.kafka_partition "
       "    AND d.kafka_offset = j.kafka_offset AND d.replay_state = 'replayed' AND d.id <> j.id))",
-      {ids.c_str(), ats.c_str(), states.c_str(), reasons.c_str(), details.c_str()});
+      {ids.c_str(), ats.c_str(), states.c_str(), reasons.c_str(), details.c_str(),
+       replayed_by.c_str()});
   return std::stoul(PQcmdTuples(r.get()));
+}
+
+int64_t count_recorded_by(PgConnection& conn, std::span<const int64_t> ids,
+                          const std::string& replayed_by) {
+  std::string array = "{";
+  for (size_t i = 0; i < ids.size(); ++i) array += fmt::format("{}{}", i == 0 ? "" : ",", ids[i]);
+  array += '}';
+  PgResult r = conn.exec_params(
+      "SELECT pg_catalog.count(*) FROM public.ingest_rejects WHERE id = ANY ($1::bigint[]) "
+      "AND replayed_by = $2",
+      {array.c_str(), replayed_by.c_str()});
+  return std::stoll(PQgetvalue(r.get(), 0, 0));
 }
 
 }  // namespace reject_store

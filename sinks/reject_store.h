@@ -71,8 +71,15 @@ std::vector<std::optional<int64_t>> replayed_elsewhere(PgConnection& conn,
 /// replay transaction at a time commits its outcomes; an ingestor is never blocked). A reject's
 /// state is set only while it is still to replay, and kReplayed only while no other reject of the
 /// same message is replayed: returns how many were recorded, and fewer than outcomes.size() means
-/// another replay got there first (the caller rolls back and reads again).
-size_t record(PgConnection& conn, std::span<const ReplayOutcome> outcomes);
+/// another replay got there first (the caller rolls back and reads again). `replayed_by` names
+/// the run.
+size_t record(PgConnection& conn, std::span<const ReplayOutcome> outcomes,
+              const std::string& replayed_by);
+
+/// How many of the rejects `ids` carry `replayed_by`: a transaction of this run that recorded
+/// them committed (for one whose COMMIT's answer was lost).
+int64_t count_recorded_by(PgConnection& conn, std::span<const int64_t> ids,
+                          const std::string& replayed_by);
 
 }  // namespace reject_store
 }  // namespace sentinel
