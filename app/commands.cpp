@@ -307,7 +307,7 @@ void progress(uint64_t sent, uint64_t total, Clock::time_point start, bool final
   if (tty) {
     fmt::print(stderr, "\r\033[K{}{}", line, final ? "\n" : "");
   } else {
-    fmt::print(stderr, "{}\n", line);
+    spdlog::info("{}", line);  // a log record, in --log-format
   }
   std::fflush(stderr);
 }

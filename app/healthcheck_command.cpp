@@ -1,6 +1,7 @@
 #include "app/healthcheck_command.h"
 
 #include <httplib.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <memory>
@@ -40,8 +41,7 @@ int run_healthcheck(const HealthcheckArgs& a) {
   client.set_read_timeout(a.timeout_s, 0);
   const auto res = client.Get(a.path);
   if (!res) {
-    std::cerr << "healthcheck: " << host << ":" << port << a.path << ": "
-              << httplib::to_string(res.error()) << "\n";
+    spdlog::error("healthcheck: {}:{}{}: {}", host, port, a.path, httplib::to_string(res.error()));
     return 1;
   }
   std::cout << res->status << " " << res->body;

@@ -15,6 +15,8 @@
 #include <memory>
 
 #include "app/allocator.h"
+#include "app/bash_completion.h"
+#include "app/build_info.h"
 #include "app/catalog_command.h"
 #include "app/commands.h"
 #include "app/config.h"
@@ -59,14 +61,28 @@ struct LogOptions {
   std::string level = "info";
 };
 
+/// The flags every sub-command accepts, before or after its name (`run --log-level debug`):
+/// sub-commands hand the flags they do not know to their parent (CLI11's fallthrough).
 void add_global_options(CLI::App& app, LogOptions& log) {
   app.require_subcommand(1);
-  app.set_version_flag("--version", "sentinel-ingest 0.1.0");
-  app.add_option("--log-format", log.format, "Log lines as text or json")
+  app.fallthrough();  // inherited by the sub-commands added after this
+  app.set_version_flag(
+      "--version", [] { return sentinel::version_text(); },
+      "Print the version, git commit and library versions, then exit");
+  app.add_option("--log-format", log.format, "Log lines as text or json (one line per record)")
       ->envname("SENTINEL_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--log-level", log.level, "trace, debug, info, warn, error")
-      ->envname("SENTINEL_LOG_LEVEL");
+  const std::vector<std::string>& levels = sentinel::log_level_names();
+  app.add_option("--log-level", log.level, fmt::format("{}", fmt::join(levels, ", ")))
+      ->envname("SENTINEL_LOG_LEVEL")
+      ->check(CLI::IsMember(levels));
+  // Hidden: the build writes the installed completion script with it (app/CMakeLists.txt).
+  app.add_flag_callback("--bash-completion",
+                        [&app] {
+                          std::cout << sentinel::bash_completion(app);
+                          throw CLI::Success();
+                        })
+      ->group("");
 }
 
 /// `run`'s flags; the sizes and durations in the flags' units, converted once parsed.
@@ -383,17 +399,23 @@ std::map<std::string, Runner> add_commands(CLI::App& app) {
 
 /// Runs `body` and maps what it throws to the exit code: 2 for usage and configuration errors
 /// (the user must change something), 1 for runtime failures.
-int exit_code_of(const Runner& body) {
+int exit_code_of(const Runner& body, const LogOptions& log) {
+  // A usage error reads "sentinel-ingest: what" in text, a log record in JSON (stderr stays JSON).
+  const auto usage = [&log](const std::string& message) {
+    if (log.format == "json") {
+      spdlog::error("{}", message);
+    } else {
+      std::cerr << "sentinel-ingest: " << message << "\n";
+    }
+  };
   try {
     return body();
   } catch (const UsageError& e) {
-    std::cerr << "sentinel-ingest: " << e.what() << "\n";
+    usage(e.what());
     return 2;
   } catch (const sentinel::CatalogError& e) {
     // Every problem of every file, one per line: file: pointer: what (fix: how).
-    for (const sentinel::CatalogProblem& p : e.problems()) {
-      std::cerr << "sentinel-ingest: catalog: " << p.to_string() << "\n";
-    }
+    for (const sentinel::CatalogProblem& p : e.problems()) usage("catalog: " + p.to_string());
     return 2;
   } catch (const sentinel::ConnectionStringError& e) {
     spdlog::error("{}", sentinel::redact_url(e.what()));  // libpq may quote the whole URI
@@ -430,11 +452,13 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  return exit_code_of([&] {
-    sentinel::setup_logging(log.format, log.level);
-    sentinel::install_signal_handlers();
-    return runners.at(app.get_subcommands().front()->get_name())();
-  });
+  return exit_code_of(
+      [&] {
+        sentinel::setup_logging(log.format, log.level);
+        sentinel::install_signal_handlers();
+        return runners.at(app.get_subcommands().front()->get_name())();
+      },
+      log);
 }
 
 }  // namespace

@@ -1,9 +1,35 @@
 #include "ingest/kafka_handle.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cctype>
 #include <string_view>
 
 namespace sentinel {
+namespace {
+
+/// librdkafka's syslog levels (0 emergency .. 7 debug) as spdlog's.
+spdlog::level::level_enum level_of(int syslog_level) {
+  if (syslog_level <= 2) return spdlog::level::critical;
+  if (syslog_level == 3) return spdlog::level::err;
+  if (syslog_level == 4) return spdlog::level::warn;
+  if (syslog_level <= 6) return spdlog::level::info;
+  return spdlog::level::debug;
+}
+
+/// librdkafka's log callback: its lines go through our logger (one line, in --log-format) under
+/// the name "librdkafka/FACILITY" instead of to stderr in librdkafka's own format. Called on
+/// librdkafka's threads; spdlog's logger is thread-safe.
+void log_to_spdlog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  const std::shared_ptr<spdlog::logger> logger = spdlog::default_logger();
+  const spdlog::level::level_enum lvl = level_of(level);
+  if (!logger->should_log(lvl)) return;
+  const char* client = rk != nullptr ? rd_kafka_name(rk) : "";
+  logger->clone(std::string("librdkafka/") + (fac != nullptr ? fac : ""))
+      ->log(lvl, "{}{}{}", client, *client != '\0' ? ": " : "", buf != nullptr ? buf : "");
+}
+
+}  // namespace
 
 bool kafka_property_sensitive(std::string_view key) {
   std::string k;
@@ -27,6 +53,7 @@ bool kafka_property_sensitive(std::string_view key) {
 
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props) {
   KafkaConf conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &log_to_spdlog);
   char err[512];
   for (const auto& [key, value] : props) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) !=

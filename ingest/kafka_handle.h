@@ -42,7 +42,8 @@ using KafkaEvent = std::unique_ptr<rd_kafka_event_t, KafkaDeleter>;
 bool kafka_property_sensitive(std::string_view key);
 
 /// A new configuration with `props` set; throws KafkaError naming the property that was refused
-/// (and its value, unless kafka_property_sensitive).
+/// (and its value, unless kafka_property_sensitive). Its client logs through spdlog's default
+/// logger, named "librdkafka/FACILITY" at librdkafka's syslog level, never on stderr directly.
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props);
 
 /// rd_kafka_new with `conf`, which the client owns once it exists (`conf` is empty then; on

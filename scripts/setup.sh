@@ -8,7 +8,7 @@ packages=(
   librdkafka-dev libpqxx-dev libpq-dev libsimdjson-dev libconcurrentqueue-dev
   libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 pgbouncer kcat gnuplot-nox
+  postgresql-15 postgresql-client-15 pgbouncer kcat gnuplot-nox help2man
   clang-14 libclang-rt-14-dev python3 procps openssl
   clang-tidy      # scripts/tidy.sh (the checks in .clang-tidy), run by CI
   docker-compose  # tests/docker: validates docker-compose.yml without a Docker engine

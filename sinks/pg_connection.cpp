@@ -1,6 +1,7 @@
 #include "sinks/pg_connection.h"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +13,37 @@
 #include "sinks/connection_defaults.h"
 
 namespace sentinel {
+namespace {
+
+/// libpq's notice receiver: the server's NOTICE, WARNING, INFO ... messages go through our logger
+/// (named "libpq", one line in --log-format: the formatter folds DETAIL and HINT lines) instead
+/// of libpq's default, which prints them to stderr as they come, one line each.
+void log_notice(void*, const PGresult* r) {
+  const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+  const std::string_view s = severity != nullptr ? severity : "NOTICE";
+  const spdlog::level::level_enum lvl = s == "WARNING"                 ? spdlog::level::warn
+                                        : s.starts_with("DEBUG")       ? spdlog::level::debug
+                                        : s == "ERROR" || s == "FATAL" ? spdlog::level::err
+                                                                       : spdlog::level::info;
+  const std::shared_ptr<spdlog::logger> logger = spdlog::default_logger();
+  if (!logger->should_log(lvl)) return;
+  std::string_view text = PQresultErrorMessage(r);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  logger->clone("libpq")->log(lvl, "{}", text);
+}
+
+}  // namespace
+
+void route_notices_to_log(PGconn* conn) {
+  if (conn != nullptr) PQsetNoticeReceiver(conn, &log_notice, nullptr);
+}
+
+std::string libpq_version() {
+  const int v = PQlibVersion();  // 150005 since PostgreSQL 10, 90624 before
+  return v >= 100000 ? std::to_string(v / 10000) + "." + std::to_string(v % 10000)
+                     : std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+                           std::to_string(v % 100);
+}
 
 void append_array_text(std::string& out, std::string_view s) {
   out.push_back('"');
@@ -35,6 +67,7 @@ bool PgConnection::connected() const {
 
 void PgConnection::connect() {
   conn_.reset(PQconnectdb(url_.c_str()));
+  route_notices_to_log(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     PgError e = connection_error("connect to PostgreSQL");
     conn_.reset();
@@ -254,6 +287,7 @@ void PgConnection::connect_within(std::chrono::milliseconds timeout,
   const auto deadline = BoundedClock::now() + timeout;
   conn_.reset(PQconnectStart(url_.c_str()));
   if (!conn_) throw PgError("connect to PostgreSQL: out of memory", "");
+  route_notices_to_log(conn_.get());
   if (PQstatus(conn_.get()) == CONNECTION_BAD) {
     PgError e = connection_error("connect to PostgreSQL");
     conn_.reset();
@@ -276,6 +310,7 @@ PgError diagnose_connect_failure(const std::string& url, const std::string& mess
   std::unique_ptr<PGconn, decltype(&PQfinish)> c(
       PQconnectStart(with_connection_defaults(url).c_str()), &PQfinish);
   if (!c || PQstatus(c.get()) == CONNECTION_BAD) return PgError(message, "");
+  route_notices_to_log(c.get());
   // A server's refusal now reads "FATAL:  28P01": its SQLSTATE instead of its words.
   PQsetErrorVerbosity(c.get(), PQERRORS_SQLSTATE);
   ConnStatusType phase = CONNECTION_BAD;

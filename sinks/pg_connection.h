@@ -13,6 +13,14 @@
 
 namespace sentinel {
 
+/// Sends the server's notices on `conn` (NOTICE, WARNING, ... with their DETAIL and HINT) to
+/// spdlog's default logger, named "libpq", at the matching level, instead of libpq's default
+/// printing to stderr. Every PGconn of sinks/ gets it when created.
+void route_notices_to_log(PGconn* conn);
+
+/// libpq's version as the loaded library reports it (PQlibVersion()), e.g. "15.5".
+std::string libpq_version();
+
 /// Removes passwords from a connection string or URI before it is shown to a person.
 std::string redact_url(std::string_view url);
 

@@ -1,0 +1,27 @@
+# `cmake --install BUILD_DIR --prefix PREFIX` installs the binary, its man page and its bash
+# completion, and the completion script knows the sub-commands and the global flags.
+file(REMOVE_RECURSE ${PREFIX})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX}
+                RESULT_VARIABLE failed OUTPUT_QUIET)
+if(failed)
+  message(FATAL_ERROR "cmake --install failed: ${failed}")
+endif()
+foreach(f bin/sentinel-ingest share/man/man1/sentinel-ingest.1
+          share/bash-completion/completions/sentinel-ingest)
+  if(NOT EXISTS ${PREFIX}/${f})
+    message(FATAL_ERROR "not installed: ${f} (help2man missing? scripts/setup.sh installs it)")
+  endif()
+endforeach()
+file(READ ${PREFIX}/share/bash-completion/completions/sentinel-ingest completion)
+foreach(word "complete -F _sentinel_ingest sentinel-ingest" "run" "migrate" "--log-level")
+  string(FIND "${completion}" "${word}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "the bash completion lacks ${word}")
+  endif()
+endforeach()
+file(READ ${PREFIX}/share/man/man1/sentinel-ingest.1 man)
+string(FIND "${man}" "SENTINEL_LOG_FORMAT" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "the man page lacks --log-format (SENTINEL_LOG_FORMAT)")
+endif()
+file(REMOVE_RECURSE ${PREFIX})
