@@ -4,7 +4,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <pqxx/pqxx>
 
@@ -19,6 +21,9 @@ namespace {
 
 using reject_listing::kStates;
 using reject_listing::ListedReject;
+
+/// Rejects read per statement (and held in memory by CSV and JSON).
+constexpr int64_t kPageRejects = 2000;
 
 struct ListCli {
   std::string pg_url;
@@ -142,7 +147,9 @@ void print_table(const std::vector<ListedReject>& rejects) {
   fmt::print("{}", t.render_text());
 }
 
-void print_full(const std::vector<ListedReject>& rejects, const ListCli& a) {
+/// CSV or JSON of one page of rejects, with the header (CSV) or brackets (JSON) of a whole
+/// document only where `first` and `last` say.
+std::string render_page(const std::vector<ListedReject>& rejects, const ListCli& a, bool first) {
   std::vector<std::string> header = {
       "id",     "rejected_at", "topic",       "partition",       "offset",        "reason",
       "detail", "state",       "replayed_at", "replay_attempts", "replay_reason", "replay_detail"};
@@ -172,9 +179,30 @@ void print_full(const std::vector<ListedReject>& rejects, const ListCli& a) {
     }
     t.add(std::move(row));
   }
-  fmt::print("{}", a.format == "csv"
-                       ? t.render_csv()
-                       : t.render_json({"id", "partition", "offset", "replay_attempts"}));
+  if (a.format == "csv") {
+    std::string csv = t.render_csv();
+    return first ? csv : csv.substr(csv.find("\r\n") + 2);
+  }
+  // "[\n  {...},\n  {...}\n]\n": the objects, each after ",\n" but the document's first.
+  std::string json = t.render_json({"id", "partition", "offset", "replay_attempts"});
+  if (rejects.empty()) return "";
+  json = json.substr(1, json.size() - 4);  // "\n  {...},\n  {...}"
+  return first ? json : "," + json;
+}
+
+/// CSV or JSON, a page at a time (memory bounded by the page, not the backlog).
+void print_full(pqxx::connection& conn, const reject_listing::ListQuery& q, const ListCli& a) {
+  bool first = true;
+  if (a.format == "json") fmt::print("[");
+  reject_listing::list(conn, q, kPageRejects, [&](std::vector<ListedReject> page) {
+    fmt::print("{}", render_page(page, a, first));
+    first = false;
+  });
+  if (a.format == "json") {
+    fmt::print("{}", first ? "]\n" : "\n]\n");
+  } else if (first) {
+    fmt::print("{}", render_page({}, a, true));
+  }
 }
 
 void print_summary(const std::map<std::pair<std::string, std::string>, int64_t>& counts,
@@ -228,11 +256,14 @@ int run_list(const ListCli& a) {
     q.state = a.state == "all" ? "" : a.state;
     q.limit = a.limit >= 0 ? a.limit : a.format == "table" ? 100 : 0;
     q.payload = a.payload;
-    const std::vector<ListedReject> rejects = reject_listing::list(conn, q);
     if (a.format != "table") {
-      print_full(rejects, a);
+      print_full(conn, q, a);
       return 0;
     }
+    std::vector<ListedReject> rejects;
+    reject_listing::list(conn, q, kPageRejects, [&](std::vector<ListedReject> page) {
+      std::move(page.begin(), page.end(), std::back_inserter(rejects));
+    });
     print_table(rejects);
     std::map<std::string, int64_t> by_state;
     for (const auto& [key, n] : counts) by_state[key.second] += n;
@@ -258,7 +289,8 @@ std::function<int()> add_rejects_list(CLI::App& rejects) {
   auto a = std::make_shared<ListCli>();
   CLI::App* cmd = rejects.add_subcommand(
       "list",
-      "The stored rejects, newest first, with their replay state (pending: never replayed): a "
+      "The stored rejects, newest first (by id), with their replay state (pending: never "
+      "replayed): a "
       "table fitted to the line, or CSV or JSON with the full text. Read only: works as the "
       "ingest role, through PgBouncer, on a replica");
   cmd->add_option("--pg", a->pg_url,
@@ -269,9 +301,10 @@ std::function<int()> add_rejects_list(CLI::App& rejects) {
                   "invalid (still invalid at the last replay), duplicate, or all")
       ->capture_default_str()
       ->check(CLI::IsMember({"pending", "replayed", "invalid", "duplicate", "all"}));
-  cmd->add_option("--limit", a->limit,
-                  "At most this many rejects, newest first; 0: all (default: 100 for the table, "
-                  "all for CSV and JSON)")
+  cmd->add_option(
+         "--limit", a->limit,
+         "At most this many rejects, newest first (by id); 0: all (default: 100 for the table, "
+         "all for CSV and JSON)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--format", a->format, "table, csv or json")
       ->capture_default_str()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
@@ -41,9 +42,13 @@ struct ListQuery {
   bool payload = false;  ///< read the payloads too
 };
 
-/// The rejects matching `query`, newest first (rejected_at, then id, descending). Read only, one
-/// statement: works as the ingest role, through PgBouncer and on a replica.
-std::vector<ListedReject> list(pqxx::connection& conn, const ListQuery& query);
+/// Hands the rejects matching `query` to `page`, newest first by id (the order they were stored;
+/// rejected_at is when, so the two agree but for rejects written with an explicit time), at
+/// most `page_size` at a time: memory stays bounded however many match. Each page is one
+/// read-only statement that starts below the last id of the page before, so it works as the
+/// ingest role, through PgBouncer and on a replica.
+void list(pqxx::connection& conn, const ListQuery& query, int64_t page_size,
+          const std::function<void(std::vector<ListedReject>)>& page);
 
 /// How many rejects match `filter`, by (reason, state); states as kStates.
 std::map<std::pair<std::string, std::string>, int64_t> count_by_reason_and_state(

@@ -83,14 +83,15 @@ TEST(RejectsList, FiltersShowsReplayStatesAndParsesAsCsvAndJsonAsTheIngestRoleTh
       {kBinary, "rejects", "replay", "--pg", bouncer, "--type-topic", "audit=sentinel.audit"});
   EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), "1");
 
-  // The table: newest first, every state, the footer counting by state.
+  // The table: newest first by id (the order stored), every state, the footer counting by state.
   ::setenv("COLUMNS", "250", 1);
   std::string out = output_of({kBinary, "rejects", "list", "--pg", bouncer});
   EXPECT_NE(out.find("6 shown of 6 matching (by state: pending 2, replayed 1, invalid 2, "
                      "duplicate 1)"),
             std::string::npos)
       << out;
-  EXPECT_LT(out.find("message of 9 MiB"), out.find("wrong type: ts")) << "newest first: " << out;
+  EXPECT_LT(out.find("wrong type: ts"), out.find("message of 9 MiB")) << "by id: " << out;
+  EXPECT_LT(out.find("message of 9 MiB"), out.find("missing field: model")) << "by id: " << out;
   EXPECT_NE(out.find("replay: invalid_json"), std::string::npos) << out;
   // Fitted to the line: the detail is cut, with "…", so that no line is wider than $COLUMNS.
   ::setenv("COLUMNS", "130", 1);
