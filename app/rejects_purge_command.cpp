@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <pqxx/pqxx>
 
@@ -17,10 +18,12 @@
 namespace sentinel {
 namespace {
 
+constexpr int64_t kNotGiven = std::numeric_limits<int64_t>::min();
+
 struct PurgeCli {
   std::string pg_url;
   std::string config;
-  int64_t older_than_days = 0;
+  int64_t older_than_days = kNotGiven;
   bool include_pending = false;
   bool dry_run = false;
 };
@@ -140,7 +143,7 @@ std::function<int()> add_rejects_purge(CLI::App& rejects) {
   return [cmd, a]() -> int {
     apply_config_file(*cmd, a->config);
     require_pg_url("rejects purge", a->pg_url);
-    if (cmd->count("--older-than") == 0) {
+    if (a->older_than_days == kNotGiven) {
       throw UsageError("rejects purge: missing --older-than DAYS");
     }
     if (a->older_than_days < 1 || a->older_than_days > 1'000'000) {

@@ -83,6 +83,13 @@ TEST(RejectsList, FiltersShowsReplayStatesAndParsesAsCsvAndJsonAsTheIngestRoleTh
       {kBinary, "rejects", "replay", "--pg", bouncer, "--type-topic", "audit=sentinel.audit"});
   EXPECT_EQ(db.query("SELECT count(*) FROM audit_logs"), "1");
 
+  // Read only from here on, as on a replica: list needs nothing else.
+  db.query("ALTER ROLE sentinel_test_ingest IN DATABASE " + db.name() +
+           " SET default_transaction_read_only = on");
+  db.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "
+      "'sentinel_test_ingest' AND datname = current_database()");
+
   // The table: newest first by id (the order stored), every state, the footer counting by state.
   ::setenv("COLUMNS", "250", 1);
   std::string out = output_of({kBinary, "rejects", "list", "--pg", bouncer});
