@@ -9,6 +9,9 @@
 #include "app/config.h"
 #include "ingest/scalars.h"
 #include "rows/reject_reason.h"
+#include "sinks/connection_defaults.h"
+#include "sinks/control_connection.h"
+#include "sinks/pg_error.h"
 
 namespace sentinel {
 
@@ -63,6 +66,20 @@ RejectFilter RejectFilterOptions::resolve() const {
   return f;
 }
 
+void throw_pg_error(const pqxx::sql_error& e) {
+  const PgError error = pg_error_of(e);
+  if (error.configuration()) throw UsageError(std::string(error.what()) + " (" + error.fix() + ")");
+  throw error;
+}
+
+void require_pg_url(const std::string& command, const std::string& url) {
+  if (url.empty()) {
+    throw UsageError(command +
+                     ": missing --pg (or SENTINEL_PG_URL, or `pg:` in the --config file)");
+  }
+  with_connection_defaults(url);  // a string that can never connect: exit 2 at once
+}
+
 void add_reject_filter_options(CLI::App& cmd, RejectFilterOptions& options) {
   cmd.add_option("--reason", options.reason,
                  "Only rejects stored with this reason (ts_out_of_range, invalid_value, ...)");
@@ -79,7 +96,9 @@ std::function<int()> add_rejects_command(CLI::App& app) {
       "current catalog and limits (exactly once), purge old ones");
   cmd->require_subcommand(1);
   auto runners = std::make_shared<std::map<std::string, std::function<int()>>>();
+  (*runners)["list"] = add_rejects_list(*cmd);
   (*runners)["replay"] = add_rejects_replay(*cmd);
+  (*runners)["purge"] = add_rejects_purge(*cmd);
   return [cmd, runners] { return runners->at(cmd->get_subcommands().front()->get_name())(); };
 }
 
