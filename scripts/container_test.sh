@@ -6,9 +6,9 @@
 #
 # There is no Docker engine and no registry here, so: podman + runc from Debian, a base image
 # from `debootstrap --variant=minbase bookworm` (the machine's own apt mirror) imported as
-# debian:bookworm (and as debian:bookworm-slim, the runtime stage's base: the same Debian 12),
+# debian:bookworm and, for the runtime stage, debian:bookworm-slim (the same minbase tree),
 # docker/containers.conf (cgroupfs, the host's ulimits), host networking. The image is built with
-# `--format docker` so that its HEALTHCHECK is kept. Then, as uid 10001 (the image's user):
+# `--format docker` so that its HEALTHCHECK is kept. Then, as the image's user (uid 10001):
 # `migrate`, `run` consuming 20 000 events published by the host's `sentinel-ingest publish`
 # into `sentinel-ingest kafka-mock`; every event must land exactly once (rows + rejects = 20 000,
 # no (topic, partition, offset) twice, stored offsets = published count); the HEALTHCHECK must be
@@ -57,8 +57,8 @@ fi
 work=$(mktemp -d /tmp/container-test.XXXXXX)
 export CONTAINERS_CONF=$repo/docker/containers.conf
 export CONTAINERS_STORAGE_CONF=$work/storage.conf
-# overlay: each build step is a thin layer (vfs copies the whole tree per step: about 2 GB more
-# and minutes slower for this Dockerfile). Its work folders must not sit on an overlayfs.
+# overlay: each build step is a thin layer, where vfs copies the whole tree at every step.
+# overlay cannot stack on an overlayfs (a machine that is itself a container): vfs there.
 driver=overlay
 [ "$(stat -f -c %T "$work")" != overlayfs ] || driver=vfs
 cat >"$work/storage.conf" <<EOF
@@ -153,8 +153,8 @@ case $brokers in *:*) ;; *) cat "$work/mock.log"; fail "kafka-mock printed no bo
   { cat "$work/publish.log"; fail "publish"; }
 metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-ctr() { # podman run of the image as uid 10001, on the host's network, with the test's servers
-  podman run --runtime runc --network=host --user 10001:10001 \
+ctr() { # podman run of the image (as its own USER), on the host's network, with the test's servers
+  podman run --runtime runc --network=host \
     -e SENTINEL_PG_URL="$SENTINEL_TEST_PGBOUNCER_URL" -e SENTINEL_KAFKA_BROKERS="$brokers" \
     -e SENTINEL_METRICS_LISTEN="127.0.0.1:$metrics_port" "$@"
 }
@@ -170,7 +170,8 @@ ctr -d --name "$name" sentinel-ingest:ct run >/dev/null 2>"$work/run.err" ||
   { cat "$work/run.err"; fail "podman run"; }
 pid=$(podman inspect --format '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
-[ "$uid" = 10001 ] || fail "the container's process runs as uid $uid, not 10001"
+[ "$uid" = 10001 ] || fail "the container's process runs as uid $uid, not 10001 (USER in docker/Dockerfile)"
+say "the container runs as uid $uid"
 total_sql="SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM invocations)
                 + (SELECT count(*) FROM ingest_rejects)"
 n=0
