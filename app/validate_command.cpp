@@ -166,41 +166,34 @@ std::vector<Check> check_kafka(const PipelineOptions& p, std::chrono::millisecon
   std::vector<std::pair<std::string, std::string>> props = {{"bootstrap.servers", p.brokers},
                                                             {"group.id", p.group}};
   props.insert(props.end(), p.kafka_properties.begin(), p.kafka_properties.end());
-  KafkaConf conf = make_kafka_conf(props);
-  std::string error;
-  KafkaHandle rk = new_kafka_client(RD_KAFKA_CONSUMER, conf, error);
-  if (!rk) return {{false, "kafka: client: " + error, "fix --kafka-prop"}};
-  const struct rd_kafka_metadata* md = nullptr;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  KafkaTopicsProbe probe;
+  try {
+    probe = probe_kafka_topics(props, p.topics, timeout);
+  } catch (const KafkaError& e) {
+    return {{false, std::string("kafka: ") + e.what(), "fix --kafka-prop"}};
+  }
+  if (!probe.reached) {
     return {{false,
              fmt::format("kafka: reachable: no broker of {} answered within {} ms ({})", p.brokers,
-                         timeout.count(), rd_kafka_err2str(err)),
+                         timeout.count(), probe.error),
              "check --brokers (host:port of the bootstrap servers) and that they are up and "
              "reachable from here; --check-timeout to wait longer"}};
   }
-  std::unique_ptr<const struct rd_kafka_metadata, void (*)(const struct rd_kafka_metadata*)> owned(
-      md, &rd_kafka_metadata_destroy);
   std::vector<Check> out;
   out.push_back(
-      {true, fmt::format("kafka: reachable ({} broker(s), {})", md->broker_cnt, p.brokers)});
-  for (const std::string& topic : p.topics) {
-    const rd_kafka_metadata_topic* found = nullptr;
-    for (int i = 0; i < md->topic_cnt; ++i) {
-      if (topic == md->topics[i].topic) found = &md->topics[i];
-    }
-    if (found == nullptr) {
-      out.push_back({false, fmt::format("kafka topic {}: does not exist", topic),
+      {true, fmt::format("kafka: reachable ({} broker(s), {})", probe.brokers, p.brokers)});
+  for (const KafkaTopicsProbe::Topic& t : probe.topics) {
+    if (!t.exists) {
+      out.push_back({false, fmt::format("kafka topic {}: does not exist", t.name),
                      "create it (as many partitions as instances you will run, or more), or "
                      "name the right one with --topic TYPE=TOPIC"});
-    } else if (found->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      out.push_back({false, fmt::format("kafka topic {}: {}", topic, rd_kafka_err2str(found->err)),
+    } else if (!t.error.empty()) {
+      out.push_back({false, fmt::format("kafka topic {}: {}", t.name, t.error),
                      "check the topic and this client's ACLs (--kafka-prop sasl.*)"});
     } else {
       out.push_back({true, fmt::format("kafka topic {}: {} partition(s) (instances beyond that "
                                        "many hold none and stay ready)",
-                                       topic, found->partition_cnt)});
+                                       t.name, t.partitions)});
     }
   }
   return out;
@@ -219,36 +212,18 @@ std::vector<std::pair<std::string, std::string>> check_kafka_settings(const Pipe
   std::vector<std::pair<std::string, std::string>> props = {{"bootstrap.servers", p.brokers},
                                                             {"group.id", p.group}};
   props.insert(props.end(), p.kafka_properties.begin(), p.kafka_properties.end());
-  KafkaConf conf;
+  std::vector<std::pair<std::string, std::string>> effective;
   try {
-    conf = make_kafka_conf(props);
+    effective = effective_kafka_properties(props);
   } catch (const KafkaError& e) {
     throw UsageError(std::string(e.what()) +
                      " (fix: correct or remove that --kafka-prop; librdkafka's CONFIGURATION.md "
                      "lists the properties and their values)");
   }
-  std::vector<std::pair<std::string, std::string>> effective;
-  for (const auto& [key, value] : p.kafka_properties) {
-    char buf[512];
-    size_t size = sizeof buf;
-    std::string held = value;
-    if (rd_kafka_conf_get(conf.get(), key.c_str(), buf, &size) == RD_KAFKA_CONF_OK) held = buf;
-    if (kafka_property_sensitive(key)) held = "***";
-    // Once per property (the file, the environment and a flag may each set it; the last won).
-    const auto same = std::find_if(effective.begin(), effective.end(),
-                                   [&key](const auto& kv) { return kv.first == key; });
-    if (same == effective.end()) {
-      effective.emplace_back(key, held);
-    } else {
-      same->second = held;
-    }
-  }
-  std::string error;
-  KafkaHandle rk = new_kafka_client(RD_KAFKA_CONSUMER, conf, error);
-  if (!rk) {
-    throw UsageError("Kafka configuration refused: " + error +
-                     " (fix: the --kafka-prop settings named there)");
-  }
+  // Only the properties given (not bootstrap.servers and group.id, shown elsewhere).
+  std::erase_if(effective, [](const auto& kv) {
+    return kv.first == "bootstrap.servers" || kv.first == "group.id";
+  });
   return effective;
 }
 

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
+#include <memory>
 #include <string_view>
 
 namespace sentinel {
@@ -87,6 +89,65 @@ std::pair<std::string, std::string> parse_kafka_prop(const std::string& kv) {
     throw KafkaError("--kafka-prop expects KEY=VALUE, got '" + kv + "'");
   }
   return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+std::vector<std::pair<std::string, std::string>> effective_kafka_properties(
+    const std::vector<std::pair<std::string, std::string>>& props) {
+  KafkaConf conf = make_kafka_conf(props);
+  std::vector<std::pair<std::string, std::string>> effective;
+  for (const auto& [key, value] : props) {
+    char buf[512];
+    size_t size = sizeof buf;
+    std::string held = value;
+    if (rd_kafka_conf_get(conf.get(), key.c_str(), buf, &size) == RD_KAFKA_CONF_OK) held = buf;
+    if (kafka_property_sensitive(key)) held = "***";
+    const auto same = std::find_if(effective.begin(), effective.end(),
+                                   [&key](const auto& kv) { return kv.first == key; });
+    if (same == effective.end()) {
+      effective.emplace_back(key, held);
+    } else {
+      same->second = held;
+    }
+  }
+  std::string error;
+  KafkaHandle rk = new_kafka_client(RD_KAFKA_CONSUMER, conf, error);
+  if (!rk) throw KafkaError("Kafka configuration refused: " + error);
+  return effective;
+}
+
+KafkaTopicsProbe probe_kafka_topics(const std::vector<std::pair<std::string, std::string>>& props,
+                                    const std::vector<std::string>& topics,
+                                    std::chrono::milliseconds timeout) {
+  KafkaConf conf = make_kafka_conf(props);
+  std::string error;
+  KafkaHandle rk = new_kafka_client(RD_KAFKA_CONSUMER, conf, error);
+  if (!rk) throw KafkaError("Kafka client: " + error);
+  KafkaTopicsProbe probe;
+  const struct rd_kafka_metadata* md = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(rk.get(), 1, nullptr, &md, static_cast<int>(timeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    probe.error = rd_kafka_err2str(err);
+    return probe;
+  }
+  std::unique_ptr<const struct rd_kafka_metadata, void (*)(const struct rd_kafka_metadata*)> owned(
+      md, &rd_kafka_metadata_destroy);
+  probe.reached = true;
+  probe.brokers = md->broker_cnt;
+  for (const std::string& topic : topics) {
+    KafkaTopicsProbe::Topic t;
+    t.name = topic;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      if (topic != md->topics[i].topic) continue;
+      t.exists = md->topics[i].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+      if (md->topics[i].err != RD_KAFKA_RESP_ERR_NO_ERROR && t.exists) {
+        t.error = rd_kafka_err2str(md->topics[i].err);
+      }
+      t.partitions = md->topics[i].partition_cnt;
+    }
+    probe.topics.push_back(std::move(t));
+  }
+  return probe;
 }
 
 }  // namespace sentinel

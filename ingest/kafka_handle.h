@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -52,5 +53,31 @@ KafkaHandle new_kafka_client(rd_kafka_type_t type, KafkaConf& conf, std::string&
 
 /// Parses `KEY=VALUE` (as given to --kafka-prop); throws KafkaError without '='.
 std::pair<std::string, std::string> parse_kafka_prop(const std::string& kv);
+
+/// What librdkafka holds for each of `props` once applied (the last of several settings of one
+/// key wins; a sensitive value shows as "***"), in the order first given. Throws KafkaError when
+/// librdkafka refuses a property or the client they make.
+std::vector<std::pair<std::string, std::string>> effective_kafka_properties(
+    const std::vector<std::pair<std::string, std::string>>& props);
+
+/// What one metadata request of a consumer made with `props` says about `topics`.
+struct KafkaTopicsProbe {
+  bool reached = false;  ///< a broker answered within the timeout
+  std::string error;     ///< why not (librdkafka's words)
+  int brokers = 0;
+  struct Topic {
+    std::string name;
+    bool exists = false;
+    std::string error;  ///< the topic's own error, empty when none
+    int partitions = 0;
+  };
+  std::vector<Topic> topics;
+};
+
+/// Asks the cluster of `props` (bootstrap.servers, ...) for its metadata, waiting at most
+/// `timeout`. Throws KafkaError when no client can be made from `props`.
+KafkaTopicsProbe probe_kafka_topics(const std::vector<std::pair<std::string, std::string>>& props,
+                                    const std::vector<std::string>& topics,
+                                    std::chrono::milliseconds timeout);
 
 }  // namespace sentinel

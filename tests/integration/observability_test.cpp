@@ -158,9 +158,10 @@ TEST(Observability, EveryContractMetricIsServedAndTrueDuringARealIngest) {
   EXPECT_NE(during.find("# TYPE sentinel_ingest_end_to_end_latency_seconds histogram"),
             std::string::npos);
   EXPECT_NE(during.find("# TYPE sentinel_ingest_consumer_lag gauge"), std::string::npos);
-  // Every sample line is `name{labels} value` with a name of ours.
+  // Every sample line is `name{labels} value` with a name of ours, or a process_* one of the
+  // Prometheus convention.
   const std::regex line_re(
-      R"(^sentinel_ingest_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$)");
+      R"(^(sentinel_ingest|process)_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$)");
   std::istringstream in(after);
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
