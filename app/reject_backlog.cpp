@@ -7,7 +7,7 @@
 
 namespace sentinel {
 
-RejectBacklog::RejectBacklog(std::string pg_url, Metrics& metrics,
+RejectBacklog::RejectBacklog(const std::string& pg_url, Metrics& metrics,
                              std::chrono::milliseconds interval, std::chrono::milliseconds timeout)
     : conn_(pg_url), metrics_(metrics), interval_(interval), timeout_(timeout), thread_([this] {
         loop();

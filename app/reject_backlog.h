@@ -17,7 +17,7 @@ namespace sentinel {
 /// failed count keeps the last values: the health check reports PostgreSQL being away.
 class RejectBacklog {
  public:
-  RejectBacklog(std::string pg_url, Metrics& metrics,
+  RejectBacklog(const std::string& pg_url, Metrics& metrics,
                 std::chrono::milliseconds interval = std::chrono::minutes(1),
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
   /// Stops and joins the thread (waits at most for the count under way, bounded by `timeout`).

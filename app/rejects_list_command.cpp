@@ -126,6 +126,7 @@ void print_table(const std::vector<ListedReject>& rejects) {
   const std::vector<std::string> header = {"id",     "rejected_at", "topic", "partition",
                                            "offset", "reason",      "state", "detail"};
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(rejects.size());
   for (const ListedReject& r : rejects) {
     rows.push_back({std::to_string(r.id), to_seconds(r.rejected_at), r.topic,
                     std::to_string(r.partition), std::to_string(r.offset), r.reason, r.state,
@@ -194,7 +195,7 @@ std::string render_page(const std::vector<ListedReject>& rejects, const ListCli&
 void print_full(pqxx::connection& conn, const reject_listing::ListQuery& q, const ListCli& a) {
   bool first = true;
   if (a.format == "json") fmt::print("[");
-  reject_listing::list(conn, q, kPageRejects, [&](std::vector<ListedReject> page) {
+  reject_listing::list(conn, q, kPageRejects, [&](const std::vector<ListedReject>& page) {
     fmt::print("{}", render_page(page, a, first));
     first = false;
   });
@@ -261,7 +262,7 @@ int run_list(const ListCli& a) {
       return 0;
     }
     std::vector<ListedReject> rejects;
-    reject_listing::list(conn, q, kPageRejects, [&](std::vector<ListedReject> page) {
+    reject_listing::list(conn, q, kPageRejects, [&](const std::vector<ListedReject>& page) {
       std::move(page.begin(), page.end(), std::back_inserter(rejects));
     });
     print_table(rejects);

@@ -57,7 +57,7 @@ class Checklist {
 /// calls have no bound of their own on a server that accepts and never answers). On a timeout
 /// the thread is left behind (`abandoned`: validate then ends with _Exit) and `late` is the
 /// result.
-std::vector<Check> within(std::chrono::milliseconds timeout, bool& abandoned, Check late,
+std::vector<Check> within(std::chrono::milliseconds timeout, bool& abandoned, const Check& late,
                           std::function<std::vector<Check>()> check) {
   auto task = std::make_shared<std::packaged_task<std::vector<Check>()>>(std::move(check));
   std::future<std::vector<Check>> result = task->get_future();
@@ -105,13 +105,13 @@ std::vector<Check> check_pg_schema(const std::string& url, const Catalog& catalo
     if (!status.up_to_date)
       return {{false, "postgres: schema current: " + status.problem,
                "run `sentinel-ingest migrate` with the same --pg/--config"}};
-    out.push_back({true, "postgres: schema current"});
+    out.emplace_back(true, "postgres: schema current");
     verify_catalog(url, catalog);
-    out.push_back({true, fmt::format("postgres: tables of the {} event type(s) match the catalog",
-                                     catalog.size())});
+    out.emplace_back(true, fmt::format("postgres: tables of the {} event type(s) match the catalog",
+                                       catalog.size()));
   } catch (const MigrationError& e) {
-    out.push_back({false, "postgres: schema: " + one_line(e.what()),
-                   "run `sentinel-ingest migrate` with the same --pg, --catalog and --config"});
+    out.emplace_back(false, "postgres: schema: " + one_line(e.what()),
+                     "run `sentinel-ingest migrate` with the same --pg, --catalog and --config");
   } catch (const std::exception& e) {
     out.push_back(pg_failure("postgres: schema", e));
   }
@@ -124,6 +124,7 @@ std::vector<std::array<std::string, 3>> ingest_privileges(const Catalog& catalog
   std::vector<std::array<std::string, 3>> out;
   for (const EventType& t : catalog.types()) out.push_back({"table", t.table, "INSERT"});
   out.push_back({"table", "ingest_rejects", "INSERT"});
+  out.push_back({"table", "ingest_rejects", "SELECT"});  // rejects replay, the backlog gauge
   out.push_back({"sequence", "ingest_rejects_id_seq", "USAGE"});
   for (const char* table : {"costs", "ingest_offsets"}) {
     for (const char* privilege : {"SELECT", "INSERT", "UPDATE"})
@@ -180,20 +181,20 @@ std::vector<Check> check_kafka(const PipelineOptions& p, std::chrono::millisecon
              "reachable from here; --check-timeout to wait longer"}};
   }
   std::vector<Check> out;
-  out.push_back(
-      {true, fmt::format("kafka: reachable ({} broker(s), {})", probe.brokers, p.brokers)});
+  out.emplace_back(true,
+                   fmt::format("kafka: reachable ({} broker(s), {})", probe.brokers, p.brokers));
   for (const KafkaTopicsProbe::Topic& t : probe.topics) {
     if (!t.exists) {
-      out.push_back({false, fmt::format("kafka topic {}: does not exist", t.name),
-                     "create it (as many partitions as instances you will run, or more), or "
-                     "name the right one with --topic TYPE=TOPIC"});
+      out.emplace_back(false, fmt::format("kafka topic {}: does not exist", t.name),
+                       "create it (as many partitions as instances you will run, or more), or "
+                       "name the right one with --topic TYPE=TOPIC");
     } else if (!t.error.empty()) {
-      out.push_back({false, fmt::format("kafka topic {}: {}", t.name, t.error),
-                     "check the topic and this client's ACLs (--kafka-prop sasl.*)"});
+      out.emplace_back(false, fmt::format("kafka topic {}: {}", t.name, t.error),
+                       "check the topic and this client's ACLs (--kafka-prop sasl.*)");
     } else {
-      out.push_back({true, fmt::format("kafka topic {}: {} partition(s) (instances beyond that "
-                                       "many hold none and stay ready)",
-                                       t.name, t.partitions)});
+      out.emplace_back(true, fmt::format("kafka topic {}: {} partition(s) (instances beyond that "
+                                         "many hold none and stay ready)",
+                                         t.name, t.partitions));
     }
   }
   return out;
@@ -238,6 +239,7 @@ int cmd_validate(const RunArgs& args, std::chrono::milliseconds timeout) {
   try {
     const auto effective = check_kafka_settings(p);
     std::vector<std::string> shown;
+    shown.reserve(effective.size());
     for (const auto& [key, value] : effective) shown.push_back(key + "=" + value);
     list.add(
         {true, effective.empty()

@@ -194,7 +194,7 @@ ChunkPtr ChunkBuilder::add(int topic_index, int32_t partition, int64_t offset,
   } else {
     add_row(c, event, tuple_begin, offset, kafka_timestamp_ms);
   }
-  last_rejection_ = std::move(rejection);
+  last_rejection_ = rejection;
   ++c.messages;
   c.next_offset = offset + 1;
   s.next_offset = offset + 1;

@@ -101,8 +101,9 @@ std::vector<std::pair<std::string, std::string>> effective_kafka_properties(
     std::string held = value;
     if (rd_kafka_conf_get(conf.get(), key.c_str(), buf, &size) == RD_KAFKA_CONF_OK) held = buf;
     if (kafka_property_sensitive(key)) held = "***";
-    const auto same = std::find_if(effective.begin(), effective.end(),
-                                   [&key](const auto& kv) { return kv.first == key; });
+    // Once per property (the file, the environment and a flag may each set it; the last won).
+    auto same = effective.begin();
+    while (same != effective.end() && same->first != key) ++same;
     if (same == effective.end()) {
       effective.emplace_back(key, held);
     } else {

@@ -292,13 +292,7 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
       if (e.data_exception()) failure_ = Failure::kRollupOverflow;
       throw;
     }
-    std::vector<std::pair<int, int32_t>> fenced;
-    if (ledger_ != nullptr) {
-      fenced = ledger_->record(conn_, chunks, refused);
-    } else {
-      token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
-      fenced = store_offsets(chunks, token_, result);
-    }
+    auto fenced = record(chunks, refused, result);
     if (!fenced.empty()) {
       conn_.exec("ROLLBACK");
       result.fenced = std::move(fenced);
@@ -306,15 +300,7 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     }
     // What the transaction stores, counted before COMMIT: if its reply is lost, this is what
     // the next call returns once it finds the commit landed.
-    for (const Chunk* c : chunks) {
-      result.rows[static_cast<size_t>(c->type)] += c->rows.size();
-      for (int r = 0; r < kRejectReasonCount; ++r) result.rejects[r] += c->rejects_by_reason[r];
-      result.messages += c->messages;
-    }
-    for (const Refused& r : refused) {
-      --result.rows[static_cast<size_t>(chunks[r.pos.chunk]->type)];
-      ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
-    }
+    count_stored(chunks, refused, result);
     failure_ = Failure::kCommitUnknown;
     commit();
     failure_ = Failure::kOther;
@@ -330,6 +316,27 @@ bool BatchWriter::attempt(std::span<Chunk* const> chunks, bool bisect, bool isol
     }
     throw;
   }
+}
+
+void BatchWriter::count_stored(std::span<Chunk* const> chunks, std::span<const Refused> refused,
+                               BatchResult& result) {
+  for (const Chunk* c : chunks) {
+    result.rows[static_cast<size_t>(c->type)] += c->rows.size();
+    for (int r = 0; r < kRejectReasonCount; ++r) result.rejects[r] += c->rejects_by_reason[r];
+    result.messages += c->messages;
+  }
+  for (const Refused& r : refused) {
+    --result.rows[static_cast<size_t>(chunks[r.pos.chunk]->type)];
+    ++result.rejects[static_cast<int>(RejectReason::kDbRejected)];
+  }
+}
+
+std::vector<std::pair<int, int32_t>> BatchWriter::record(std::span<Chunk* const> chunks,
+                                                         std::span<const Refused> refused,
+                                                         BatchResult& result) {
+  if (ledger_ != nullptr) return ledger_->record(conn_, chunks, refused);
+  token_ = fmt::format("{:016x}-{}", token_prefix_, ++attempts_);
+  return store_offsets(chunks, token_, result);
 }
 
 void BatchWriter::commit() {

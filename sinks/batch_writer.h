@@ -142,6 +142,14 @@ class BatchWriter {
   /// the rows whose deltas cannot be added to their rollup tables and refuse them.
   bool attempt(std::span<Chunk* const> chunks, bool bisect, bool isolate_rollups,
                BatchResult& result);
+  /// What the transaction records besides its rows: the ledger's record, or the offsets'
+  /// compare-and-set with a new commit token. Returns what was fenced.
+  std::vector<std::pair<int, int32_t>> record(std::span<Chunk* const> chunks,
+                                              std::span<const Refused> refused,
+                                              BatchResult& result);
+  /// Adds what the chunks store, less the refused rows, to `result`.
+  static void count_stored(std::span<Chunk* const> chunks, std::span<const Refused> refused,
+                           BatchResult& result);
   void commit();
   /// Adds to `refused` the rows whose deltas would take a rollup row past what its columns hold:
   /// rows in (partition_by, partition, offset) order are added to the stored rollup rows until
