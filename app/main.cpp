@@ -21,6 +21,7 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/costs_command.h"
+#include "app/crash_report.h"
 #include "app/event_type_options.h"
 #include "app/healthcheck_command.h"
 #include "app/logging.h"
@@ -455,6 +456,7 @@ int run_cli(int argc, char** argv) {
   return exit_code_of(
       [&] {
         sentinel::setup_logging(log.format, log.level);
+        sentinel::install_crash_report(log.format);
         sentinel::install_signal_handlers();
         return runners.at(app.get_subcommands().front()->get_name())();
       },

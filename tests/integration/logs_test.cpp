@@ -68,6 +68,39 @@ TEST(Logs, JsonLogsOfRunWithAnUnreachableBrokerAreOneObjectPerLineLibrdkafkaIncl
   EXPECT_GT(librdkafka, 0u);
 }
 
+// A CI run once saw `run` die of SIGSEGV while leaving a rebalancing group, and its log ended
+// mid-stop with nothing to say where. A fatal signal is now one log line, in the log format, with
+// the thread and the stack as module+offset frames, and the process still dies of that signal.
+TEST(Logs, AFatalSignalIsOneJsonLineWithItsStackAndTheProcessStillDiesOfIt) {
+  TestDb db;
+  const auto [migrated, out] =
+      testing::run_command({SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url()}, seconds(60));
+  ASSERT_EQ(migrated, 0) << out;
+  testing::TempFolder folder("logs-crash");
+  const std::string log = folder.path() + "/run.log";
+  testing::Process run({SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers",
+                        "127.0.0.1:1", "--log-format", "json"},
+                       log);
+  ASSERT_TRUE(testing::wait_until(seconds(30), [&] {
+    return testing::read_file(log).find("consuming") != std::string::npos;
+  })) << testing::read_file(log);
+  run.signal(SIGSEGV);
+  EXPECT_EQ(run.wait(seconds(20)), 128 + SIGSEGV) << testing::read_file(log);
+
+  const std::vector<std::string> lines = lines_of(testing::read_file(log));
+  ASSERT_FALSE(lines.empty());
+  simdjson::dom::parser parser;
+  simdjson::dom::element record;
+  ASSERT_EQ(parser.parse(simdjson::padded_string(lines.back())).get(record), simdjson::SUCCESS)
+      << lines.back();
+  std::string_view level, msg;
+  ASSERT_EQ(record["level"].get(level), simdjson::SUCCESS);
+  ASSERT_EQ(record["msg"].get(msg), simdjson::SUCCESS);
+  EXPECT_EQ(level, "critical");
+  EXPECT_NE(msg.find("fatal signal 11 (SIGSEGV) on thread "), std::string_view::npos) << msg;
+  EXPECT_NE(msg.find("sentinel-ingest+0x"), std::string_view::npos) << msg;
+}
+
 /// Runs `body` with stderr (fd 2) going to a file; returns what was written there.
 template <typename Body>
 std::string captured_stderr(const std::string& path, Body body) {
