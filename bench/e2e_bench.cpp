@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -209,6 +210,37 @@ void checkpoint(const Options& o) { exec(*admin_connection(o), "CHECKPOINT"); }
 int64_t count(PgConnection& c, const char* table) {
   PgResult r = c.exec((std::string("SELECT count(*) FROM ") + table).c_str());
   return std::stoll(PQgetvalue(r.get(), 0, 0));
+}
+
+/// What a run stored: every message is a row or a reject, exactly once.
+struct Stored {
+  int64_t audit = 0, invocations = 0, rejects = 0;
+  bool exact = false;
+};
+
+/// Counts what database `db` holds against the events published, prints it, and drops it.
+Stored verify_and_drop(const Options& o, const std::string& db) {
+  Stored s;
+  PgConnection c(db_url(o, db));
+  c.connect();
+  s.audit = count(c, "audit_logs");
+  s.invocations = count(c, "invocations");
+  s.rejects = count(c, "ingest_rejects");
+  c.close();
+  const int64_t stored = s.audit + s.invocations + s.rejects;
+  s.exact = static_cast<uint64_t>(stored) == o.events;
+  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
+             s.audit, s.invocations, s.rejects, stored, o.events, s.exact ? "(exact)" : "MISMATCH");
+  drop_database(o, db);
+  return s;
+}
+
+/// This process's CPU time so far (user + system, every thread), in seconds.
+double cpu_seconds_self() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
+  return tv(u.ru_utime) + tv(u.ru_stime);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,8 +778,7 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
   argv.insert(argv.end(), o.ingest_args.begin(), o.ingest_args.end());
   fmt::print("   running {} run ... {}\n", o.ingest_bin, fmt::join(o.ingest_args, " "));
   IngestPhase p;
-  rusage before{};
-  getrusage(RUSAGE_SELF, &before);
+  const double cpu_before = cpu_seconds_self();
   const auto start = Clock::now();
   const std::string suffix = o.rounds == 1 ? "" : fmt::format("-{}", round);
   const Child child = spawn(argv, fmt::format("{}/ingest{}.log", o.out_dir, suffix));
@@ -803,25 +834,16 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
     p.rest_us_per_row =
         p.load.busy * (r.seconds - r.assigned) * 1e6 / events - p.ingestor_us_per_row;
   }
-  rusage after{};
-  getrusage(RUSAGE_SELF, &after);
-  auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
-  p.mock_cpu = tv(after.ru_utime) + tv(after.ru_stime) - tv(before.ru_utime) - tv(before.ru_stime);
+  p.mock_cpu = cpu_seconds_self() - cpu_before;
   stop(child);
   { std::ofstream(fmt::format("{}/metrics{}.txt", o.out_dir, suffix)) << r.metrics; }
 
   // Verify: every message is a row or a reject, exactly once.
-  PgConnection c(db_url(o, db));
-  c.connect();
-  p.audit = count(c, "audit_logs");
-  p.invocations = count(c, "invocations");
-  p.rejects = count(c, "ingest_rejects");
-  c.close();
-  const int64_t stored = p.audit + p.invocations + p.rejects;
-  p.exact = static_cast<uint64_t>(stored) == o.events;
-  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
-             p.audit, p.invocations, p.rejects, stored, o.events, p.exact ? "(exact)" : "MISMATCH");
-  drop_database(o, db);
+  const Stored stored = verify_and_drop(o, db);
+  p.audit = stored.audit;
+  p.invocations = stored.invocations;
+  p.rejects = stored.rejects;
+  p.exact = stored.exact;
 
   // The consumer group join is Kafka's (group.initial.rebalance.delay.ms, 3 s on real brokers
   // and in the mock), not the ingestor's work: the rate compared with the ceiling is measured
@@ -955,17 +977,9 @@ struct SinkRound {
   double rate = 0;          ///< rows/s
   double throttled_ms = 0;  ///< time the feed waited because Backpressure said throttled
   double batches = 0;
-  int64_t audit = 0, invocations = 0, rejects = 0;
-  bool exact = false;
+  Stored stored;
   MachineLoad load;
 };
-
-double cpu_seconds_self() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
-  return tv(u.ru_utime) + tv(u.ru_stime);
-}
 
 SinkRound run_sink_round(const Options& o, const std::vector<std::string>& topics, const Feed& feed,
                          const std::set<int32_t>& months) {
@@ -1001,7 +1015,10 @@ SinkRound run_sink_round(const Options& o, const std::vector<std::string>& topic
              feed.messages.size(), feed.ends.size(), po.writers);
 
   SinkRound r;
-  { std::ofstream("/proc/self/clear_refs") << "5"; }  // VmHWM from here on
+  // What the previous round freed goes back to the kernel first, so that the resident set before
+  // the phase is the events and the ceiling's rows; then VmHWM counts from here on.
+  malloc_trim(0);
+  { std::ofstream("/proc/self/clear_refs") << "5"; }
   r.base_rss_mib = status_mib(getpid(), "VmRSS:");
   const double cpu0 = cpu_seconds_self();
   const MachineTimes m0 = machine_times();
@@ -1066,17 +1083,7 @@ SinkRound run_sink_round(const Options& o, const std::vector<std::string>& topic
   r.batches = static_cast<double>(metrics.batches.load());
   writers.stop(std::chrono::seconds(5));
 
-  PgConnection c(db_url(o, db));
-  c.connect();
-  r.audit = count(c, "audit_logs");
-  r.invocations = count(c, "invocations");
-  r.rejects = count(c, "ingest_rejects");
-  c.close();
-  const int64_t stored = r.audit + r.invocations + r.rejects;
-  r.exact = static_cast<uint64_t>(stored) == o.events;
-  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
-             r.audit, r.invocations, r.rejects, stored, o.events, r.exact ? "(exact)" : "MISMATCH");
-  drop_database(o, db);
+  r.stored = verify_and_drop(o, db);
   r.rate = static_cast<double>(o.events) / std::max(1e-3, r.seconds);
   fmt::print(
       "   sink-only {:.0f} rows/s, {:.2f} µs CPU per message, peak RSS {:.1f} MiB ({:.1f} above "
@@ -1133,7 +1140,7 @@ int run_sink_only(const Options& o, const std::vector<std::string>& topics, Even
     growths.push_back(runs[k].peak_rss_mib - runs[k].base_rss_mib);
   }
   const bool exact =
-      std::all_of(runs.begin(), runs.end(), [](const SinkRound& x) { return x.exact; });
+      std::all_of(runs.begin(), runs.end(), [](const SinkRound& x) { return x.stored.exact; });
   fmt::print("\nresult (sink-only, keys {})\n", o.keys);
   fmt::print(
       "  round  sink-only rows/s  ceiling 1 / 2 streams  ratio  CPU per message  peak RSS (above "
