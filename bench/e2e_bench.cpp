@@ -6,11 +6,15 @@
 //                 committed; then the ceiling: binary COPY of exactly those rows into fresh,
 //                 identical tables, with one and with two parallel streams.
 //   --rate R:     start the ingestor, publish N events at R/s, report end-to-end latency.
+//   --sink-only:  no Kafka, no child process: the same events, held in memory, fed through the
+//                 ingestor's own ChunkBuilder into a WriterPool in this process; then the ceiling.
+//   --keys tenant keys every event by its tenant (Zipf-skewed partitions), as the gateway does.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -26,6 +30,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,7 +41,14 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "ingest/chunk_builder.h"
 #include "ingest/event_parser.h"
+#include "pipeline/backpressure.h"
+#include "pipeline/failure.h"
+#include "pipeline/metrics.h"
+#include "pipeline/offset_coordinator.h"
+#include "pipeline/pipeline_options.h"
+#include "pipeline/writer_pool.h"
 #include "rows/copy_encoder.h"
 #include "rows/month.h"
 #include "rows/tables.h"
@@ -72,6 +84,8 @@ struct Options {
   double warmup_seconds = 2;  ///< --rate: latency is reported over what is published after this
   std::vector<std::string> ingest_args;     ///< passed through to `run`
   std::vector<std::string> producer_props;  ///< KEY=VALUE for the preloading producer
+  std::string keys = "spread";              ///< "spread" or "tenant" (--keys)
+  bool sink_only = false;                   ///< --sink-only: from memory, no Kafka
 };
 
 double seconds_since(Clock::time_point t) {
@@ -198,6 +212,37 @@ int64_t count(PgConnection& c, const char* table) {
   return std::stoll(PQgetvalue(r.get(), 0, 0));
 }
 
+/// What a run stored: every message is a row or a reject, exactly once.
+struct Stored {
+  int64_t audit = 0, invocations = 0, rejects = 0;
+  bool exact = false;
+};
+
+/// Counts what database `db` holds against the events published, prints it, and drops it.
+Stored verify_and_drop(const Options& o, const std::string& db) {
+  Stored s;
+  PgConnection c(db_url(o, db));
+  c.connect();
+  s.audit = count(c, "audit_logs");
+  s.invocations = count(c, "invocations");
+  s.rejects = count(c, "ingest_rejects");
+  c.close();
+  const int64_t stored = s.audit + s.invocations + s.rejects;
+  s.exact = static_cast<uint64_t>(stored) == o.events;
+  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
+             s.audit, s.invocations, s.rejects, stored, o.events, s.exact ? "(exact)" : "MISMATCH");
+  drop_database(o, db);
+  return s;
+}
+
+/// This process's CPU time so far (user + system, every thread), in seconds.
+double cpu_seconds_self() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
+  return tv(u.ru_utime) + tv(u.ru_stime);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The ingestor as a child process, watched through /proc and its /metrics.
 
@@ -246,15 +291,18 @@ ProcStat proc_stat(pid_t pid) {
   return r;
 }
 
-/// VmHWM (peak resident set) of a process, in MiB.
-double peak_rss_mib(pid_t pid) {
+/// A memory figure of /proc/PID/status (`field` with its colon, e.g. "VmRSS:"), in MiB.
+double status_mib(pid_t pid, std::string_view field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(field.size())) / 1024.0;
   }
   return 0;
 }
+
+/// VmHWM (peak resident set) of a process, in MiB.
+double peak_rss_mib(pid_t pid) { return status_mib(pid, "VmHWM:"); }
 
 bool alive(pid_t pid) {
   int status = 0;
@@ -483,32 +531,77 @@ void stop(const Child& child) {
 // ---------------------------------------------------------------------------------------------
 // Kafka.
 
+/// The busiest partition of a run's keying, and the share of its topic's messages it holds (keys
+/// spread evenly: 1 / partitions).
+struct Hottest {
+  std::string topic;
+  int32_t partition = 0;
+  uint64_t messages = 0;
+  double share = 0;
+  std::string describe() const {
+    return fmt::format("{} [{}], {} messages, {:.1f}% of its topic", topic, partition, messages,
+                       share * 100);
+  }
+};
+
+/// The hottest of `counts` (messages by topic index, then partition).
+Hottest hottest_of(const std::vector<std::string>& topics,
+                   const std::vector<std::vector<uint64_t>>& counts) {
+  Hottest h;
+  for (size_t t = 0; t < counts.size(); ++t) {
+    uint64_t total = 0;
+    for (const uint64_t n : counts[t]) total += n;
+    for (size_t p = 0; p < counts[t].size(); ++p) {
+      const double share = total > 0 ? static_cast<double>(counts[t][p]) / total : 0;
+      if (share > h.share) h = {topics[t], static_cast<int32_t>(p), counts[t][p], share};
+    }
+  }
+  return h;
+}
+
 /// Every partition of both topics must still start at offset 0 and hold `expected` messages in
-/// total: the mock keeps only a few MB per partition and trims the oldest silently.
-void check_not_trimmed(const std::string& brokers, const std::vector<std::string>& topics,
-                       int partitions, uint64_t expected) {
+/// total: the mock keeps only ~5 MB per partition and trims the oldest silently. Returns the
+/// hottest partition.
+Hottest check_not_trimmed(const Options& o, const std::string& brokers,
+                          const std::vector<std::string>& topics, uint64_t expected) {
   KafkaConf conf = make_kafka_conf({{"bootstrap.servers", brokers}, {"log_level", "3"}});
   char err[512];
   KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err));
   if (!rk) throw KafkaError(err);
   conf.release();
   uint64_t total = 0;
-  for (const auto& t : topics) {
-    for (int p = 0; p < partitions; ++p) {
+  std::vector<std::vector<uint64_t>> counts(topics.size());
+  std::string trimmed;
+  for (size_t t = 0; t < topics.size(); ++t) {
+    for (int p = 0; p < o.partitions; ++p) {
       int64_t low = 0, high = 0;
-      if (auto e = rd_kafka_query_watermark_offsets(rk.get(), t.c_str(), p, &low, &high, 10000)) {
-        throw KafkaError("watermarks of " + t + ": " + rd_kafka_err2str(e));
+      if (auto e = rd_kafka_query_watermark_offsets(rk.get(), topics[t].c_str(), p, &low, &high,
+                                                    10000)) {
+        throw KafkaError("watermarks of " + topics[t] + ": " + rd_kafka_err2str(e));
       }
-      if (low != 0) {
-        throw std::runtime_error(fmt::format(
-            "the mock trimmed {} [{}] (first offset {}): use more --partitions", t, p, low));
+      if (low != 0 && trimmed.empty()) {
+        trimmed = fmt::format("{} [{}] (first offset {})", topics[t], p, low);
       }
+      counts[t].push_back(static_cast<uint64_t>(high));
       total += static_cast<uint64_t>(high);
     }
+  }
+  const Hottest hottest = hottest_of(topics, counts);
+  if (!trimmed.empty()) {
+    // A tenant's events share one partition whatever their number: more partitions do not
+    // shrink the hottest one (bench/README.md, "Keys").
+    throw std::runtime_error(fmt::format(
+        "the mock trimmed {}; hottest partition {}: {}", trimmed, hottest.describe(),
+        o.keys == "tenant"
+            ? "a tenant's events all go to one partition, and the mock keeps ~5 MB of each "
+              "(~28 000 lz4-compressed events): use fewer --events (250 000 fit; 400 000 with "
+              "--producer-prop compression.type=zstd), or --sink-only for 1 000 000"
+            : "use more --partitions"));
   }
   if (total != expected) {
     throw std::runtime_error(fmt::format("Kafka holds {} messages, expected {}", total, expected));
   }
+  return hottest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,6 +733,11 @@ Ceilings measure_ceilings(const Options& o, const EncodedRows& rows) {
 /// hot partitions would overflow the mock's retention first).
 std::string key_of(uint64_t i) { return std::to_string(i * 2654435761u); }
 
+/// The Kafka key of the i-th event: spread evenly, or its tenant (--keys tenant).
+std::string key_of(const Options& o, const GeneratedEvent& e, uint64_t i) {
+  return o.keys == "tenant" ? e.key : key_of(i);
+}
+
 /// Starts `sentinel-ingest run` on a fresh database and watches it until every event is
 /// committed. In --rate mode it publishes `gen`'s events at o.rate meanwhile.
 IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
@@ -680,8 +778,7 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
   argv.insert(argv.end(), o.ingest_args.begin(), o.ingest_args.end());
   fmt::print("   running {} run ... {}\n", o.ingest_bin, fmt::join(o.ingest_args, " "));
   IngestPhase p;
-  rusage before{};
-  getrusage(RUSAGE_SELF, &before);
+  const double cpu_before = cpu_seconds_self();
   const auto start = Clock::now();
   const std::string suffix = o.rounds == 1 ? "" : fmt::format("-{}", round);
   const Child child = spawn(argv, fmt::format("{}/ingest{}.log", o.out_dir, suffix));
@@ -708,7 +805,7 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
         const auto t = Clock::now();
         for (uint64_t i = 0; i < o.events; ++i) {
           const GeneratedEvent e = gen.next();
-          pub.produce(topics[e.topic_index], key_of(i), e.payload);
+          pub.produce(topics[e.topic_index], key_of(o, e, i), e.payload);
           const auto due =
               t + std::chrono::duration_cast<Clock::duration>(
                       std::chrono::duration<double>(static_cast<double>(i + 1) / o.rate));
@@ -737,25 +834,16 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
     p.rest_us_per_row =
         p.load.busy * (r.seconds - r.assigned) * 1e6 / events - p.ingestor_us_per_row;
   }
-  rusage after{};
-  getrusage(RUSAGE_SELF, &after);
-  auto tv = [](const timeval& v) { return static_cast<double>(v.tv_sec) + v.tv_usec / 1e6; };
-  p.mock_cpu = tv(after.ru_utime) + tv(after.ru_stime) - tv(before.ru_utime) - tv(before.ru_stime);
+  p.mock_cpu = cpu_seconds_self() - cpu_before;
   stop(child);
   { std::ofstream(fmt::format("{}/metrics{}.txt", o.out_dir, suffix)) << r.metrics; }
 
   // Verify: every message is a row or a reject, exactly once.
-  PgConnection c(db_url(o, db));
-  c.connect();
-  p.audit = count(c, "audit_logs");
-  p.invocations = count(c, "invocations");
-  p.rejects = count(c, "ingest_rejects");
-  c.close();
-  const int64_t stored = p.audit + p.invocations + p.rejects;
-  p.exact = static_cast<uint64_t>(stored) == o.events;
-  fmt::print("   stored: audit_logs {} + invocations {} + ingest_rejects {} = {} of {} {}\n",
-             p.audit, p.invocations, p.rejects, stored, o.events, p.exact ? "(exact)" : "MISMATCH");
-  drop_database(o, db);
+  const Stored stored = verify_and_drop(o, db);
+  p.audit = stored.audit;
+  p.invocations = stored.invocations;
+  p.rejects = stored.rejects;
+  p.exact = stored.exact;
 
   // The consumer group join is Kafka's (group.initial.rebalance.delay.ms, 3 s on real brokers
   // and in the mock), not the ingestor's work: the rate compared with the ceiling is measured
@@ -817,16 +905,297 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// ---------------------------------------------------------------------------------------------
+// --sink-only: the same events from memory through the ingestor's own parts, no Kafka.
+
+/// The events as a consumer receives them, held in memory: each message's place in Kafka, and
+/// the order a fetch delivers them in.
+struct Feed {
+  struct Message {
+    int topic = 0;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    int64_t timestamp_ms = 0;
+    size_t begin = 0;  ///< into payloads
+    uint32_t size = 0;
+  };
+  std::string payloads;
+  std::vector<Message> messages;  ///< in delivery order
+  /// Per partition: one past its last offset (what the commits must reach).
+  std::map<PartitionKey, int64_t> ends;
+};
+
+/// Messages one fetch hands over from one partition (the mock answers with one producer batch
+/// per partition; the preloading producer's batches hold ~2 000 events): runs of this many,
+/// partitions in turn.
+constexpr size_t kFetchRun = 2000;
+/// The consumer loop's cycle: messages per cycle (fewer when throttled) and how often partly
+/// filled chunks are handed over under a backlog (pipeline/consumer_loop.cpp).
+constexpr int kCycleMessages = 2000;
+constexpr int kThrottledCycleMessages = 64;
+constexpr auto kFlushEvery = std::chrono::milliseconds(20);
+
+/// Generates the events (encoding each with `encode` for the ceiling) and keys them onto
+/// partitions with librdkafka's own partitioner, as the publishing producer would.
+Feed make_feed(const Options& o, EventGenerator& gen,
+               const std::function<void(const GeneratedEvent&, uint64_t)>& encode) {
+  Feed feed;
+  std::vector<Feed::Message> all;
+  all.reserve(o.events);
+  std::map<PartitionKey, std::vector<uint32_t>> by_partition;
+  const int64_t now_ms = now_unix_micros() / 1000;
+  for (uint64_t i = 0; i < o.events; ++i) {
+    const GeneratedEvent e = gen.next();
+    encode(e, i);
+    const std::string key = key_of(o, e, i);
+    const int32_t partition = rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(),
+                                                                  o.partitions, nullptr, nullptr);
+    const PartitionKey pk{e.topic_index, partition};
+    int64_t& next = feed.ends[pk];
+    by_partition[pk].push_back(static_cast<uint32_t>(all.size()));
+    all.push_back({e.topic_index, partition, next++, now_ms, feed.payloads.size(),
+                   static_cast<uint32_t>(e.payload.size())});
+    feed.payloads += e.payload;
+  }
+  feed.messages.reserve(all.size());
+  for (size_t run = 0; feed.messages.size() < all.size(); ++run) {
+    for (const auto& [key, list] : by_partition) {
+      for (size_t k = run * kFetchRun; k < std::min(list.size(), (run + 1) * kFetchRun); ++k) {
+        feed.messages.push_back(all[list[k]]);
+      }
+    }
+  }
+  return feed;
+}
+
+/// One round of --sink-only.
+struct SinkRound {
+  double seconds = 0;       ///< first message built → every chunk committed
+  double cpu = 0;           ///< this process's CPU over `seconds` (consumer + writer threads)
+  double peak_rss_mib = 0;  ///< VmHWM over the ingest phase (reset before it)
+  double base_rss_mib = 0;  ///< resident before it: the events and the ceiling's rows
+  double rate = 0;          ///< rows/s
+  double throttled_ms = 0;  ///< time the feed waited because Backpressure said throttled
+  double batches = 0;
+  Stored stored;
+  MachineLoad load;
+};
+
+SinkRound run_sink_round(const Options& o, const std::vector<std::string>& topics, const Feed& feed,
+                         const std::set<int32_t>& months) {
+  const std::string db = "bench_sink";
+  fmt::print("   creating database {} (migrations, month partitions) ...\n", db);
+  create_database(o, db, months);
+  checkpoint(o);
+
+  // The ingestor's defaults, and its parts wired as Pipeline wires them.
+  PipelineOptions po;
+  po.pg_url = db_url(o, db);
+  po.topics = topics;
+  resolve_types(po);
+  std::vector<TopicSpec> specs;
+  std::vector<std::string> tables;
+  for (size_t t = 0; t < topics.size(); ++t) specs.push_back({topics[t], static_cast<int>(t)});
+  for (const EventType& t : po.catalog->types()) tables.push_back(t.table);
+  Metrics metrics;
+  metrics.set_streams(topics, tables);
+  ChunkBuilder builder(po.catalog, specs, po.limits, po.chunk_bytes);
+  OffsetCoordinator offsets([&](const PartitionKey& k) { builder.close(k.first, k.second); });
+  Backpressure budget(po.inflight_budget_bytes, po.writers, po.pause_after);
+  Failure failure;
+  std::atomic<bool> connection_lost{false};
+  WriterPool writers(po, topics, metrics, {offsets, budget, failure, connection_lost});
+  // Every partition assigned with nothing stored, as a new group's consumer starts them.
+  for (const auto& [key, end] : feed.ends) {
+    offsets.assign(key);
+    builder.open(key.first, key.second, Chunk::kNoStoredOffset,
+                 offsets.start(key, Chunk::kNoStoredOffset));
+  }
+  fmt::print("   feeding {} messages of {} partitions through ChunkBuilder into {} writers ...\n",
+             feed.messages.size(), feed.ends.size(), po.writers);
+
+  SinkRound r;
+  // What the previous round freed goes back to the kernel first, so that the resident set before
+  // the phase is the events and the ceiling's rows; then VmHWM counts from here on.
+  malloc_trim(0);
+  { std::ofstream("/proc/self/clear_refs") << "5"; }
+  r.base_rss_mib = status_mib(getpid(), "VmRSS:");
+  const double cpu0 = cpu_seconds_self();
+  const MachineTimes m0 = machine_times();
+  const auto start = Clock::now();
+  writers.start();
+  std::vector<ChunkPtr> ready;
+  auto last_flush = Clock::now();
+  Clock::duration throttled_for{};
+  for (size_t next = 0; next < feed.messages.size() && !failure.failed();) {
+    // As ConsumerLoop::run: decide, hold back a little when over budget, take a cycle's worth,
+    // hand partly filled chunks over every kFlushEvery (or at the end) unless throttled.
+    budget.update(Clock::now());
+    const bool throttled = budget.throttled();
+    if (throttled) {
+      const auto t0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      throttled_for += Clock::now() - t0;
+    }
+    const size_t end = std::min(feed.messages.size(),
+                                next + (throttled ? kThrottledCycleMessages : kCycleMessages));
+    const int64_t now_us = now_unix_micros();
+    for (; next < end; ++next) {
+      const Feed::Message& m = feed.messages[next];
+      if (ChunkPtr full =
+              builder.add(m.topic, m.partition, m.offset, m.timestamp_ms,
+                          std::string_view(feed.payloads).substr(m.begin, m.size), now_us)) {
+        writers.submit(std::move(full));
+      }
+    }
+    if (!throttled && (next == feed.messages.size() || Clock::now() - last_flush >= kFlushEvery)) {
+      builder.flush(ready);
+      last_flush = Clock::now();
+    }
+    for (auto& c : ready) writers.submit(std::move(c));
+    ready.clear();
+  }
+  builder.flush(ready);  // what a throttled last cycle kept open
+  for (auto& c : ready) writers.submit(std::move(c));
+  ready.clear();
+  // Done when the committed offsets of every partition reach its last message.
+  const auto all_committed = [&] {
+    offsets.take_commits();
+    const auto& committed = offsets.committed();
+    return std::all_of(feed.ends.begin(), feed.ends.end(), [&](const auto& e) {
+      const auto it = committed.find(e.first);
+      return it != committed.end() && it->second >= e.second;
+    });
+  };
+  while (!all_committed()) {
+    if (failure.failed()) {
+      writers.stop(std::chrono::seconds(1));
+      throw std::runtime_error("--sink-only: " + failure.message());
+    }
+    if (seconds_since(start) > 600) throw std::runtime_error("--sink-only: not done in 10 min");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  r.seconds = seconds_since(start);
+  r.cpu = cpu_seconds_self() - cpu0;
+  r.load = machine_load(m0, machine_times(), r.seconds);
+  r.peak_rss_mib = status_mib(getpid(), "VmHWM:");
+  r.throttled_ms = std::chrono::duration<double, std::milli>(throttled_for).count();
+  r.batches = static_cast<double>(metrics.batches.load());
+  writers.stop(std::chrono::seconds(5));
+
+  r.stored = verify_and_drop(o, db);
+  r.rate = static_cast<double>(o.events) / std::max(1e-3, r.seconds);
+  fmt::print(
+      "   sink-only {:.0f} rows/s, {:.2f} µs CPU per message, peak RSS {:.1f} MiB ({:.1f} above "
+      "the {:.1f} MiB of events held), throttled {:.0f} ms (machine: {})\n",
+      r.rate, r.cpu * 1e6 / static_cast<double>(o.events), r.peak_rss_mib,
+      r.peak_rss_mib - r.base_rss_mib, r.base_rss_mib, r.throttled_ms, describe(r.load));
+  return r;
+}
+
+int run_sink_only(const Options& o, const std::vector<std::string>& topics, EventGenerator& gen,
+                  const std::function<void(const GeneratedEvent&, uint64_t)>& encode,
+                  const EncodedRows& rows) {
+  fmt::print(
+      "1. generating {} events into memory, keyed {} onto {} partitions per topic, and "
+      "encoding them for the ceiling ...\n",
+      o.events, o.keys, o.partitions);
+  const auto t = Clock::now();
+  const Feed feed = make_feed(o, gen, encode);
+  std::vector<std::vector<uint64_t>> counts(topics.size(), std::vector<uint64_t>(o.partitions, 0));
+  for (const auto& [key, end] : feed.ends) {
+    counts[key.first][key.second] = static_cast<uint64_t>(end);
+  }
+  const Hottest hottest = hottest_of(topics, counts);
+  fmt::print(
+      "   done in {:.1f} s; {} valid, {} invalid; keys {}: hottest partition {} (even: "
+      "{:.1f}%)\n",
+      seconds_since(t), rows.valid, rows.invalid, o.keys, hottest.describe(), 100.0 / o.partitions);
+
+  std::vector<SinkRound> runs;
+  std::vector<Ceilings> ceilings;
+  for (int round = 1; round <= o.rounds; ++round) {
+    const bool ceiling_first = !o.skip_ceiling && round % 2 == 0;
+    fmt::print("{}. round {} of {}{}\n", round + 1, round, o.rounds,
+               o.skip_ceiling  ? ""
+               : ceiling_first ? ": ceiling, then sink-only"
+                               : ": sink-only, then ceiling");
+    Ceilings c;
+    if (ceiling_first) c = measure_ceilings(o, rows);
+    runs.push_back(run_sink_round(o, topics, feed, rows.months));
+    if (!o.skip_ceiling && !ceiling_first) c = measure_ceilings(o, rows);
+    ceilings.push_back(c);
+  }
+
+  const double n = static_cast<double>(o.events);
+  std::vector<double> rates, bests, ratios, cpus, peaks, growths, ones, twos;
+  for (size_t k = 0; k < runs.size(); ++k) {
+    ones.push_back(ceilings[k].one);
+    twos.push_back(ceilings[k].two);
+    rates.push_back(runs[k].rate);
+    bests.push_back(ceilings[k].best());
+    ratios.push_back(bests.back() > 0 ? rates.back() / bests.back() : 0);
+    cpus.push_back(runs[k].cpu * 1e6 / n);
+    peaks.push_back(runs[k].peak_rss_mib);
+    growths.push_back(runs[k].peak_rss_mib - runs[k].base_rss_mib);
+  }
+  const bool exact =
+      std::all_of(runs.begin(), runs.end(), [](const SinkRound& x) { return x.stored.exact; });
+  fmt::print("\nresult (sink-only, keys {})\n", o.keys);
+  fmt::print(
+      "  round  sink-only rows/s  ceiling 1 / 2 streams  ratio  CPU per message  peak RSS (above "
+      "the events held)  machine (cores)\n");
+  for (size_t k = 0; k < runs.size(); ++k) {
+    fmt::print(
+        "  {:>5}  {:>16.0f}  {:>9.0f} / {:>9.0f}  {:>5.3f}  {:>12.2f} µs  {:>8.1f} ({:.1f}) "
+        "MiB  {:>6.2f} / {:.2f}\n",
+        k + 1, rates[k], ceilings[k].one, ceilings[k].two, ratios[k], cpus[k], peaks[k], growths[k],
+        runs[k].load.busy, ceilings[k].load.busy);
+  }
+  fmt::print(
+      "  median of {} rounds: sink-only {:.0f} rows/s, ceiling {:.0f} rows/s, ratio {:.3f}, "
+      "{:.2f} µs CPU per message (consumer and writer threads, getrusage over the ingest phase), "
+      "peak RSS {:.1f} MiB ({:.1f} MiB above the events held); keys {}, hottest partition {}\n",
+      runs.size(), median(rates), median(bests), median(ratios), median(cpus), median(peaks),
+      median(growths), o.keys, hottest.describe());
+
+  std::ofstream json(o.out_dir + "/result.json");
+  json << fmt::format(
+      "{{\n  \"mode\": \"sink-only\",\n  \"events\": {},\n  \"keys\": \"{}\",\n"
+      "  \"partitions\": {},\n  \"hottest_partition\": \"{} [{}]\",\n"
+      "  \"hottest_partition_share\": {:.4f},\n  \"invalid_ratio\": {},\n  \"exact\": {},\n"
+      "  \"rows_per_s\": {:.0f},\n  \"ceiling_rows_per_s\": {:.0f},\n  \"ratio\": {:.4f},\n"
+      "  \"cpu_us_per_message\": {:.3f},\n  \"peak_rss_mib\": {:.1f},\n"
+      "  \"peak_rss_above_events_mib\": {:.1f},\n  \"rounds\": {},\n"
+      "  \"rounds_rows_per_s\": [{:.0f}],\n  \"rounds_ceiling_1_stream\": [{:.0f}],\n"
+      "  \"rounds_ceiling_2_streams\": [{:.0f}],\n  \"rounds_ratio\": [{:.4f}],\n"
+      "  \"rounds_cpu_us_per_message\": [{:.3f}],\n  \"rounds_peak_rss_mib\": [{:.1f}],\n"
+      "  \"rounds_peak_rss_above_events_mib\": [{:.1f}]\n}}\n",
+      o.events, o.keys, o.partitions, hottest.topic, hottest.partition, hottest.share,
+      o.invalid_ratio, exact, median(rates), median(bests), median(ratios), median(cpus),
+      median(peaks), median(growths), runs.size(), fmt::join(rates, ", "), fmt::join(ones, ", "),
+      fmt::join(twos, ", "), fmt::join(ratios, ", "), fmt::join(cpus, ", "), fmt::join(peaks, ", "),
+      fmt::join(growths, ", "));
+  json.close();
+  fmt::print("\nwrote {}/result.json\n", o.out_dir);
+  return exact ? 0 : 1;
+}
+
 int run(const Options& o) {
   std::system(("mkdir -p '" + o.out_dir + "'").c_str());
   const std::vector<std::string> topics = {"sentinel.audit", "sentinel.invocations"};
   const bool rate_mode = o.rate > 0;
   const bool with_ceiling = !rate_mode && !o.skip_ceiling;
-  const auto mode = rate_mode ? fmt::format("--rate {:.0f}", o.rate) : std::string("preload");
+  const auto mode = rate_mode     ? fmt::format("--rate {:.0f}", o.rate)
+                    : o.sink_only ? std::string("sink-only")
+                                  : std::string("preload");
   fmt::print(
-      "sentinel-e2e-bench: {} events, {}, {} partitions per topic on {} mock brokers, {:.1f}% "
-      "invalid, {} round{}\n",
-      o.events, mode, o.partitions, o.kafka_brokers > 0 ? o.kafka_brokers : (rate_mode ? 1 : 3),
+      "sentinel-e2e-bench: {} events, {}, keys {}, {} partitions per topic{}, {:.1f}% invalid, {} "
+      "round{}\n",
+      o.events, mode, o.keys, o.partitions,
+      o.sink_only ? std::string(" (in memory, no Kafka)")
+                  : fmt::format(" on {} mock brokers",
+                                o.kafka_brokers > 0 ? o.kafka_brokers : (rate_mode ? 1 : 3)),
       o.invalid_ratio * 100, o.rounds, o.rounds == 1 ? "" : "s");
 
   // Preloaded, three brokers fetch and decompress in parallel as from a real cluster (one
@@ -834,7 +1203,6 @@ int run(const Options& o) {
   // broker answers fetches only after fetch.wait.max.ms (10 ms here), so every broker costs the
   // 2-core machine a polling loop: one keeps that cost off the latency being measured.
   const int brokers = o.kafka_brokers > 0 ? o.kafka_brokers : (rate_mode ? 1 : 3);
-  MockCluster mock(brokers, topics, o.partitions);
   GeneratorOptions g;
   g.seed = o.seed;
   g.tenants = o.tenants;
@@ -873,6 +1241,10 @@ int run(const Options& o) {
       ++rows.valid;
     }
   };
+  if (o.sink_only) return run_sink_only(o, topics, gen, encode, rows);
+
+  MockCluster mock(brokers, topics, o.partitions);
+  Hottest hottest;
 
   if (!rate_mode) {
     fmt::print(
@@ -891,12 +1263,14 @@ int run(const Options& o) {
     for (uint64_t i = 0; i < o.events; ++i) {
       const GeneratedEvent e = gen.next();
       encode(e, i);
-      pub.produce(topics[e.topic_index], key_of(i), e.payload);
+      pub.produce(topics[e.topic_index], key_of(o, e, i), e.payload);
     }
     pub.flush();
-    check_not_trimmed(mock.bootstraps(), topics, o.partitions, o.events);
+    hottest = check_not_trimmed(o, mock.bootstraps(), topics, o.events);
     fmt::print("   done in {:.1f} s; {} valid, {} invalid; nothing trimmed\n", seconds_since(t),
                rows.valid, rows.invalid);
+    fmt::print("   keys {}: hottest partition {} (even: {:.1f}%)\n", o.keys, hottest.describe(),
+               100.0 / o.partitions);
   } else {
     // Months present in the data, without keeping it: the generator is deterministic.
     EventGenerator probe(g);
@@ -946,7 +1320,8 @@ int run(const Options& o) {
       std::all_of(runs.begin(), runs.end(), [](const IngestPhase& x) { return x.r.complete; });
   const double peak_rss = *std::max_element(peaks.begin(), peaks.end());
 
-  fmt::print("\nresult ({})\n", mode);
+  fmt::print("\nresult ({}, keys {})\n", mode, o.keys);
+  if (!rate_mode) fmt::print("  hottest partition {}\n", hottest.describe());
   if (runs.size() > 1) {
     // Machine: cores busy while the ingestor ran / during the 2-stream ceiling. CPU per row:
     // the ingestor's own + everything else / the 2-stream ceiling's, all in µs.
@@ -1025,7 +1400,9 @@ int run(const Options& o) {
   }
   std::ofstream json(o.out_dir + "/result.json");
   json << fmt::format(
-      "{{\n  \"mode\": \"{}\",\n  \"events\": {},\n  \"rate\": {},\n  \"partitions\": {},\n"
+      "{{\n  \"mode\": \"{}\",\n  \"events\": {},\n  \"keys\": \"{}\",\n"
+      "  \"hottest_partition\": \"{} [{}]\",\n  \"hottest_partition_share\": {:.4f},\n"
+      "  \"rate\": {},\n  \"partitions\": {},\n"
       "  \"invalid_ratio\": {},\n  \"complete\": {},\n  \"exact\": {},\n"
       "  \"rows\": {{\"audit_logs\": {}, \"invocations\": {}, \"ingest_rejects\": {}}},\n"
       "  \"ingest_seconds\": {:.3f},\n  \"first_commit_seconds\": {:.3f},\n"
@@ -1050,10 +1427,10 @@ int run(const Options& o) {
       "  \"rounds_ceiling_1_stream\": [{:.0f}],\n  \"rounds_ceiling_2_streams\": [{:.0f}],\n"
       "  \"rounds_ratio\": [{:.4f}],\n  \"rounds_peak_rss_mib\": [{:.1f}],\n"
       "  \"ingest_args\": \"{}\"\n}}\n",
-      rate_mode ? "rate" : "preload", o.events, o.rate, o.partitions, o.invalid_ratio, complete,
-      exact, p.audit, p.invocations, p.rejects, r.seconds, r.first_commit, p.rate,
-      p.rate_from_start, r.assigned, p.steady_rate, c.best(), c.one, c.two, c.direct1, c.direct2,
-      c.sorted1, c.sorted2, o.days_back, ratio, r.cpu,
+      rate_mode ? "rate" : "preload", o.events, o.keys, hottest.topic, hottest.partition,
+      hottest.share, o.rate, o.partitions, o.invalid_ratio, complete, exact, p.audit, p.invocations,
+      p.rejects, r.seconds, r.first_commit, p.rate, p.rate_from_start, r.assigned, p.steady_rate,
+      c.best(), c.one, c.two, c.direct1, c.direct2, c.sorted1, c.sorted2, o.days_back, ratio, r.cpu,
       r.cpu / std::max(1e-3, r.seconds - r.assigned), p.mock_cpu, peak_rss, r.minor_faults, brokers,
       r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3, r.own_p50 * 1e3,
       r.own_p99 * 1e3, r.warm_metrics.empty() ? 0 : o.warmup_seconds, r.steady_e2e_p50 * 1e3,
@@ -1121,6 +1498,19 @@ int main(int argc, char** argv) {
                  "With --rate: latency is also reported over what is published after this many "
                  "seconds (cold caches, first batches)")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--keys", o.keys,
+                 "How events are keyed onto partitions: spread (default; evenly, every partition "
+                 "alike) or tenant (by tenant id, as the gateway publishes: the generator's "
+                 "tenants are Zipf-skewed, so a few partitions hold most events; the hottest "
+                 "one's share is reported)")
+      ->check(CLI::IsMember({"spread", "tenant"}));
+  app.add_flag("--sink-only", o.sink_only,
+               "No Kafka, no child process: the same events, generated into memory first, are fed "
+               "through the ingestor's ChunkBuilder into a WriterPool in this process, with the "
+               "default settings and honouring the in-flight budget, until every offset is "
+               "committed; reports rows/s, CPU per message (this process, ingest phase only), "
+               "peak RSS and the ratio to the same COPY ceiling. Tells the broker's share from "
+               "the ingestor's");
   app.add_option("ingest-args", o.ingest_args, "After --: extra arguments for `run`");
   app.allow_extras(false);
   CLI11_PARSE(app, argc, argv);
@@ -1130,6 +1520,12 @@ int main(int argc, char** argv) {
   // hold one-message batches: the bench process then took 0.85 of the 2 cores and the median
   // latency it measured doubled. Two per topic hold ~12 messages per batch (bench/README.md).
   if (o.rate > 0 && app.count("--partitions") == 0) o.partitions = 2;
+  if (o.sink_only && (o.rate > 0 || !o.ingest_args.empty())) {
+    fmt::print(stderr,
+               "sentinel-e2e-bench: --sink-only runs the default settings from memory: no --rate "
+               "and no arguments for `run`\n");
+    return 2;
+  }
   if (o.rate > 0 && o.rounds > 1) {
     fmt::print(stderr,
                "sentinel-e2e-bench: --rounds applies to preloaded runs: with --rate, run the "
