@@ -12,6 +12,9 @@ namespace sentinel {
 ///   response). Under the old 128 KiB threshold each one was a fresh mapping, faulted in page by
 ///   page and unmapped again: 0.22 page faults per message, and on a VM where a fault is dear that
 ///   was ~35% of the ingestor's CPU (bench/results/2026-11-25.md, ninth session).
+/// - The heap is never trimmed by itself: memory freed under a backlog is reused rather than
+///   returned and faulted in again (zeroed by the kernel); `run` returns it once idle
+///   (pipeline/consumer_loop.cpp, give_back_memory_when_idle).
 /// - One arena: a second one kept a 64 MiB heap resident next to the main one.
 /// - Transparent huge pages for the heap where the kernel gives them on request
 ///   (`glibc.malloc.hugetlb=1`): growing the heap to its working size then takes ~500 times fewer

@@ -142,7 +142,7 @@ void install_crash_report(const std::string& log_format) {
   std::array<void*, 2> warm{};
   ::backtrace(warm.data(), static_cast<int>(warm.size()));
   // Its own stack, so that a stack overflow is reported too (the main thread's).
-  static std::array<char, 64 * 1024> alt_stack;
+  static std::array<char, size_t{64} << 10> alt_stack;
   stack_t ss{};
   ss.ss_sp = alt_stack.data();
   ss.ss_size = alt_stack.size();

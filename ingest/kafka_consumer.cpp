@@ -47,6 +47,7 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
   rk_ = new_kafka_client(RD_KAFKA_CONSUMER, conf, err);
   if (!rk_) throw KafkaError("Kafka consumer: " + err);
   rd_kafka_poll_set_consumer(rk_.get());
+  consumer_queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
   for (const auto& t : topics_) {
     handles_.emplace_back(rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr));
     if (!handles_.back()) {
@@ -145,6 +146,18 @@ ConsumedMessage KafkaConsumer::poll(int timeout_ms) {
   KafkaMessage m(rd_kafka_consumer_poll(rk_.get(), timeout_ms));
   const int topic = m && !m->err ? topic_index(m.get()) : -1;
   return ConsumedMessage(std::move(m), topic);
+}
+
+size_t KafkaConsumer::poll_ready(std::vector<ConsumedMessage>& out, size_t max) {
+  ready_.resize(max);
+  const ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_.get(), 0, ready_.data(), max);
+  if (n <= 0) return 0;
+  for (ssize_t i = 0; i < n; ++i) {
+    KafkaMessage m(ready_[static_cast<size_t>(i)]);
+    const int topic = !m->err ? topic_index(m.get()) : -1;
+    out.emplace_back(std::move(m), topic);
+  }
+  return static_cast<size_t>(n);
 }
 
 int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {

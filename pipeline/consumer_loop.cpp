@@ -1,6 +1,7 @@
 #include "pipeline/consumer_loop.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -18,6 +19,10 @@ int64_t now_unix_micros() {
 
 /// At most this many messages per poll cycle between the housekeeping steps.
 constexpr int kMaxPerCycle = 2000;
+/// At most this many messages per call into librdkafka after the first of a cycle.
+constexpr size_t kReadyBatch = 256;
+/// After this long with nothing consumed and nothing in flight, the heap is given back.
+constexpr auto kIdleBeforeTrim = std::chrono::seconds(5);
 /// How often partly filled chunks are handed over under a backlog.
 constexpr auto kFlushInterval = std::chrono::milliseconds(20);
 
@@ -225,6 +230,7 @@ void ConsumerLoop::run() {
     const bool drained = poll_cycle(throttled ? 64 : kMaxPerCycle);
     consumer_->set_backlog(!drained);
     hand_over(drained);
+    give_back_memory_when_idle();
     report_builder();
     if (Clock::now() - last_commit_ > std::chrono::seconds(1)) {
       commit_to_kafka();
@@ -236,21 +242,31 @@ void ConsumerLoop::run() {
 }
 
 bool ConsumerLoop::poll_cycle(int max) {
-  int64_t now_us = 0;  // when the cycle's messages came out of the consumer
-  for (int n = 0; n < max; ++n) {
-    // Only the first poll of a cycle can wait; timing the others would cost two clock reads
-    // per message.
-    const auto t0 = n == 0 ? Clock::now() : Clock::time_point{};
-    const ConsumedMessage m = consumer_->poll(n == 0 ? (parts_.budget.throttled() ? 0 : 100) : 0);
-    if (n == 0) {
-      // After the wait: a message that arrived 90 ms into it was received then, not before.
-      waited_for_kafka_ += Clock::now() - t0;
-      now_us = now_unix_micros();
-    }
-    if (!m) return true;
-    if (!take(m, now_us)) break;
+  // Only the first poll of a cycle can wait; the rest is taken as it is waiting, in batches
+  // (one call into librdkafka and one queue lock for up to kReadyBatch messages).
+  const auto t0 = Clock::now();
+  const ConsumedMessage first = consumer_->poll(parts_.budget.throttled() ? 0 : 100);
+  // After the wait: a message that arrived 90 ms into it was received then, not before.
+  waited_for_kafka_ += Clock::now() - t0;
+  const int64_t now_us = now_unix_micros();
+  if (!first) return true;
+  last_consumed_ = Clock::now();
+  trimmed_since_consumed_ = false;
+  if (!take(first, now_us)) return false;
+  bool drained = false;
+  for (int taken = 1; taken < max && !drained;) {
+    const size_t want = std::min<size_t>(kReadyBatch, static_cast<size_t>(max - taken));
+    const size_t got = consumer_->poll_ready(ready_messages_, want);
+    const bool stopped = !std::all_of(ready_messages_.begin(), ready_messages_.end(),
+                                      [&](const ConsumedMessage& m) { return take(m, now_us); });
+    // Every message is released before the next call: librdkafka's destroy waits for each one
+    // handed out (a message kept here hung the stop).
+    ready_messages_.clear();
+    if (stopped) return false;
+    taken += static_cast<int>(got);
+    drained = got < want;
   }
-  return false;
+  return drained;
 }
 
 bool ConsumerLoop::take(const ConsumedMessage& m, int64_t now_us) {
@@ -281,6 +297,17 @@ bool ConsumerLoop::take(const ConsumedMessage& m, int64_t now_us) {
     parts_.writers.submit(std::move(full));
   }
   return true;
+}
+
+void ConsumerLoop::give_back_memory_when_idle() {
+  // The allocator never trims the heap by itself (app/allocator.h): while ingesting, memory
+  // freed is reused instead of returned and faulted in again. Once idle, it is returned, once.
+  if (trimmed_since_consumed_ || parts_.budget.inflight() > 0 ||
+      Clock::now() - last_consumed_ < kIdleBeforeTrim) {
+    return;
+  }
+  trimmed_since_consumed_ = true;
+  malloc_trim(0);
 }
 
 void ConsumerLoop::hand_over(bool drained) {

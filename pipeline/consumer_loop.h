@@ -82,6 +82,9 @@ class ConsumerLoop final : public RebalanceListener {
   bool take(const ConsumedMessage& m, int64_t now_us);
   /// Hands partly filled chunks over when nothing more is waiting, or every kFlushInterval.
   void hand_over(bool drained);
+  /// Returns the free heap to the kernel (malloc_trim) once nothing was consumed for
+  /// kIdleBeforeTrim and nothing is in flight; at most once per idle spell.
+  void give_back_memory_when_idle();
   /// Logs what the builder noticed in the cycle: late starts and offsets Kafka skipped.
   void report_builder();
   void commit_to_kafka();
@@ -95,8 +98,13 @@ class ConsumerLoop final : public RebalanceListener {
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<KafkaConsumer> consumer_;
   std::vector<ChunkPtr> ready_;
+  /// What one poll_ready() returned (reused: no allocation per cycle).
+  std::vector<ConsumedMessage> ready_messages_;
   Clock::time_point last_status_{}, last_commit_{}, last_flush_{};
   uint64_t last_messages_ = 0;
+  /// When the last message was consumed, and whether the heap was given back since.
+  Clock::time_point last_consumed_{};
+  bool trimmed_since_consumed_ = false;
   // Where the consumer thread's time goes, since the last status line: waiting in poll() for
   // Kafka, and held back because the writers are over their budget.
   Clock::duration waited_for_kafka_{};

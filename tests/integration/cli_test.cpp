@@ -483,6 +483,52 @@ std::string start_kafka_mock(std::unique_ptr<testing::Process>& mock, const std:
   return brokers;
 }
 
+/// A field of /proc/PID/status in KiB (VmRSS, VmHWM), -1 if absent.
+long status_kib(pid_t pid, const std::string& field) {
+  const std::string text = testing::read_file("/proc/" + std::to_string(pid) + "/status");
+  const auto at = text.find(field + ":");
+  return at == std::string::npos ? -1 : std::atol(text.c_str() + at + field.size() + 1);
+}
+
+// The heap is never trimmed while ingesting (app/allocator.h: memory freed under a backlog is
+// reused, not returned and zeroed again by the kernel), so an instance that ingested a burst must
+// give it back once idle, or its resident set would stay at the burst's peak for good.
+TEST(Cli, AnIdleInstanceGivesBackTheMemoryOfABurst) {
+  TestDb db;
+  ASSERT_EQ(run_command({SENTINEL_BINARY, "migrate", "--pg", db.bouncer_url()}, seconds(60)).first,
+            0);
+  const std::string dir = ::testing::TempDir();
+  std::unique_ptr<testing::Process> mock;
+  const std::string brokers = start_kafka_mock(mock, dir + "idle-trim-mock.out", "8");
+  ASSERT_NE(brokers.find(':'), std::string::npos) << brokers;
+  const auto [pub, pub_out] = run_command(
+      {SENTINEL_BINARY, "publish", "--brokers", brokers, "--count", "150000"}, seconds(120));
+  ASSERT_EQ(pub, 0) << pub_out;
+  const std::string run_log = dir + "idle-trim-run.out";
+  std::remove(run_log.c_str());
+  testing::Process run({SENTINEL_BINARY, "run", "--pg", db.bouncer_url(), "--brokers", brokers},
+                       run_log);
+  ASSERT_TRUE(testing::wait_until(seconds(120), [&] {
+    return db.query(
+               "SELECT (SELECT count(*) FROM audit_logs) + (SELECT count(*) FROM "
+               "invocations) + (SELECT count(*) FROM ingest_rejects)") == "150000";
+  })) << testing::read_file(run_log);
+  const long peak = status_kib(run.pid(), "VmHWM");
+  long rss = status_kib(run.pid(), "VmRSS");
+  // Idle for 5 s with nothing in flight, then trimmed.
+  EXPECT_TRUE(testing::wait_until(seconds(20),
+                                  [&] {
+                                    rss = status_kib(run.pid(), "VmRSS");
+                                    return rss > 0 && rss * 10 < peak * 6;
+                                  }))
+      << "peak " << peak << " KiB, still " << rss << " KiB resident while idle";
+  std::printf("peak %ld KiB, idle %ld KiB\n", peak, rss);
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(seconds(10)), 0) << testing::read_file(run_log);
+  mock->signal(SIGTERM);
+  EXPECT_EQ(mock->wait(seconds(10)), 0);
+}
+
 // The chaos run saw `run` abort on SIGTERM (exit 134, `rd_kafka_sticky_assignor_state_destroy:
 // Assertion 'assignor_state' failed`) when the instance had joined a group that kept
 // rebalancing and had no partitions yet. Here, many times over: two members own the partitions,
