@@ -15,19 +15,24 @@ namespace {
 
 bool g_json = false;
 
+constexpr std::array<int, 5> kFatalSignals = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
 /// A line assembled without allocating (the heap may be what broke).
 class Line {
  public:
   void add(const char* text) {
-    for (; *text != '\0' && size_ < buf_.size(); ++text) {
+    for (; *text != '\0' && size_ < kRoom; ++text) {
       const char c = *text;
-      if (g_json && (c == '"' || c == '\\') && size_ + 1 < buf_.size()) buf_[size_++] = '\\';
+      if (g_json && (c == '"' || c == '\\')) {
+        if (size_ + 1 >= kRoom) break;
+        buf_[size_++] = '\\';
+      }
       buf_[size_++] = static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
     }
   }
   /// Adds `text` as is (the JSON frame of the line).
   void raw(const char* text) {
-    for (; *text != '\0' && size_ < buf_.size(); ++text) buf_[size_++] = *text;
+    for (; *text != '\0' && size_ < kRoom; ++text) buf_[size_++] = *text;
   }
   void hex(uintptr_t v) {
     std::array<char, 2 + 2 * sizeof v + 1> s{};
@@ -53,8 +58,10 @@ class Line {
     if (negative) s[--n] = '-';
     raw(s.data() + n);
   }
-  void write_out() {
-    if (size_ < buf_.size()) buf_[size_++] = '\n';
+  /// Ends the line with `tail` (room is kept for it however long the line got) and writes it.
+  void write_out(const char* tail) {
+    for (; *tail != '\0'; ++tail) buf_[size_++] = *tail;
+    buf_[size_++] = '\n';
     for (size_t done = 0; done < size_;) {
       const ssize_t n = ::write(STDERR_FILENO, buf_.data() + done, size_ - done);
       if (n <= 0) return;
@@ -63,7 +70,9 @@ class Line {
   }
 
  private:
+  static constexpr size_t kTail = 4;  ///< the JSON end `"}` and the newline
   std::array<char, 8192> buf_{};
+  static constexpr size_t kRoom = sizeof(buf_) - kTail;
   size_t size_ = 0;
 };
 
@@ -106,7 +115,8 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
     line.hex(reinterpret_cast<uintptr_t>(info->si_addr));
   }
   line.add("; stack (module+offset):");
-  // Frame 0 is this handler; frame 1 the signal trampoline.
+  // Frame 0 is this handler; frame 1, the signal trampoline, is kept: the frame after it is where
+  // the signal struck.
   for (int i = 1; i < n; ++i) {
     Dl_info where{};
     line.add(" | ");
@@ -123,8 +133,7 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
       line.hex(reinterpret_cast<uintptr_t>(frames[static_cast<size_t>(i)]));
     }
   }
-  if (g_json) line.raw("\"}");
-  line.write_out();
+  line.write_out(g_json ? "\"}" : "");
   // SA_RESETHAND restored the default action: the same signal ends the process as it would have.
   ::raise(sig);
 }
@@ -150,8 +159,10 @@ void install_crash_report(const std::string& log_format) {
   struct sigaction sa {};
   sa.sa_sigaction = on_fatal_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_ONSTACK;
+  // While one report is written, another fatal signal waits (it is then raised again at exit).
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::sigaction(sig, &sa, nullptr);
+  for (int sig : kFatalSignals) sigaddset(&sa.sa_mask, sig);
+  for (int sig : kFatalSignals) ::sigaction(sig, &sa, nullptr);
 }
 
 }  // namespace sentinel

@@ -148,16 +148,34 @@ ConsumedMessage KafkaConsumer::poll(int timeout_ms) {
   return ConsumedMessage(std::move(m), topic);
 }
 
+namespace {
+
+/// librdkafka before 2.1.0 can drop messages it already put in a batch when a partition is paused
+/// meanwhile (a cooperative rebalance pauses every assigned partition from librdkafka's own
+/// thread), and resume the partition after them: offsets skipped, silently (fixed in librdkafka
+/// 2.1.0). There the batch is taken one message per call, as poll() does.
+bool batch_consume_is_safe() { return rd_kafka_version() >= 0x020100ff; }
+
+}  // namespace
+
 size_t KafkaConsumer::poll_ready(std::vector<ConsumedMessage>& out, size_t max) {
+  size_t n = 0;
+  if (!batch_consume_is_safe()) {
+    for (; n < max; ++n) {
+      ConsumedMessage m = poll(0);
+      if (!m) break;
+      out.push_back(std::move(m));
+    }
+    return n;
+  }
   ready_.resize(max);
-  const ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_.get(), 0, ready_.data(), max);
-  if (n <= 0) return 0;
-  for (ssize_t i = 0; i < n; ++i) {
-    KafkaMessage m(ready_[static_cast<size_t>(i)]);
+  const ssize_t got = rd_kafka_consume_batch_queue(consumer_queue_.get(), 0, ready_.data(), max);
+  for (; got > 0 && n < static_cast<size_t>(got); ++n) {
+    KafkaMessage m(ready_[n]);
     const int topic = !m->err ? topic_index(m.get()) : -1;
     out.emplace_back(std::move(m), topic);
   }
-  return static_cast<size_t>(n);
+  return n;
 }
 
 int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {

@@ -131,12 +131,14 @@ class KafkaConsumer {
 
   /// The next message or event (empty after `timeout_ms` with nothing). Serves rebalances.
   ConsumedMessage poll(int timeout_ms);
-  /// Up to `max` of what is already waiting, without waiting: one call into librdkafka (one
-  /// queue lock) for the lot instead of one per message. Serves rebalances as poll() does; a
-  /// rebalance callback may run before messages fetched ahead of it are returned (the chunk
-  /// builder drops those of a revoked partition and refuses a gap). Appends to `out`; returns
-  /// how many were appended. Like poll()'s, every message must be released before the consumer
-  /// is destroyed: librdkafka's destroy waits for each message it handed out.
+  /// Up to `max` of what is already waiting, without waiting; appends to `out` and returns how
+  /// many were appended. Serves rebalances as poll() does. With librdkafka 2.1.0 or later it is
+  /// one call (one queue lock) for the lot (rd_kafka_consume_batch_queue; a rebalance callback may
+  /// then run before messages fetched ahead of it are returned: the chunk builder drops those of
+  /// a revoked partition and refuses a gap); before 2.1.0 that call can skip offsets when a
+  /// partition is paused during it, so it is one poll per message there. Like poll()'s, every
+  /// message must be released before the consumer is destroyed: librdkafka's destroy waits for
+  /// each message it handed out.
   size_t poll_ready(std::vector<ConsumedMessage>& out, size_t max);
 
   void pause(const std::vector<TopicPartition>& partitions);

@@ -1,9 +1,11 @@
 #include "ingest/kafka_handle.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <memory>
 #include <string_view>
 
@@ -31,6 +33,26 @@ void log_to_spdlog(const rd_kafka_t* rk, int level, const char* fac, const char*
       ->log(lvl, "{}{}{}", client, *client != '\0' ? ": " : "", buf != nullptr ? buf : "");
 }
 
+/// librdkafka blocks every signal in the threads it starts. A fault there (SIGSEGV, SIGBUS, SIGFPE,
+/// SIGILL) then kills the process without running the crash report (app/crash_report.h), which
+/// is how a crash inside librdkafka would look: exit 139 and no line. Unblocked in each of its
+/// threads; asynchronous signals (SIGTERM, SIGINT) stay blocked there, as librdkafka wants.
+rd_kafka_resp_err_t unblock_fault_signals(rd_kafka_t*, rd_kafka_thread_type_t, const char*, void*) {
+  sigset_t faults;
+  sigemptyset(&faults);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaddset(&faults, sig);
+  pthread_sigmask(SIG_UNBLOCK, &faults, nullptr);
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+constexpr const char* kFaultSignals = "sentinel-fault-signals";
+
+/// on_new: registers unblock_fault_signals before the client starts its threads.
+rd_kafka_resp_err_t on_new_client(rd_kafka_t* rk, const rd_kafka_conf_t*, void*, char*, size_t) {
+  return rd_kafka_interceptor_add_on_thread_start(rk, kFaultSignals, &unblock_fault_signals,
+                                                  nullptr);
+}
+
 }  // namespace
 
 bool kafka_property_sensitive(std::string_view key) {
@@ -56,6 +78,7 @@ bool kafka_property_sensitive(std::string_view key) {
 KafkaConf make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& props) {
   KafkaConf conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &log_to_spdlog);
+  rd_kafka_conf_interceptor_add_on_new(conf.get(), kFaultSignals, &on_new_client, nullptr);
   char err[512];
   for (const auto& [key, value] : props) {
     if (rd_kafka_conf_set(conf.get(), key.c_str(), value.c_str(), err, sizeof err) !=

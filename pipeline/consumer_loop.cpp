@@ -23,6 +23,8 @@ constexpr int kMaxPerCycle = 2000;
 constexpr size_t kReadyBatch = 256;
 /// After this long with nothing consumed and nothing in flight, the heap is given back.
 constexpr auto kIdleBeforeTrim = std::chrono::seconds(5);
+/// Under a trickle (never idle that long), at most this often.
+constexpr auto kTrimInterval = std::chrono::seconds(60);
 /// How often partly filled chunks are handed over under a backlog.
 constexpr auto kFlushInterval = std::chrono::milliseconds(20);
 
@@ -42,7 +44,7 @@ void ConsumerLoop::open(const std::atomic<bool>& stop) {
   copts.properties = options_.kafka_properties;
   copts.brokers_up = &metrics_.kafka_brokers_up;
   consumer_ = std::make_unique<KafkaConsumer>(copts, this);
-  last_status_ = last_commit_ = last_flush_ = Clock::now();
+  last_status_ = last_commit_ = last_flush_ = last_consumed_ = last_trim_ = Clock::now();
 }
 
 int64_t ConsumerLoop::start_when_nothing_stored() const {
@@ -230,7 +232,7 @@ void ConsumerLoop::run() {
     const bool drained = poll_cycle(throttled ? 64 : kMaxPerCycle);
     consumer_->set_backlog(!drained);
     hand_over(drained);
-    give_back_memory_when_idle();
+    give_back_memory_when_idle(drained);
     report_builder();
     if (Clock::now() - last_commit_ > std::chrono::seconds(1)) {
       commit_to_kafka();
@@ -299,14 +301,16 @@ bool ConsumerLoop::take(const ConsumedMessage& m, int64_t now_us) {
   return true;
 }
 
-void ConsumerLoop::give_back_memory_when_idle() {
+void ConsumerLoop::give_back_memory_when_idle(bool drained) {
   // The allocator never trims the heap by itself (app/allocator.h): while ingesting, memory
-  // freed is reused instead of returned and faulted in again. Once idle, it is returned, once.
-  if (trimmed_since_consumed_ || parts_.budget.inflight() > 0 ||
-      Clock::now() - last_consumed_ < kIdleBeforeTrim) {
-    return;
-  }
+  // freed is reused instead of returned and faulted in again. It is returned once idle, and at
+  // most once a minute under a trickle (the queue drained, nothing in flight at that moment), so
+  // that a backlog's peak does not stay resident for good. Never under a backlog.
+  if (!drained || trimmed_since_consumed_ || parts_.budget.inflight() > 0) return;
+  const auto now = Clock::now();
+  if (now - last_consumed_ < kIdleBeforeTrim && now - last_trim_ < kTrimInterval) return;
   trimmed_since_consumed_ = true;
+  last_trim_ = now;
   malloc_trim(0);
 }
 

@@ -82,9 +82,10 @@ class ConsumerLoop final : public RebalanceListener {
   bool take(const ConsumedMessage& m, int64_t now_us);
   /// Hands partly filled chunks over when nothing more is waiting, or every kFlushInterval.
   void hand_over(bool drained);
-  /// Returns the free heap to the kernel (malloc_trim) once nothing was consumed for
-  /// kIdleBeforeTrim and nothing is in flight; at most once per idle spell.
-  void give_back_memory_when_idle();
+  /// Returns the free heap to the kernel (malloc_trim) when the last cycle drained the queue and
+  /// nothing is in flight: after kIdleBeforeTrim without a message, or every kTrimInterval under a
+  /// trickle; never twice without a message between.
+  void give_back_memory_when_idle(bool drained);
   /// Logs what the builder noticed in the cycle: late starts and offsets Kafka skipped.
   void report_builder();
   void commit_to_kafka();
@@ -103,7 +104,7 @@ class ConsumerLoop final : public RebalanceListener {
   Clock::time_point last_status_{}, last_commit_{}, last_flush_{};
   uint64_t last_messages_ = 0;
   /// When the last message was consumed, and whether the heap was given back since.
-  Clock::time_point last_consumed_{};
+  Clock::time_point last_consumed_{}, last_trim_{};
   bool trimmed_since_consumed_ = false;
   // Where the consumer thread's time goes, since the last status line: waiting in poll() for
   // Kafka, and held back because the writers are over their budget.
