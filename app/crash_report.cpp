@@ -76,23 +76,6 @@ class Line {
   size_t size_ = 0;
 };
 
-const char* signal_name(int sig) {
-  switch (sig) {
-    case SIGSEGV:
-      return "SIGSEGV";
-    case SIGBUS:
-      return "SIGBUS";
-    case SIGFPE:
-      return "SIGFPE";
-    case SIGILL:
-      return "SIGILL";
-    case SIGABRT:
-      return "SIGABRT";
-    default:
-      return "signal";
-  }
-}
-
 /// The file name of a path, without its folders.
 const char* base_name(const char* path) {
   const char* slash = std::strrchr(path, '/');
@@ -106,8 +89,8 @@ void on_fatal_signal(int sig, siginfo_t* info, void*) {
   line.raw(g_json ? R"({"level":"critical","component":"sentinel","msg":")" : "critical ");
   line.add("fatal signal ");
   line.dec(sig);
-  line.add(" (");
-  line.add(signal_name(sig));
+  line.add(" (SIG");
+  line.add(sigabbrev_np(sig));  // glibc's name of it, from a static table
   line.add(") on thread ");
   line.dec(static_cast<long>(::syscall(SYS_gettid)));
   if (sig == SIGSEGV || sig == SIGBUS) {

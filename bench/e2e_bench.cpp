@@ -44,6 +44,7 @@
 #include "ingest/chunk_builder.h"
 #include "ingest/event_parser.h"
 #include "pipeline/backpressure.h"
+#include "pipeline/consumer_loop.h"
 #include "pipeline/failure.h"
 #include "pipeline/metrics.h"
 #include "pipeline/offset_coordinator.h"
@@ -929,11 +930,6 @@ struct Feed {
 /// per partition; the preloading producer's batches hold ~2 000 events): runs of this many,
 /// partitions in turn.
 constexpr size_t kFetchRun = 2000;
-/// The consumer loop's cycle: messages per cycle (fewer when throttled) and how often partly
-/// filled chunks are handed over under a backlog (pipeline/consumer_loop.cpp).
-constexpr int kCycleMessages = 2000;
-constexpr int kThrottledCycleMessages = 64;
-constexpr auto kFlushEvery = std::chrono::milliseconds(20);
 
 /// Generates the events (encoding each with `encode` for the ceiling) and keys them onto
 /// partitions with librdkafka's own partitioner, as the publishing producer would.
@@ -1029,16 +1025,17 @@ SinkRound run_sink_round(const Options& o, const std::vector<std::string>& topic
   Clock::duration throttled_for{};
   for (size_t next = 0; next < feed.messages.size() && !failure.failed();) {
     // As ConsumerLoop::run: decide, hold back a little when over budget, take a cycle's worth,
-    // hand partly filled chunks over every kFlushEvery (or at the end) unless throttled.
+    // hand partly filled chunks over every kFlushInterval (or at the end) unless throttled.
     budget.update(Clock::now());
     const bool throttled = budget.throttled();
     if (throttled) {
       const auto t0 = Clock::now();
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(ConsumerLoop::kThrottleWait);
       throttled_for += Clock::now() - t0;
     }
-    const size_t end = std::min(feed.messages.size(),
-                                next + (throttled ? kThrottledCycleMessages : kCycleMessages));
+    const size_t end = std::min(
+        feed.messages.size(),
+        next + (throttled ? ConsumerLoop::kThrottledPerCycle : ConsumerLoop::kMaxPerCycle));
     const int64_t now_us = now_unix_micros();
     for (; next < end; ++next) {
       const Feed::Message& m = feed.messages[next];
@@ -1048,7 +1045,8 @@ SinkRound run_sink_round(const Options& o, const std::vector<std::string>& topic
         writers.submit(std::move(full));
       }
     }
-    if (!throttled && (next == feed.messages.size() || Clock::now() - last_flush >= kFlushEvery)) {
+    if (!throttled && (next == feed.messages.size() ||
+                       Clock::now() - last_flush >= ConsumerLoop::kFlushInterval)) {
       builder.flush(ready);
       last_flush = Clock::now();
     }

@@ -47,7 +47,6 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
   rk_ = new_kafka_client(RD_KAFKA_CONSUMER, conf, err);
   if (!rk_) throw KafkaError("Kafka consumer: " + err);
   rd_kafka_poll_set_consumer(rk_.get());
-  consumer_queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
   for (const auto& t : topics_) {
     handles_.emplace_back(rd_kafka_topic_new(rk_.get(), t.c_str(), nullptr));
     if (!handles_.back()) {
@@ -146,36 +145,6 @@ ConsumedMessage KafkaConsumer::poll(int timeout_ms) {
   KafkaMessage m(rd_kafka_consumer_poll(rk_.get(), timeout_ms));
   const int topic = m && !m->err ? topic_index(m.get()) : -1;
   return ConsumedMessage(std::move(m), topic);
-}
-
-namespace {
-
-/// librdkafka before 2.1.0 can drop messages it already put in a batch when a partition is paused
-/// meanwhile (a cooperative rebalance pauses every assigned partition from librdkafka's own
-/// thread), and resume the partition after them: offsets skipped, silently (fixed in librdkafka
-/// 2.1.0). There the batch is taken one message per call, as poll() does.
-bool batch_consume_is_safe() { return rd_kafka_version() >= 0x020100ff; }
-
-}  // namespace
-
-size_t KafkaConsumer::poll_ready(std::vector<ConsumedMessage>& out, size_t max) {
-  size_t n = 0;
-  if (!batch_consume_is_safe()) {
-    for (; n < max; ++n) {
-      ConsumedMessage m = poll(0);
-      if (!m) break;
-      out.push_back(std::move(m));
-    }
-    return n;
-  }
-  ready_.resize(max);
-  const ssize_t got = rd_kafka_consume_batch_queue(consumer_queue_.get(), 0, ready_.data(), max);
-  for (; got > 0 && n < static_cast<size_t>(got); ++n) {
-    KafkaMessage m(ready_[n]);
-    const int topic = !m->err ? topic_index(m.get()) : -1;
-    out.emplace_back(std::move(m), topic);
-  }
-  return n;
 }
 
 int KafkaConsumer::topic_index(const rd_kafka_message_t* m) const {

@@ -131,15 +131,6 @@ class KafkaConsumer {
 
   /// The next message or event (empty after `timeout_ms` with nothing). Serves rebalances.
   ConsumedMessage poll(int timeout_ms);
-  /// Up to `max` of what is already waiting, without waiting; appends to `out` and returns how
-  /// many were appended. Serves rebalances as poll() does. With librdkafka 2.1.0 or later it is
-  /// one call (one queue lock) for the lot (rd_kafka_consume_batch_queue; a rebalance callback may
-  /// then run before messages fetched ahead of it are returned: the chunk builder drops those of
-  /// a revoked partition and refuses a gap); before 2.1.0 that call can skip offsets when a
-  /// partition is paused during it, so it is one poll per message there. Like poll()'s, every
-  /// message must be released before the consumer is destroyed: librdkafka's destroy waits for
-  /// each message it handed out.
-  size_t poll_ready(std::vector<ConsumedMessage>& out, size_t max);
 
   void pause(const std::vector<TopicPartition>& partitions);
   void resume(const std::vector<TopicPartition>& partitions);
@@ -208,10 +199,6 @@ class KafkaConsumer {
   /// restarting; or close() gave up waiting. The handle is then left to the process's exit.
   bool keep_handle_ = false;
   KafkaHandle rk_;
-  /// The consumer queue (rd_kafka_queue_get_consumer), for poll_ready(). Released before rk_.
-  KafkaQueue consumer_queue_;
-  /// poll_ready()'s array of what librdkafka returned.
-  std::vector<rd_kafka_message_t*> ready_;
   /// One handle per topic, in topics_ order, taken before subscribing: librdkafka keeps one
   /// topic object per name, and messages point at it. Destroyed before rk_.
   std::vector<KafkaTopic> handles_;

@@ -17,16 +17,10 @@ int64_t now_unix_micros() {
       .count();
 }
 
-/// At most this many messages per poll cycle between the housekeeping steps.
-constexpr int kMaxPerCycle = 2000;
-/// At most this many messages per call into librdkafka after the first of a cycle.
-constexpr size_t kReadyBatch = 256;
 /// After this long with nothing consumed and nothing in flight, the heap is given back.
 constexpr auto kIdleBeforeTrim = std::chrono::seconds(5);
 /// Under a trickle (never idle that long), at most this often.
 constexpr auto kTrimInterval = std::chrono::seconds(60);
-/// How often partly filled chunks are handed over under a backlog.
-constexpr auto kFlushInterval = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -213,7 +207,7 @@ void ConsumerLoop::apply_backpressure() {
 
 void ConsumerLoop::throttle() {
   const auto t0 = Clock::now();
-  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(kThrottleWait);
   const auto held = Clock::now() - t0;
   throttled_for_ += held;
   metrics_.throttled_micros += std::chrono::duration_cast<std::chrono::microseconds>(held).count();
@@ -229,7 +223,7 @@ void ConsumerLoop::run() {
     // Over budget: take a little at a time (rebalances are still served) and keep chunks open.
     const bool throttled = parts_.budget.throttled();
     if (throttled) throttle();
-    const bool drained = poll_cycle(throttled ? 64 : kMaxPerCycle);
+    const bool drained = poll_cycle(throttled ? kThrottledPerCycle : kMaxPerCycle);
     consumer_->set_backlog(!drained);
     hand_over(drained);
     give_back_memory_when_idle(drained);
@@ -244,31 +238,26 @@ void ConsumerLoop::run() {
 }
 
 bool ConsumerLoop::poll_cycle(int max) {
-  // Only the first poll of a cycle can wait; the rest is taken as it is waiting, in batches
-  // (one call into librdkafka and one queue lock for up to kReadyBatch messages).
-  const auto t0 = Clock::now();
-  const ConsumedMessage first = consumer_->poll(parts_.budget.throttled() ? 0 : 100);
-  // After the wait: a message that arrived 90 ms into it was received then, not before.
-  waited_for_kafka_ += Clock::now() - t0;
-  const int64_t now_us = now_unix_micros();
-  if (!first) return true;
-  last_consumed_ = Clock::now();
-  trimmed_since_consumed_ = false;
-  if (!take(first, now_us)) return false;
-  bool drained = false;
-  for (int taken = 1; taken < max && !drained;) {
-    const size_t want = std::min<size_t>(kReadyBatch, static_cast<size_t>(max - taken));
-    const size_t got = consumer_->poll_ready(ready_messages_, want);
-    const bool stopped = !std::all_of(ready_messages_.begin(), ready_messages_.end(),
-                                      [&](const ConsumedMessage& m) { return take(m, now_us); });
-    // Every message is released before the next call: librdkafka's destroy waits for each one
-    // handed out (a message kept here hung the stop).
-    ready_messages_.clear();
-    if (stopped) return false;
-    taken += static_cast<int>(got);
-    drained = got < want;
+  int64_t now_us = 0;  // when the cycle's messages came out of the consumer
+  for (int n = 0; n < max; ++n) {
+    // Only the first poll of a cycle can wait; timing the others would cost two clock reads
+    // per message.
+    const auto t0 = n == 0 ? Clock::now() : Clock::time_point{};
+    const ConsumedMessage m = consumer_->poll(n == 0 ? (parts_.budget.throttled() ? 0 : 100) : 0);
+    if (n == 0) {
+      // After the wait: a message that arrived 90 ms into it was received then, not before.
+      const auto received = Clock::now();
+      waited_for_kafka_ += received - t0;
+      now_us = now_unix_micros();
+      if (m) {
+        last_consumed_ = received;
+        trimmed_since_consumed_ = false;
+      }
+    }
+    if (!m) return true;
+    if (!take(m, now_us)) break;
   }
-  return drained;
+  return false;
 }
 
 bool ConsumerLoop::take(const ConsumedMessage& m, int64_t now_us) {

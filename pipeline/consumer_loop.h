@@ -26,6 +26,15 @@ namespace sentinel {
 /// for lag tools.
 class ConsumerLoop final : public RebalanceListener {
  public:
+  /// The cycle's rules (the sink-only bench feeds the pipeline by the same ones): at most
+  /// kMaxPerCycle messages between the housekeeping steps; while throttled, a wait of
+  /// kThrottleWait and then at most kThrottledPerCycle; partly filled chunks handed over when
+  /// nothing more is waiting, or every kFlushInterval under a backlog.
+  static constexpr int kMaxPerCycle = 2000;
+  static constexpr int kThrottledPerCycle = 64;
+  static constexpr std::chrono::milliseconds kThrottleWait{10};
+  static constexpr std::chrono::milliseconds kFlushInterval{20};
+
   /// The parts it drives; all outlive it.
   struct Parts {
     ChunkBuilder& builder;
@@ -99,8 +108,6 @@ class ConsumerLoop final : public RebalanceListener {
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<KafkaConsumer> consumer_;
   std::vector<ChunkPtr> ready_;
-  /// What one poll_ready() returned (reused: no allocation per cycle).
-  std::vector<ConsumedMessage> ready_messages_;
   Clock::time_point last_status_{}, last_commit_{}, last_flush_{};
   uint64_t last_messages_ = 0;
   /// When the last message was consumed, and whether the heap was given back since.

@@ -109,50 +109,6 @@ TEST(KafkaConsumer, KeepsABacklogLargerThanItsPrefetchQueueFlowingInOrder) {
   consumer.close();
 }
 
-// poll_ready() takes what is waiting in batches, as the consumer loop does after its first poll of
-// a cycle: every message once, in order per partition, and a call with nothing waiting returns at
-// once instead of waiting (a consumer loop that waited there would hold its status, commits and
-// rebalances).
-TEST(KafkaConsumer, PollReadyTakesTheBacklogInBatchesOnceInOrderWithoutWaiting) {
-  MockCluster mock(1, kTopics, 3);
-  constexpr int kMessages = 20000;
-  publish(mock, kMessages);
-  FromTheStart listener;
-  KafkaConsumer consumer(small_prefetch(mock, "poll-ready"), &listener);
-  std::map<std::pair<int, int32_t>, int64_t> next;
-  int received = 0, out_of_order = 0, batches = 0, largest = 0;
-  std::vector<ConsumedMessage> ready;
-  const auto check = [&](const ConsumedMessage& m) {
-    if (!m || m.error() != ConsumedMessage::Error::kNone) return;
-    const auto key = std::make_pair(m.topic_index(), m.partition());
-    const auto it = next.find(key);
-    if (it != next.end() && it->second != m.offset()) ++out_of_order;
-    next[key] = m.offset() + 1;
-    ++received;
-  };
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (received < kMessages && Clock::now() < deadline) {
-    const ConsumedMessage first = consumer.poll(100);
-    consumer.set_backlog(static_cast<bool>(first));
-    check(first);
-    ready.clear();
-    const size_t got = consumer.poll_ready(ready, 256);
-    ASSERT_EQ(got, ready.size());
-    for (const ConsumedMessage& m : ready) check(m);
-    batches += got > 0;
-    largest = std::max(largest, static_cast<int>(got));
-  }
-  EXPECT_EQ(received, kMessages);
-  EXPECT_EQ(out_of_order, 0) << "a message came twice or one was skipped";
-  EXPECT_GT(largest, 1) << "poll_ready never returned more than one message";
-  ready.clear();
-  const auto t0 = Clock::now();
-  EXPECT_EQ(consumer.poll_ready(ready, 256), 0u);
-  EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(50));
-  std::printf("%d batches, largest %d\n", batches, largest);
-  consumer.close();
-}
-
 // The end of a backlog, when the partitions one broker leads are done before the others': that
 // broker holds each fetch for fetch.wait.max.ms (500 ms) before it answers "nothing", and answers
 // a connection's requests in order. Nudges that waited for every broker's answer came every
