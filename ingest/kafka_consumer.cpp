@@ -15,7 +15,8 @@ KafkaConsumer::KafkaConsumer(const ConsumerOptions& options, RebalanceListener* 
   std::vector<std::pair<std::string, std::string>> props = {
       {"bootstrap.servers", options.brokers},
       {"group.id", options.group},
-      {"partition.assignment.strategy", "cooperative-sticky"},
+      // Eager, not cooperative-sticky: see kDefaultAssignmentStrategy in the header.
+      {"partition.assignment.strategy", kDefaultAssignmentStrategy},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
       {"enable.partition.eof", "false"},

@@ -105,9 +105,19 @@ struct ConsumerOptions {
   std::atomic<int>* brokers_up = nullptr;
 };
 
-/// A librdkafka KafkaConsumer in a consumer group with the cooperative-sticky assignor, auto
-/// commit and auto offset store off: offsets are ours (stored in PostgreSQL). All calls but
-/// commit_async() and set_backlog() belong to the one consumer thread.
+/// The group's default assignor. librdkafka's cooperative-sticky assignor crashes the process in
+/// Debian 12's librdkafka 2.0.2: its group leader dereferences an empty consumer list in
+/// balance() (SIGSEGV in rdk:main, seen in the chaos run), and destroy() asserts on a member that
+/// never got an assignment (D12b). The eager round-robin assignor has neither path; a rebalance
+/// revokes every partition, which costs a stored-offset read per partition and nothing more:
+/// offsets are PostgreSQL's, so no row is lost or doubled (D31). `--kafka-prop
+/// partition.assignment.strategy=cooperative-sticky` still selects it.
+inline constexpr const char* kDefaultAssignmentStrategy = "roundrobin";
+
+/// A librdkafka KafkaConsumer in a consumer group (kDefaultAssignmentStrategy unless the
+/// properties say otherwise; eager and cooperative protocols both handled), auto commit and auto
+/// offset store off: offsets are ours (stored in PostgreSQL). All calls but commit_async() and
+/// set_backlog() belong to the one consumer thread.
 ///
 /// It also runs a "fetch nudger" thread. librdkafka stops fetching while its prefetch queue is
 /// over `queued.max.messages.kbytes`, and a broker thread with nothing in flight looks again only

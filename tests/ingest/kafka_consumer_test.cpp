@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -176,7 +177,8 @@ bool joined(KafkaConsumer& consumer) {
 // (`rd_kafka_sticky_assignor_state_destroy: Assertion 'assignor_state' failed`), and that state
 // exists only once an assignment came. Here the mock coordinator answers every SyncGroup with
 // REBALANCE_IN_PROGRESS, which keeps the member exactly there; the child process closes and
-// destroys the consumer as `run` does on SIGTERM, and must exit 0.
+// destroys the consumer as `run` does on SIGTERM, and must exit 0. The default assignor is eager
+// now (D31); this pins the guard for those who choose cooperative-sticky.
 TEST(KafkaConsumerDeathTest,
      ClosedMidRebalanceBeforeAnyAssignmentExitsInsteadOfAbortingInStickyAssignor) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
@@ -190,7 +192,11 @@ TEST(KafkaConsumerDeathTest,
           rd_kafka_mock_push_request_errors_array(mock.raw(), 14, errors.size(), errors.data());
           CountingListener listener;
           auto consumer = std::make_unique<KafkaConsumer>(
-              ConsumerOptions{mock.bootstraps(), "close-mid-rebalance", kTopics, {}}, &listener);
+              ConsumerOptions{mock.bootstraps(),
+                              "close-mid-rebalance",
+                              kTopics,
+                              {{"partition.assignment.strategy", "cooperative-sticky"}}},
+              &listener);
           const auto deadline = Clock::now() + std::chrono::seconds(20);
           while (!joined(*consumer) && Clock::now() < deadline) consumer->poll(100);
           for (int i = 0; i < 5; ++i) consumer->poll(100);  // its SyncGroup is refused meanwhile
@@ -205,6 +211,48 @@ TEST(KafkaConsumerDeathTest,
         std::_Exit(code);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+/// Holds what it was assigned, as librdkafka tells it (an eager revoke takes everything).
+class HoldingListener : public RebalanceListener {
+ public:
+  void on_assign(std::vector<TopicPartition>& partitions) override {
+    for (auto& tp : partitions) {
+      tp.offset = RD_KAFKA_OFFSET_BEGINNING;
+      held.insert({tp.topic_index, tp.partition});
+    }
+  }
+  void on_revoke(const std::vector<TopicPartition>& partitions) override {
+    for (const auto& tp : partitions) held.erase({tp.topic_index, tp.partition});
+  }
+  std::set<std::pair<int, int32_t>> held;
+};
+
+// Debian 12's librdkafka (2.0.2) crashed a group leader in the cooperative-sticky assignor
+// (SIGSEGV in balance(), on an empty consumer list, during the chaos run), so the default is the
+// eager round-robin assignor (D31). Pinned here: the default group protocol is EAGER, two members
+// split four partitions two and two, and when one leaves the other holds all four.
+TEST(KafkaConsumer, JoinsWithTheEagerRoundRobinAssignorNotTheCrashingStickyOne) {
+  MockCluster mock(1, kTopics, 2);
+  HoldingListener la, lb;
+  // The mock coordinator waits up to the session timeout for members to rejoin.
+  const std::vector<std::pair<std::string, std::string>> quick = {{"session.timeout.ms", "6000"},
+                                                                  {"heartbeat.interval.ms", "500"}};
+  KafkaConsumer a({mock.bootstraps(), "eager-default", kTopics, quick}, &la);
+  KafkaConsumer b({mock.bootstraps(), "eager-default", kTopics, quick}, &lb);
+  const auto split = [&] { return la.held.size() == 2 && lb.held.size() == 2; };
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (!split() && Clock::now() < deadline) {
+    a.poll(50);
+    b.poll(50);
+  }
+  ASSERT_TRUE(split()) << la.held.size() << " and " << lb.held.size();
+  EXPECT_STREQ(rd_kafka_rebalance_protocol(a.raw()), "EAGER");
+  for (const auto& tp : la.held) EXPECT_EQ(lb.held.count(tp), 0U);
+  EXPECT_TRUE(b.close());
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (la.held.size() != 4 && Clock::now() < deadline) a.poll(50);
+  EXPECT_EQ(la.held.size(), 4U);
 }
 
 // The usual case keeps its clean teardown: a member that was assigned partitions leaves the group

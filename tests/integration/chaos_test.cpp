@@ -702,6 +702,11 @@ void Chaos::run() {
   }
   EXPECT_EQ(t.stored, t.distinct) << "doubled";
   EXPECT_EQ(t.distinct, n) << "lost";
+  // A special input the mock lost (see held_by_kafka) is owed no row: its check goes with it.
+  std::set<std::string> held_ids;
+  for (const auto& e : events) held_ids.insert(e.id);
+  std::erase_if(special.extras.row_checks,
+                [&](const testing::OracleExtras::RowCheck& c) { return !held_ids.contains(c.id); });
   testing::expect_exactly_once(*db_, events, special.extras);
   if (::testing::Test::HasFailure()) {
     std::printf("chaos: PostgreSQL's log (the server in use):\n%s\n",
