@@ -92,7 +92,8 @@ struct RunCli {
   sentinel::EventTypeOptions types;
   std::string config;
   std::vector<std::string> props;
-  int linger_ms = static_cast<int>(run.pipeline.linger.count());
+  int latency_budget_ms = static_cast<int>(run.pipeline.latency_budget.count());
+  int linger_ms = -1;  ///< not given: the latency budget decides
   size_t inflight_mb = run.pipeline.inflight_budget_bytes >> 20;
   size_t chunk_kb = run.pipeline.chunk_bytes >> 10;
   size_t batch_mb = run.pipeline.batch_bytes >> 20;
@@ -130,10 +131,15 @@ void add_run_tuning_options(CLI::App& cmd, RunCli& a) {
   cmd.add_option("--batch-mb", a.batch_mb, "Close a batch at this many MiB of COPY data")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
-  cmd.add_option("--linger-ms", a.linger_ms,
-                 "Wait this long for more rows before committing a small batch (0: commit as "
-                 "soon as the previous transaction is done; batches grow with the load)")
+  cmd.add_option("--latency-budget-ms", a.latency_budget_ms,
+                 "End-to-end latency rows may take below full load: a batch smaller than its "
+                 "limits waits for more rows until its oldest has waited half of this, less the "
+                 "recent commit time (fewer, larger transactions; 0: never wait)")
       ->capture_default_str()
+      ->check(CLI::Range(0, 60'000));
+  cmd.add_option("--linger-ms", a.linger_ms,
+                 "A fixed wait for more rows before committing a small batch, instead of the "
+                 "latency budget's (0: commit as soon as the previous transaction is done)")
       ->check(CLI::Range(0, 60'000));
   cmd.add_option("--chunk-kb", a.chunk_kb, "Size of the chunks handed to writers")
       ->capture_default_str()
@@ -169,7 +175,8 @@ sentinel::RunArgs run_args_of(CLI::App& cmd, RunCli& a) {
   p.topics = sentinel::resolve_topics(*p.catalog, a.types);
   const auto props = parse_kafka_props(a.props);
   p.kafka_properties.insert(p.kafka_properties.end(), props.begin(), props.end());
-  p.linger = std::chrono::milliseconds(a.linger_ms);
+  p.latency_budget = std::chrono::milliseconds(a.latency_budget_ms);
+  if (a.linger_ms >= 0) p.linger = std::chrono::milliseconds(a.linger_ms);
   p.inflight_budget_bytes = a.inflight_mb << 20;
   p.chunk_bytes = a.chunk_kb << 10;
   p.batch_bytes = a.batch_mb << 20;

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -91,12 +92,6 @@ struct Options {
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-int64_t now_unix_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string db_url(const Options& o, const std::string& db) { return o.pg + " dbname=" + db; }
@@ -290,6 +285,53 @@ ProcStat proc_stat(pid_t pid) {
   }
   r.cpu_seconds = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
   return r;
+}
+
+/// The PostgreSQL server's process (the postmaster), found from a backend's parent; -1 when the
+/// server is not on this machine (its CPU is then not reported).
+pid_t postmaster_pid(const Options& o) {
+  auto c = admin_connection(o);
+  PgResult r = c->exec("SELECT pg_backend_pid()");
+  const std::string backend = PQgetvalue(r.get(), 0, 0);
+  std::ifstream in("/proc/" + backend + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("PPid:", 0) == 0) return static_cast<pid_t>(std::stol(line.substr(5)));
+  }
+  return -1;
+}
+
+/// The CPU seconds the PostgreSQL server has used so far: the postmaster's own, what its exited
+/// children used (cutime + cstime: backends that ended, reaped by it) and what its live children
+/// (backends, WAL writer, checkpointer, ...) have used. The difference over an interval counts
+/// every backend's work in it, those that ended meanwhile included.
+double postgres_cpu_seconds(pid_t postmaster) {
+  if (postmaster <= 0) return 0;
+  const auto fields = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(in)), {});
+    std::vector<std::string> out;
+    const size_t close = s.rfind(')');
+    if (close == std::string::npos) return out;
+    std::istringstream rest(s.substr(close + 2));  // field 3 on
+    for (std::string f; rest >> f;) out.push_back(f);
+    return out;
+  };
+  // Fields (1-based, man 5 proc): 4 ppid, 14 utime, 15 stime, 16 cutime, 17 cstime.
+  const auto at = [](const std::vector<std::string>& f, int field) {
+    return f.size() > static_cast<size_t>(field - 3) ? std::stod(f[static_cast<size_t>(field - 3)])
+                                                     : 0.0;
+  };
+  const auto own = fields(postmaster);
+  double ticks = at(own, 14) + at(own, 15) + at(own, 16) + at(own, 17);
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto f = fields(static_cast<pid_t>(std::stol(name)));
+    if (f.empty() || std::stol(f[1]) != postmaster) continue;
+    ticks += at(f, 14) + at(f, 15);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 /// A memory figure of /proc/PID/status (`field` with its colon, e.g. "VmRSS:"), in MiB.
@@ -682,6 +724,7 @@ struct IngestPhase {
   double rate_from_start = 0;  ///< rows/s from process start
   double steady_rate = 0;      ///< rows/s from the first commit
   double mock_cpu = 0;         ///< this process (the mock Kafka) over the same interval
+  double postgres_cpu = 0;     ///< the PostgreSQL server over the same interval
   double publish_seconds = 0;  ///< --rate: how long publishing took
   MachineLoad load;
   /// CPU per row over the measured interval: the ingestor's own, and everything else the
@@ -779,7 +822,9 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
   argv.insert(argv.end(), o.ingest_args.begin(), o.ingest_args.end());
   fmt::print("   running {} run ... {}\n", o.ingest_bin, fmt::join(o.ingest_args, " "));
   IngestPhase p;
+  const pid_t postmaster = postmaster_pid(o);
   const double cpu_before = cpu_seconds_self();
+  const double pg_cpu_before = postgres_cpu_seconds(postmaster);
   const auto start = Clock::now();
   const std::string suffix = o.rounds == 1 ? "" : fmt::format("-{}", round);
   const Child child = spawn(argv, fmt::format("{}/ingest{}.log", o.out_dir, suffix));
@@ -836,6 +881,7 @@ IngestPhase run_ingestor(const Options& o, const MockCluster& mock,
         p.load.busy * (r.seconds - r.assigned) * 1e6 / events - p.ingestor_us_per_row;
   }
   p.mock_cpu = cpu_seconds_self() - cpu_before;
+  p.postgres_cpu = postgres_cpu_seconds(postmaster) - pg_cpu_before;
   stop(child);
   { std::ofstream(fmt::format("{}/metrics{}.txt", o.out_dir, suffix)) << r.metrics; }
 
@@ -1363,6 +1409,10 @@ int run(const Options& o) {
   fmt::print("  page faults    {:>10.0f}    ({:.3f} per message)\n", r.minor_faults,
              r.minor_faults / static_cast<double>(o.events));
   fmt::print("  mock Kafka CPU {:>10.2f} s  (this process, same interval)\n", p.mock_cpu);
+  fmt::print(
+      "  PostgreSQL CPU {:>10.2f} s  ({:.2f} µs per row; every server process, same "
+      "interval)\n",
+      p.postgres_cpu, p.postgres_cpu * 1e6 / static_cast<double>(o.events));
   fmt::print("  machine        {}{}\n", describe(p.load),
              c.best() > 0 ? fmt::format(" (ceiling, 2 streams: {})", describe(c.load)) : "");
   fmt::print(
@@ -1411,7 +1461,8 @@ int run(const Options& o) {
       "  \"ceiling_direct_2_streams\": {:.0f},\n  \"ceiling_sorted_1_stream\": {:.0f},\n"
       "  \"ceiling_sorted_2_streams\": {:.0f},\n  \"days_back\": {},\n  \"ratio\": {:.4f},\n"
       "  \"ingest_cpu_seconds\": {:.2f},\n  \"ingest_cpu_cores\": {:.3f},\n"
-      "  \"mock_kafka_cpu_seconds\": {:.2f},\n  \"peak_rss_mib\": {:.1f},\n"
+      "  \"mock_kafka_cpu_seconds\": {:.2f},\n  \"postgres_cpu_seconds\": {:.2f},\n"
+      "  \"postgres_cpu_us_per_row\": {:.3f},\n  \"peak_rss_mib\": {:.1f},\n"
       "  \"ingest_minor_faults\": {:.0f},\n  \"kafka_brokers\": {},\n"
       "  \"batch_commit_p50_ms\": {:.2f},\n  \"batch_commit_p99_ms\": {:.2f},\n"
       "  \"end_to_end_p50_ms\": {:.2f},\n  \"end_to_end_p99_ms\": {:.2f},\n"
@@ -1429,7 +1480,8 @@ int run(const Options& o) {
       hottest.share, o.rate, o.partitions, o.invalid_ratio, complete, exact, p.audit, p.invocations,
       p.rejects, r.seconds, r.first_commit, p.rate, p.rate_from_start, r.assigned, p.steady_rate,
       c.best(), c.one, c.two, c.direct1, c.direct2, c.sorted1, c.sorted2, o.days_back, ratio, r.cpu,
-      r.cpu / std::max(1e-3, r.seconds - r.assigned), p.mock_cpu, peak_rss, r.minor_faults, brokers,
+      r.cpu / std::max(1e-3, r.seconds - r.assigned), p.mock_cpu, p.postgres_cpu,
+      p.postgres_cpu * 1e6 / static_cast<double>(o.events), peak_rss, r.minor_faults, brokers,
       r.commit_p50 * 1e3, r.commit_p99 * 1e3, r.e2e_p50 * 1e3, r.e2e_p99 * 1e3, r.own_p50 * 1e3,
       r.own_p99 * 1e3, r.warm_metrics.empty() ? 0 : o.warmup_seconds, r.steady_e2e_p50 * 1e3,
       r.steady_e2e_p99 * 1e3, r.steady_own_p50 * 1e3, r.steady_own_p99 * 1e3,

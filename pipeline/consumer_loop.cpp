@@ -8,14 +8,10 @@
 #include <iterator>
 #include <thread>
 
+#include "rows/month.h"
+
 namespace sentinel {
 namespace {
-
-int64_t now_unix_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// After this long with nothing consumed and nothing in flight, the heap is given back.
 constexpr auto kIdleBeforeTrim = std::chrono::seconds(5);

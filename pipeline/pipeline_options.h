@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,10 +27,12 @@ struct PipelineOptions {
   size_t chunk_bytes = 256 << 10;
   size_t batch_rows = 50'000;
   size_t batch_bytes = 16 << 20;
-  /// How long a writer waits for more rows before committing a batch smaller than the limits.
-  /// 0: commit what is queued as soon as the previous transaction is done; batches still grow
-  /// with the load, because rows queue up while a transaction commits.
-  std::chrono::milliseconds linger{0};
+  /// The end-to-end latency rows may take at moderate load: a batch smaller than the limits waits
+  /// for more rows while its oldest row is within this budget (LingerPolicy, D32).
+  std::chrono::milliseconds latency_budget{100};
+  /// A fixed wait instead (`--linger-ms`); 0: commit what is queued as soon as the previous
+  /// transaction is done (batches still grow with the load, because rows queue up meanwhile).
+  std::optional<std::chrono::milliseconds> linger;
   size_t inflight_budget_bytes = 64 << 20;
   /// A writer over its budget first slows the consumer down (messages stay in librdkafka's
   /// fetch queue); only if it stays over this long are its partitions paused. Pausing makes

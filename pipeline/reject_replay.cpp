@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <tuple>
 
 #include "ingest/chunk_builder.h"
+#include "rows/month.h"
 #include "sinks/batch_writer.h"
 
 namespace sentinel {
@@ -43,12 +43,6 @@ std::string run_name() {
                      std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count());
-}
-
-int64_t now_unix_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 /// One page of rejects, parsed again: the chunks of the valid ones, and every reject's outcome.

@@ -6,6 +6,7 @@
 
 #include "ingest/kafka_payload_source.h"
 #include "pipeline/batch_metrics.h"
+#include "rows/month.h"
 #include "sinks/batch_writer.h"
 
 namespace sentinel {
@@ -79,14 +80,17 @@ void WriterPool::writer_loop(int w) {
   BatchWriter bw(options_.pg_url, options_.group, topics_, options_.catalog, &payloads);
   ChunkQueue& queue = *queues_[w];
   std::vector<ChunkPtr> batch;
+  LingerPolicy linger(options_.latency_budget, options_.linger);
   while (!parts_.failure.failed()) {
     ChunkPtr first = queue.pop(std::chrono::milliseconds(100));
     if (!first) {
       if (stopping_.load()) break;
       continue;
     }
-    collect_batch(queue, std::move(first), batch);
+    collect_batch(queue, std::move(first), batch, linger);
+    const auto started = Clock::now();
     write_batch(w, bw, batch);
+    linger.commit_took(Clock::now() - started);
     for (auto& c : batch) release(*c, w);
     batch.clear();
   }
@@ -94,11 +98,11 @@ void WriterPool::writer_loop(int w) {
   while (ChunkPtr c = queue.pop(std::chrono::microseconds(0))) release(*c, w);
 }
 
-void WriterPool::collect_batch(ChunkQueue& queue, ChunkPtr first,
-                               std::vector<ChunkPtr>& batch) const {
+void WriterPool::collect_batch(ChunkQueue& queue, ChunkPtr first, std::vector<ChunkPtr>& batch,
+                               const LingerPolicy& linger) const {
   // Everything queued goes into this batch, up to the limits: while a transaction commits the
-  // next batch accumulates, so batches grow with the load (large under a backlog, a few rows
-  // and no waiting at a trickle). The optional linger waits for more before a small batch.
+  // next batch accumulates, so batches grow with the load. Below the limits the batch waits for
+  // more rows until its oldest row has used its share of the latency budget (LingerPolicy).
   // A batch also takes at most half of the writer's share of the in-flight budget: the other
   // half is where the consumer builds the next batch while this one is written. (Taking the
   // whole share left the consumer throttled and PostgreSQL idle after every COMMIT.)
@@ -106,8 +110,11 @@ void WriterPool::collect_batch(ChunkQueue& queue, ChunkPtr first,
   size_t rows = first->rows.size() + first->reject_count;
   size_t bytes = first->copy_bytes();
   size_t held = first->bytes();
+  const auto now = Clock::now();
+  const auto oldest_age = std::chrono::microseconds(
+      first->received_unix_micros > 0 ? now_unix_micros() - first->received_unix_micros : 0);
+  const auto deadline = linger.deadline(now, oldest_age);
   batch.push_back(std::move(first));
-  const auto deadline = Clock::now() + options_.linger;
   while (rows < options_.batch_rows && bytes < options_.batch_bytes && held < half_share) {
     ChunkPtr next = queue.pop(std::chrono::microseconds(0));
     if (!next) {

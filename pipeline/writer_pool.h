@@ -10,6 +10,7 @@
 #include "pipeline/backpressure.h"
 #include "pipeline/chunk_queue.h"
 #include "pipeline/failure.h"
+#include "pipeline/linger_policy.h"
 #include "pipeline/metrics.h"
 #include "pipeline/offset_coordinator.h"
 #include "pipeline/pipeline_options.h"
@@ -63,7 +64,8 @@ class WriterPool {
 
   void writer_loop(int w);
   /// Moves into `batch` what is queued after `first`, up to the batch limits (see the .cpp).
-  void collect_batch(ChunkQueue& queue, ChunkPtr first, std::vector<ChunkPtr>& batch) const;
+  void collect_batch(ChunkQueue& queue, ChunkPtr first, std::vector<ChunkPtr>& batch,
+                     const LingerPolicy& linger) const;
   void write_batch(int w, BatchWriter& bw, std::vector<ChunkPtr>& batch);
   Outcome try_write(int w, BatchWriter& bw, std::vector<Chunk*>& live, Retry& retry);
   /// A batch committed: metrics, fences, and its offsets for Kafka.

@@ -27,6 +27,13 @@ std::string month_start_text(int32_t month);
 /// "2026-11".
 std::string month_text(int32_t month);
 
+/// Now, in microseconds since the Unix epoch (the unit of the rows' timestamps).
+inline int64_t now_unix_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 /// The UTC month that `now` falls in.
 int32_t current_month(std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 

@@ -41,12 +41,6 @@ std::string refusal_detail(const PgError& e) {
   return out;
 }
 
-int64_t now_unix_micros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 size_t keep_chained(std::vector<Chunk*>& chunks) {
